@@ -1,0 +1,238 @@
+// The write side of a stream: one Producer per stream at a time, used from one thread.
+//
+// The publish path (try_publish, publish, try_claim/commit) is inline, wait-free, and makes no
+// system call, takes no lock and allocates nothing. Space is re-read from the sidecar only when
+// the cached view of the ring looks full. open() and the rest are the slow path and may throw
+// aerolog::Error.
+#pragma once
+#include <aerolog/clock.hpp>
+#include <aerolog/error.hpp>
+#include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/records.hpp>
+#include <aerolog/proto/ring.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace aerolog {
+
+enum class FullPolicy : std::uint8_t {
+  drop,  // return Status::full and count a drop (default)
+  spin,  // spin until the sidecar frees space (blocks forever if no sidecar runs)
+};
+
+struct ProducerOptions {
+  std::string shm_dir = "/dev/shm";     // where rings live; the sidecar watches the same place
+  std::uint64_t capacity = proto::kRingDefaultCapacity;  // data bytes, power of two, 64 KiB..1 TiB
+  FullPolicy on_full = FullPolicy::drop;
+  std::string group;                    // group owning a new ring file; empty: the process's
+  unsigned mode = 0660;                 // permissions of a new ring file
+  bool prefault = true;                 // fault every page in at open (no faults when publishing)
+  ClockSource clock = ClockSource::tsc;
+};
+
+enum class Status : std::uint8_t {
+  ok,
+  full,       // no space (a drop was counted)
+  too_large,  // payload above max_payload()
+  claimed,    // a claim is outstanding: commit() or abort() it first
+};
+
+struct Result {
+  std::uint64_t seq = 0;  // the record's seq when status == ok
+  Status status = Status::full;
+  explicit operator bool() const noexcept { return status == Status::ok; }
+};
+
+// A zero-copy reservation: write up to size() bytes at data(), then Producer::commit() or abort().
+struct Claim {
+  std::byte* data = nullptr;
+  std::uint32_t size = 0;
+  Status status = Status::full;
+  explicit operator bool() const noexcept { return status == Status::ok; }
+};
+
+struct ProducerStats {
+  std::uint64_t published;      // records, ever (== last seq)
+  std::uint64_t dropped;        // refused because full, ever
+  std::uint64_t payload_bytes;  // payload bytes published, ever
+  std::uint64_t ring_used;      // bytes not yet freed by the sidecar
+  std::uint64_t capacity;
+  std::uint64_t durable_seq;
+  double fill() const noexcept { return capacity ? double(ring_used) / double(capacity) : 0.0; }
+};
+
+class Producer {
+ public:
+  // Creates /dev/shm/aerolog.<stream> or re-attaches to it (keeping undrained records and
+  // continuing the seq). Throws aerolog::Error with a message naming the problem.
+  static Producer open(std::string_view stream, const ProducerOptions& options = {});
+
+  Producer(Producer&& other) noexcept;
+  Producer& operator=(Producer&& other) noexcept;
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+  ~Producer();
+
+  // ---- publish path -------------------------------------------------------------------------
+  Result try_publish(std::uint16_t type, const void* data, std::uint32_t len) noexcept {
+    return publish_at(type, data, len, clock_.now(), 0);
+  }
+  Result try_publish(std::uint16_t type, const void* data, std::uint32_t len,
+                     std::uint64_t timestamp_ns) noexcept {
+    return publish_at(type, data, len, timestamp_ns, proto::kFlagUserTimestamp);
+  }
+  // A trivially copyable record with a static kType (the standard records in proto/records.hpp).
+  template <class T>
+    requires std::is_trivially_copyable_v<T> && requires { T::kType; }
+  Result publish(const T& record) noexcept {
+    return try_publish(T::kType, &record, sizeof(T));
+  }
+  template <class T>
+    requires std::is_trivially_copyable_v<T>
+  Result publish(std::uint16_t type, const T& record) noexcept {
+    return try_publish(type, &record, sizeof(T));
+  }
+  Result publish_text(proto::Level level, std::string_view text) noexcept;
+
+  Claim try_claim(std::uint16_t type, std::uint32_t len) noexcept {
+    return claim_at(type, len, clock_.now(), 0);
+  }
+  Claim try_claim(std::uint16_t type, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
+    return claim_at(type, len, timestamp_ns, proto::kFlagUserTimestamp);
+  }
+  // Publishes the claimed record (all of it, or only its first `used` bytes); returns its seq.
+  // Returns 0 if nothing is claimed.
+  std::uint64_t commit() noexcept { return commit_claim(claim_len_); }
+  std::uint64_t commit(std::uint32_t used) noexcept {
+    return commit_claim(used < claim_len_ ? used : claim_len_);
+  }
+  void abort() noexcept { claim_ = nullptr; }
+
+  // ---- durability and status (slow path, no hot-path cost) ----------------------------------
+  std::uint64_t durable_seq() const noexcept {
+    return hdr_->durable.durable_seq.load(std::memory_order_acquire);
+  }
+  std::uint64_t last_seq() const noexcept { return last_seq_; }
+  // True once durable_seq() >= seq; false on timeout or if seq was never published.
+  bool wait_durable(std::uint64_t seq, std::chrono::nanoseconds timeout) const;
+  // Asks the sidecar to flush now (matters only with a batching delay). Returns the ticket;
+  // flush_done(ticket) tells when it was served.
+  std::uint64_t request_flush() noexcept;
+  bool flush_done(std::uint64_t ticket) const noexcept;
+  ProducerStats stats() const noexcept;
+
+  std::uint64_t now() const noexcept { return clock_.now(); }
+  void recalibrate_clock() noexcept { clock_.recalibrate(); }
+  const std::string& stream() const noexcept { return stream_; }
+  const std::string& path() const noexcept { return path_; }
+  std::uint64_t capacity() const noexcept { return cap_; }
+  std::uint32_t max_payload() const noexcept { return max_payload_; }
+
+ private:
+  Producer() = default;
+  void release() noexcept;
+  bool make_room(std::uint64_t need) noexcept;
+
+  // Reserves `stride` contiguous bytes (writing a padding frame first if the ring would wrap).
+  std::byte* reserve(std::uint32_t stride) noexcept {
+    const std::uint64_t idx = write_pos_ & mask_;
+    const std::uint64_t tail = cap_ - idx;
+    const std::uint64_t need = stride <= tail ? stride : tail + stride;
+    if (write_pos_ + need - read_cache_ > cap_) [[unlikely]] {
+      if (!make_room(need)) return nullptr;
+    }
+    pad_ = 0;
+    if (stride > tail) [[unlikely]] {
+      auto* pad = reinterpret_cast<proto::FrameHeader*>(data_ + idx);
+      pad->length = static_cast<std::uint32_t>(tail);
+      pad->type = proto::kTypePad;
+      pad->flags = 0;
+      pad_ = tail;
+      return data_;
+    }
+    return data_ + idx;
+  }
+
+  static void write_header(std::byte* at, std::uint32_t length, std::uint16_t type,
+                           std::uint16_t flags, std::uint64_t seq, std::uint64_t ts) noexcept {
+    auto* h = reinterpret_cast<proto::FrameHeader*>(at);
+    h->length = length;
+    h->type = type;
+    h->flags = flags;
+    h->seq = seq;
+    h->timestamp = ts;
+  }
+
+  // Makes [write_pos_, write_pos_ + pad_ + stride) visible: last_seq first, then write_pos.
+  std::uint64_t publish_frame(std::uint32_t stride, std::uint32_t payload) noexcept {
+    write_pos_ += pad_ + stride;
+    payload_bytes_ += payload;
+    auto& p = hdr_->producer;
+    p.last_seq.store(++last_seq_, std::memory_order_release);
+    p.payload_bytes.store(payload_bytes_, std::memory_order_relaxed);
+    p.write_pos.store(write_pos_, std::memory_order_release);
+    return last_seq_;
+  }
+
+  Result publish_at(std::uint16_t type, const void* data, std::uint32_t len, std::uint64_t ts,
+                    std::uint16_t flags) noexcept {
+    if (len > max_payload_ || claim_) [[unlikely]] return {0, claim_ ? Status::claimed : Status::too_large};
+    const std::uint32_t length = proto::kFrameHeaderSize + len;
+    const std::uint32_t stride = proto::frame_stride(length);
+    std::byte* at = reserve(stride);
+    if (!at) [[unlikely]] return {0, Status::full};
+    write_header(at, length, type, flags, last_seq_ + 1, ts);
+    std::memcpy(at + proto::kFrameHeaderSize, data, len);
+    return {publish_frame(stride, len), Status::ok};
+  }
+
+  Claim claim_at(std::uint16_t type, std::uint32_t len, std::uint64_t ts,
+                 std::uint16_t flags) noexcept {
+    if (len > max_payload_ || claim_) [[unlikely]]
+      return {nullptr, 0, claim_ ? Status::claimed : Status::too_large};
+    const std::uint32_t stride = proto::frame_stride_for_payload(len);
+    std::byte* at = reserve(stride);
+    if (!at) [[unlikely]] return {nullptr, 0, Status::full};
+    write_header(at, proto::kFrameHeaderSize + len, type, flags, last_seq_ + 1, ts);
+    claim_ = at;
+    claim_len_ = len;
+    return {at + proto::kFrameHeaderSize, len, Status::ok};
+  }
+
+  std::uint64_t commit_claim(std::uint32_t used) noexcept {
+    if (!claim_) [[unlikely]] return 0;
+    auto* h = reinterpret_cast<proto::FrameHeader*>(claim_);
+    h->length = proto::kFrameHeaderSize + used;
+    claim_ = nullptr;
+    return publish_frame(proto::frame_stride(h->length), used);
+  }
+
+  // hot state, private to this process
+  proto::RingHeader* hdr_ = nullptr;
+  std::byte* data_ = nullptr;
+  std::uint64_t cap_ = 0;
+  std::uint64_t mask_ = 0;
+  std::uint64_t write_pos_ = 0;
+  std::uint64_t read_cache_ = 0;  // last seen consumer position
+  std::uint64_t last_seq_ = 0;
+  std::uint64_t payload_bytes_ = 0;
+  std::uint64_t pad_ = 0;
+  std::byte* claim_ = nullptr;
+  std::uint32_t claim_len_ = 0;
+  std::uint32_t max_payload_ = 0;
+  FullPolicy on_full_ = FullPolicy::drop;
+  TscClock clock_;
+  // cold state
+  int fd_ = -1;
+  std::size_t map_len_ = 0;
+  std::string stream_;
+  std::string path_;
+};
+
+}  // namespace aerolog

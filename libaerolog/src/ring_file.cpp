@@ -1,0 +1,153 @@
+#include "ring_file.hpp"
+
+#include <aerolog/error.hpp>
+#include <aerolog/proto/ring.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aerolog::detail {
+
+using namespace proto;
+
+namespace {
+
+[[noreturn]] void fail_errno(const std::string& what, int err) {
+  throw Error(Errc::system, what + ": " + std::strerror(err));
+}
+
+struct flock whole_file(short type) {
+  struct flock l {};
+  l.l_type = type;
+  l.l_whence = SEEK_SET;
+  return l;
+}
+
+bool read_header(int fd, RingHeader& h) {
+  std::memset(static_cast<void*>(&h), 0, sizeof h);
+  return ::pread(fd, static_cast<void*>(&h), sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+}
+
+std::string hex(std::uint64_t v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "0x%016llx", static_cast<unsigned long long>(v));
+  return b;
+}
+
+}  // namespace
+
+std::string ring_path(std::string_view shm_dir, std::string_view stream) {
+  std::string p(shm_dir);
+  if (p.empty() || p.back() != '/') p += '/';
+  return p + kRingPrefix + std::string(stream);
+}
+
+RingFile::~RingFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std::string& group) {
+  bool created = true;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0 && errno == EEXIST) {
+    created = false;
+    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  }
+  if (fd < 0) fail_errno("cannot open ring " + path, errno);
+  RingFile file(fd);
+  if (created) {
+    if (::fchmod(fd, mode) != 0) fail_errno("cannot chmod " + path, errno);
+    if (!group.empty()) {
+      struct group* gr = ::getgrnam(group.c_str());
+      if (!gr) throw Error(Errc::invalid_argument, "unknown group '" + group + "' for " + path);
+      if (::fchown(fd, static_cast<uid_t>(-1), gr->gr_gid) != 0)
+        fail_errno("cannot give " + path + " to group " + group, errno);
+    }
+  }
+  // The lock may be held for a moment by a sidecar retiring the ring, or by another opener.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  for (;;) {
+    struct flock l = whole_file(F_WRLCK);
+    if (::fcntl(fd, F_OFD_SETLK, &l) == 0) return file;
+    if (errno != EAGAIN && errno != EACCES) fail_errno("cannot lock " + path, errno);
+    RingHeader h;
+    const std::uint32_t pid = read_header(fd, h) ? h.producer.pid.load() : 0;
+    const bool alive = pid != 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    if (alive)
+      throw Error(Errc::busy, "stream ring " + path + " is already open by producer pid " +
+                                  std::to_string(pid) + "; one producer per stream at a time");
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw Error(Errc::busy, "stream ring " + path + " is locked by another process (last "
+                              "producer pid " + std::to_string(pid) + " is gone); try again");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+bool producer_lock_held(int fd) {
+  struct flock l = whole_file(F_WRLCK);
+  if (::fcntl(fd, F_OFD_GETLK, &l) != 0) return false;
+  return l.l_type != F_UNLCK;
+}
+
+RingProbe probe_ring(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) fail_errno("cannot stat " + path, errno);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  RingHeader h;
+  const bool whole = read_header(fd, h);
+  const std::uint64_t magic = h.id.magic.load(), wpos = h.producer.write_pos.load();
+  // Nothing was ever published before the magic word was set, so a ring without one (a
+  // creation that died half way) is free to initialise - unless data positions say otherwise.
+  if (size == 0 || (magic == 0 && h.id.version.load() == 0 && wpos == 0)) return {RingProbe::empty, 0};
+  if (!whole) throw Error(Errc::incompatible, path + ": " + std::to_string(size) +
+                                                  " bytes is too small to be an AeroLog ring");
+  if (magic != kRingMagic)
+    throw Error(Errc::incompatible, path + ": not an AeroLog ring (magic " + hex(magic) + ", expected " +
+                                        hex(kRingMagic) + "); left untouched");
+  if (h.id.version.load() != kRingVersion)
+    throw Error(Errc::incompatible, path + ": ring layout version " + std::to_string(h.id.version.load()) +
+                                        ", this library speaks " + std::to_string(kRingVersion) +
+                                        "; left untouched");
+  const std::uint64_t cap = h.id.capacity;
+  if (h.id.header_size != kRingHeaderSize || !is_pow2(cap) || cap < kRingMinCapacity || cap > kRingMaxCapacity)
+    throw Error(Errc::corrupt, path + ": ring header has header_size " + std::to_string(h.id.header_size) +
+                                   " and capacity " + std::to_string(cap) + "; left untouched");
+  if (size == kRingHeaderSize) {
+    if (wpos != h.consumer.read_pos.load())
+      throw Error(Errc::corrupt, path + ": ring was shrunk while holding undrained records; left untouched");
+    return {RingProbe::retired, cap};
+  }
+  if (size != kRingHeaderSize + cap)
+    throw Error(Errc::corrupt, path + ": file size " + std::to_string(size) + " does not match the header (" +
+                                   std::to_string(kRingHeaderSize + cap) + "); left untouched");
+  return {RingProbe::live, cap};
+}
+
+void resize_ring(int fd, const std::string& path, std::uint64_t size, bool fresh) {
+  if (fresh && ::ftruncate(fd, 0) != 0) fail_errno("cannot clear " + path, errno);
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) fail_errno("cannot size " + path, errno);
+  // tmpfs is sparse: reserve the pages now so a full /dev/shm is an error here, not a SIGBUS later.
+  if (int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0)
+    fail_errno("cannot reserve " + std::to_string(size >> 20) + " MiB for " + path, err);
+}
+
+void* map_ring(int fd, const std::string& path, std::size_t len, bool writable, bool prefault) {
+  const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void* m = ::mmap(nullptr, len, prot, MAP_SHARED | (prefault ? MAP_POPULATE : 0), fd, 0);
+  if (m == MAP_FAILED) fail_errno("cannot map " + path, errno);
+#ifdef MADV_POPULATE_WRITE
+  if (writable && prefault) ::madvise(m, len, MADV_POPULATE_WRITE);  // best effort (Linux >= 5.14)
+#endif
+  return m;
+}
+
+}  // namespace aerolog::detail

@@ -1,0 +1,181 @@
+// Producer in a second process: millions of records across the process boundary, kill -9 in
+// the middle of publishing, and the one-producer-per-stream lock between processes.
+#include <aerolog/producer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "ring_consumer.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <random>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace aerolog;
+using testutil::RingConsumer;
+using testutil::TempDir;
+
+namespace {
+
+// Runs fn in a child process; the child never returns into Catch2.
+template <class Fn>
+pid_t spawn(Fn fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int rc = 0;
+    try {
+      rc = fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      rc = 3;
+    }
+    ::_exit(rc);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// Publishes payload_for(seq) from the ring's next seq on, up to `last` (0: forever).
+int publish_until(const std::string& dir, std::uint64_t capacity, std::uint64_t last) {
+  ProducerOptions o;
+  o.shm_dir = dir;
+  o.capacity = capacity;
+  o.on_full = FullPolicy::spin;
+  auto p = Producer::open("x", o);
+  for (std::uint64_t seq = p.last_seq() + 1; last == 0 || seq <= last; ++seq) {
+    auto pl = testutil::payload_for(seq);
+    Result r = p.try_publish(static_cast<std::uint16_t>(256 + seq % 5), pl.data(),
+                             static_cast<std::uint32_t>(pl.size()));
+    if (!r || r.seq != seq) return 4;
+  }
+  return 0;
+}
+
+// Drains until `want` records were seen (or the deadline), checking each against its seq.
+void drain_and_check(RingConsumer& c, std::uint64_t& next, std::uint64_t want,
+                     std::chrono::seconds limit = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::vector<testutil::Record> recs;
+  while (next <= want && std::chrono::steady_clock::now() < deadline) {
+    recs.clear();
+    c.poll(recs);
+    for (const auto& r : recs) {
+      REQUIRE(r.seq == next);
+      REQUIRE(r.type == 256 + next % 5);
+      REQUIRE(r.payload == testutil::payload_for(next));
+      ++next;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("millions of records cross the process boundary byte-exact", "[producer][process]") {
+  TempDir d;
+  const std::uint64_t n = 3'000'000;
+  const std::uint64_t cap = 1 << 20;  // small: the ring laps ~150 times
+  pid_t child = spawn([&] { return publish_until(d.path, cap, n); });
+  // Wait for the ring to exist, then consume concurrently.
+  const std::string path = d.path + "/aerolog.x";
+  for (int i = 0; i < 2000 && ::access(path.c_str(), F_OK) != 0; ++i) ::usleep(1000);
+  ::usleep(50'000);  // let creation finish (magic written last)
+  RingConsumer c(path);
+  REQUIRE(c.header().id.magic.load() == proto::kRingMagic);
+  std::uint64_t next = 1;
+  drain_and_check(c, next, n);
+  CHECK(next == n + 1);
+  CHECK(wait_exit(child) == 0);
+  CHECK(c.pads > 0);
+  CHECK(c.header().producer.last_seq.load() == n);
+}
+
+TEST_CASE("kill -9 of a producer mid-stream: re-attach keeps every record and the seq", "[producer][process]") {
+  TempDir d;
+  const std::uint64_t cap = 256 * 1024;
+  const std::string path = d.path + "/aerolog.x";
+  std::mt19937_64 rng(Catch::rngSeed());
+  std::uint64_t next = 1;
+  std::unique_ptr<RingConsumer> c;
+  for (int round = 0; round < 8; ++round) {
+    pid_t child = spawn([&] { return publish_until(d.path, cap, 0); });
+    if (!c) {
+      for (int i = 0; i < 2000 && ::access(path.c_str(), F_OK) != 0; ++i) ::usleep(1000);
+      ::usleep(50'000);
+      c = std::make_unique<RingConsumer>(path);
+    }
+    // Let it publish (and sometimes fill the ring) for a random while, draining part of it.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5 + rng() % 40);
+    std::vector<testutil::Record> recs;
+    while (std::chrono::steady_clock::now() < until) {
+      recs.clear();
+      c->poll(recs, true, 1 + rng() % 2000);
+      for (const auto& r : recs) {
+        REQUIRE(r.seq == next);
+        REQUIRE(r.payload == testutil::payload_for(next));
+        ++next;
+      }
+    }
+    ::kill(child, SIGKILL);
+    REQUIRE(wait_exit(child) == 128 + SIGKILL);
+  }
+  // A last producer re-attaches, continues the seq, and finishes at a known seq.
+  ProducerOptions o;
+  o.shm_dir = d.path;
+  o.capacity = cap;
+  o.on_full = FullPolicy::spin;
+  auto p = Producer::open("x", o);
+  const std::uint64_t resume = p.last_seq();
+  CHECK(resume > 1000);
+  const std::uint64_t final_seq = resume + 1000;
+  std::thread drainer([&] { drain_and_check(*c, next, final_seq); });
+  for (std::uint64_t seq = resume + 1; seq <= final_seq; ++seq) {
+    auto pl = testutil::payload_for(seq);
+    REQUIRE(p.try_publish(static_cast<std::uint16_t>(256 + seq % 5), pl.data(),
+                          static_cast<std::uint32_t>(pl.size())).seq == seq);
+  }
+  drainer.join();
+  CHECK(next == final_seq + 1);  // no gap, no duplicate across 8 kills
+}
+
+TEST_CASE("a second live producer in another process is refused, naming the holder", "[producer][process]") {
+  TempDir d;
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  pid_t child = spawn([&] {
+    ProducerOptions o;
+    o.shm_dir = d.path;
+    o.capacity = 64 * 1024;
+    auto p = Producer::open("held", o);
+    char c = 'r';
+    (void)!::write(pipefd[1], &c, 1);
+    ::pause();
+    return 0;
+  });
+  char ready;
+  REQUIRE(::read(pipefd[0], &ready, 1) == 1);
+  ProducerOptions o;
+  o.shm_dir = d.path;
+  o.capacity = 64 * 1024;
+  try {
+    Producer::open("held", o);
+    FAIL("second producer was let in");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::busy);
+    CHECK_THAT(e.what(), Catch::Contains("pid " + std::to_string(child)));
+  }
+  ::kill(child, SIGKILL);
+  wait_exit(child);
+  // The lock died with the holder.
+  auto p = Producer::open("held", o);
+  CHECK(p.last_seq() == 0);
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+}
