@@ -188,7 +188,7 @@ class Producer {
     std::byte* at = reserve(stride);
     if (!at) [[unlikely]] return {0, Status::full};
     write_header(at, length, type, flags, last_seq_ + 1, ts);
-    std::memcpy(at + proto::kFrameHeaderSize, data, len);
+    if (len) std::memcpy(at + proto::kFrameHeaderSize, data, len);  // data may be null if len == 0
     return {publish_frame(stride, len), Status::ok};
   }
 
@@ -207,10 +207,10 @@ class Producer {
 
   std::uint64_t commit_claim(std::uint32_t used) noexcept {
     if (!claim_) [[unlikely]] return 0;
-    auto* h = reinterpret_cast<proto::FrameHeader*>(claim_);
-    h->length = proto::kFrameHeaderSize + used;
+    const std::uint32_t length = proto::kFrameHeaderSize + used;
+    reinterpret_cast<proto::FrameHeader*>(claim_)->length = length;
     claim_ = nullptr;
-    return publish_frame(proto::frame_stride(h->length), used);
+    return publish_frame(proto::frame_stride(length), used);
   }
 
   // hot state, private to this process

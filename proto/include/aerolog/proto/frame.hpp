@@ -24,7 +24,7 @@ struct FrameHeader {
   std::uint32_t length;     // header + payload bytes, unpadded; stride = align8(length)
   std::uint16_t type;
   std::uint16_t flags;
-  std::uint64_t seq;        // per stream, from 1, +1 per record; 0 in padding frames
+  std::uint64_t seq;        // per stream, from 1, +1 per record; padding frames: not written
   std::uint64_t timestamp;  // ns since the Unix epoch (UTC)
 };
 static_assert(sizeof(FrameHeader) == kFrameHeaderSize);

@@ -42,7 +42,7 @@ struct alignas(kRegion) RingIdentity {  // written once by the creator; magic+ve
   std::uint32_t max_frame;      // largest frame the producer will write
   std::uint32_t reserved0;
   std::uint64_t reserved1[3];
-  char stream[kMaxStreamName];  // NUL padded
+  char stream[kMaxStreamName];  // NUL padded; a 64-byte name has no NUL (use strnlen)
 };
 
 struct alignas(kRegion) RingProducer {  // written by the producer only
@@ -85,7 +85,7 @@ struct alignas(kRegion) RingCounters {  // written by the sidecar only
   u64a frames_written;
   u64a write_ns_last;   // last block: submit -> durable completion
   u64a write_ns_max;
-  u64a skipped_bytes;   // uncommitted space skipped after a dead producer (reserved)
+  u64a quarantines;     // times this ring was quarantined (bad contents)
   u64a io_errors;
   u64a segment_base;    // base seq of the active segment
 };

@@ -25,7 +25,7 @@ struct SegmentHeader {             // at offset 0 of a segment; rest of the page
   std::uint64_t generation;        // segment number within the stream, from 1
   std::uint64_t segment_size;      // preallocated file size
   std::uint64_t created_ns;
-  char stream[64];                 // NUL padded
+  char stream[64];                 // NUL padded; a 64-byte name has no NUL (use strnlen)
   std::uint8_t reserved[12];
   std::uint32_t crc;               // CRC32C of bytes [0, 124)
 };
@@ -37,7 +37,7 @@ static_assert(offsetof(SegmentHeader, stream) == 48 && offsetof(SegmentHeader, c
 struct BlockHeader {               // at a 4096-aligned offset >= kSegmentHeaderSize
   std::uint32_t magic;             // kBlockMagic
   std::uint32_t crc;               // CRC32C of bytes [8, length) of the block
-  std::uint32_t length;            // header + frames, unpadded; on disk: align_up(length, 4096)
+  std::uint32_t length;            // 64 + sum of frame strides; on disk: align_up(length, 4096)
   std::uint32_t count;             // frames in the block (>= 1)
   std::uint64_t first_seq;
   std::uint64_t last_seq;          // == first_seq + count - 1

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs AeroLog's build and test dependencies from Debian 12 packages. Idempotent: prints
+# nothing and touches nothing when everything is already there.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config liburing-dev libspdlog-dev libcli11-dev catch2
+      libsystemd-dev libisal-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null

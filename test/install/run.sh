@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the build tree into a scratch prefix, then builds and runs an outside project against
+# it twice: with find_package(aerolog) and with pkg-config.
+set -euo pipefail
+build=$1 src=$2
+extra=${AEROLOG_EXTRA_FLAGS:-}  # e.g. sanitizer flags the installed library was built with
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+test -f "$work/prefix/include/aerolog/producer.hpp"
+test -f "$work/prefix/include/aerolog/proto/ring.hpp"
+test -f "$work/prefix/lib/cmake/aerolog/aerologConfig.cmake"
+test -f "$work/prefix/lib/pkgconfig/aerolog.pc"
+cmake -S "$src/consumer" -B "$work/cm" -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCMAKE_CXX_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" > "$work/cm.log"
+cmake --build "$work/cm" > "$work/cm-build.log"
+mkdir "$work/shm"
+"$work/cm/consumer" "$work/shm"
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+# shellcheck disable=SC2046
+# shellcheck disable=SC2086
+g++ $extra -o "$work/pc-consumer" "$src/consumer/main.cpp" $(pkg-config --cflags --libs --static aerolog)
+rm -f "$work/shm/aerolog.installed"
+"$work/pc-consumer" "$work/shm"
+echo "install test: find_package and pkg-config consumers both work"
