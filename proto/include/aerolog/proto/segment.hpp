@@ -44,16 +44,38 @@ struct BlockHeader {               // at a 4096-aligned offset >= kSegmentHeader
   std::uint64_t generation;        // the segment's generation: a stale block from a reused file fails
   std::uint64_t first_ts;          // timestamp of the first and last frame (for time seeks)
   std::uint64_t last_ts;
-  std::uint32_t flags;             // 0
-  std::uint32_t reserved;          // 0
+  std::uint64_t durable_at_submit;  // the stream's HWM when this block was submitted (see below)
 };
+// Recovery: a bad block at seq E followed by a valid block whose durable_at_submit < E is the
+// trace of a crash with several blocks in flight (none of them acknowledged): a torn tail. A valid
+// block after it with durable_at_submit >= E proves E had been acknowledged: corruption.
 static_assert(sizeof(BlockHeader) == 64);
 static_assert(offsetof(BlockHeader, crc) == 4 && offsetof(BlockHeader, length) == 8);
 static_assert(offsetof(BlockHeader, count) == 12 && offsetof(BlockHeader, first_seq) == 16);
 static_assert(offsetof(BlockHeader, last_seq) == 24 && offsetof(BlockHeader, generation) == 32);
 static_assert(offsetof(BlockHeader, first_ts) == 40 && offsetof(BlockHeader, last_ts) == 48);
-static_assert(offsetof(BlockHeader, flags) == 56);
+static_assert(offsetof(BlockHeader, durable_at_submit) == 56);
 inline constexpr std::uint32_t kBlockHeaderSize = sizeof(BlockHeader);
 inline constexpr std::uint32_t kBlockCrcOffset = 8;  // CRC covers [8, length)
+// A block holds frames up to the writer's block size (at most 64 MiB) and at least one frame.
+inline constexpr std::uint32_t kMaxBlockLength = (64u << 20) + (1u << 20) + 64;
+
+// Sparse index of a sealed segment: <base_seq:020>.idx beside it, written once at seal.
+//   IndexHeader, then count IndexEntry (one per block at least every kIndexEvery bytes).
+inline constexpr std::uint64_t kIndexMagic = 0x5844494C4F524541ull;  // "AEROLIDX" little-endian
+inline constexpr std::uint64_t kIndexEvery = 1u << 20;
+struct IndexHeader {
+  std::uint64_t magic;
+  std::uint64_t base_seq;
+  std::uint64_t last_seq;          // last seq in the segment
+  std::uint32_t count;             // entries that follow
+  std::uint32_t crc;               // CRC32C of the entries
+};
+struct IndexEntry {
+  std::uint64_t first_seq;         // of the block at `offset`
+  std::uint64_t offset;            // block offset in the segment
+  std::uint64_t first_ts;
+};
+static_assert(sizeof(IndexHeader) == 32 && sizeof(IndexEntry) == 24);
 
 }  // namespace aerolog::proto

@@ -1,0 +1,41 @@
+#include "block_check.hpp"
+
+#include <aerolog/proto/crc32c.hpp>
+#include <aerolog/proto/frame.hpp>
+
+#include <cstring>
+
+namespace aerolog::detail {
+
+using namespace proto;
+
+const char* check_block_header(const std::byte* p, std::size_t avail, std::uint64_t generation,
+                               std::uint64_t expected_first, BlockHeader& h) noexcept {
+  if (avail < kBlockHeaderSize) return "block header runs past the end of the file";
+  std::memcpy(&h, p, sizeof h);
+  if (h.magic != kBlockMagic) return h.magic == 0 ? "no block (zeros)" : "bad block magic";
+  if (h.length < kBlockHeaderSize + kFrameHeaderSize || h.length % kFrameAlign) return "bad block length";
+  if (align_up(h.length, kPage) > avail) return "block runs past the end of the file";
+  if (h.generation != generation) return "block from another segment generation";
+  if (h.count == 0 || h.last_seq != h.first_seq + h.count - 1) return "block count and seqs disagree";
+  if (expected_first && h.first_seq != expected_first) return "block seqs do not continue the log";
+  return nullptr;
+}
+
+const char* check_block_body(const std::byte* p, const BlockHeader& h) noexcept {
+  if (crc32c(p + kBlockCrcOffset, h.length - kBlockCrcOffset) != h.crc) return "block CRC mismatch";
+  std::uint64_t off = kBlockHeaderSize, seq = h.first_seq;
+  for (std::uint32_t i = 0; i < h.count; ++i, ++seq) {
+    if (off + kFrameHeaderSize > h.length) return "frame runs past the block";
+    FrameHeader f;
+    std::memcpy(&f, p + off, sizeof f);
+    if (f.type == kTypePad || f.length < kFrameHeaderSize || f.length > kMaxFrameSize) return "bad frame in block";
+    if (f.seq != seq) return "frame seq does not match the block";
+    off += frame_stride(f.length);
+    if (off > h.length) return "frame runs past the block";
+  }
+  if (off != h.length) return "block length does not match its frames";
+  return nullptr;
+}
+
+}  // namespace aerolog::detail

@@ -1,0 +1,59 @@
+#include "fs.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <new>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace aerolog::sidecar {
+
+void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+
+std::uint64_t wall_ns() {
+  timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return std::uint64_t(t.tv_sec) * 1'000'000'000ull + std::uint64_t(t.tv_nsec);
+}
+
+std::uint64_t mono_ns() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return std::uint64_t(t.tv_sec) * 1'000'000'000ull + std::uint64_t(t.tv_nsec);
+}
+
+void fsync_dir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("open directory " + dir);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync directory " + dir);
+}
+
+void write_file_durably(const std::string& dir, const std::string& name, std::string_view bytes) {
+  const std::string tmp = dir + "/." + name + ".tmp", path = dir + "/" + name;
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd) throw_errno("create " + tmp);
+  if (::write(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) throw_errno("write " + tmp);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp);
+  fsync_dir(dir);
+}
+
+void Fd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+AlignedBuffer::AlignedBuffer(std::size_t size) : n_(size) {
+  p_ = static_cast<std::byte*>(std::aligned_alloc(4096, (size + 4095) & ~std::size_t{4095}));
+  if (!p_) throw std::bad_alloc();
+  std::memset(p_, 0, n_);
+}
+
+AlignedBuffer::~AlignedBuffer() { std::free(p_); }
+
+}  // namespace aerolog::sidecar

@@ -1,0 +1,47 @@
+#include "preparer.hpp"
+
+#include "segment.hpp"
+
+namespace aerolog::sidecar {
+
+Preparer::Preparer() : thread_([this] { run(); }) {}
+
+Preparer::~Preparer() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Preparer::request(std::shared_ptr<Spare> spare, std::string path, std::uint64_t size) {
+  spare->state = Spare::pending;
+  {
+    std::lock_guard lk(mu_);
+    jobs_.push_back({std::move(spare), std::move(path), size});
+  }
+  cv_.notify_one();
+}
+
+void Preparer::run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    try {
+      prepare_spare(job.path, job.size);
+      job.spare->state = Spare::ready;
+    } catch (const std::exception& e) {
+      job.spare->error = e.what();
+      job.spare->state = Spare::failed;
+    }
+  }
+}
+
+}  // namespace aerolog::sidecar

@@ -1,0 +1,215 @@
+#include "segment.hpp"
+
+#include "block.hpp"
+#include "fs.hpp"
+
+#include <aerolog/proto/crc32c.hpp>
+#include <aerolog/proto/frame.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <system_error>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aerolog::sidecar {
+
+using namespace proto;
+
+std::string segment_name(std::uint64_t base_seq) {
+  char b[48];
+  std::snprintf(b, sizeof b, "%020llu%s", static_cast<unsigned long long>(base_seq), kSegmentSuffix);
+  return b;
+}
+
+std::string index_name(std::uint64_t base_seq) {
+  char b[48];
+  std::snprintf(b, sizeof b, "%020llu.idx", static_cast<unsigned long long>(base_seq));
+  return b;
+}
+
+void SegmentFile::note_block(const BlockHeader& h, std::uint64_t offset) {
+  if (index.empty() || offset - indexed_to >= kIndexEvery) {
+    index.push_back({h.first_seq, offset, h.first_ts});
+    indexed_to = offset;
+  }
+  last_seq = h.last_seq;
+}
+
+std::vector<std::uint64_t> list_segments(const std::string& dir) {
+  std::vector<std::uint64_t> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n.size() != kSegmentNameDigits + 5 || n.compare(kSegmentNameDigits, 5, kSegmentSuffix) != 0) continue;
+    if (!std::all_of(n.begin(), n.begin() + kSegmentNameDigits, ::isdigit)) continue;
+    out.push_back(std::stoull(n.substr(0, kSegmentNameDigits)));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void prepare_spare(const std::string& path, std::uint64_t size) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0640));
+  if (!fd) throw_errno("create " + path);
+  if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); err)
+    throw std::system_error(err, std::generic_category(), "preallocate " + path);
+  // fallocate leaves unwritten extents; writing the zeros makes them plain data, so a data
+  // write later is an overwrite with no metadata to commit.
+  AlignedBuffer zeros(1u << 20);
+  for (std::uint64_t off = 0; off < size; off += zeros.size()) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), size - off));
+    if (::pwrite(fd.get(), zeros.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n))
+      throw_errno("zero " + path);
+  }
+  if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + path);
+}
+
+SegmentFile activate_spare(const std::string& dir, const std::string& spare, const std::string& stream,
+                           std::uint64_t base_seq, std::uint64_t generation) {
+  SegmentFile s;
+  s.path = dir + "/" + segment_name(base_seq);
+  s.base_seq = base_seq;
+  s.generation = generation;
+  s.last_seq = base_seq - 1;
+  s.write_off = kSegmentHeaderSize;
+  Fd fd(::open(spare.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
+  if (!fd) throw_errno("open " + spare);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + spare);
+  s.size = static_cast<std::uint64_t>(st.st_size);
+  AlignedBuffer page(kPage);
+  auto* h = reinterpret_cast<SegmentHeader*>(page.data());
+  h->magic = kSegmentMagic;
+  h->version = kSegmentVersion;
+  h->header_size = kSegmentHeaderSize;
+  h->base_seq = base_seq;
+  h->generation = generation;
+  h->segment_size = s.size;
+  h->created_ns = wall_ns();
+  std::memcpy(h->stream, stream.data(), std::min(stream.size(), sizeof h->stream));
+  h->crc = crc32c(h, offsetof(SegmentHeader, crc));
+  if (::pwrite(fd.get(), page.data(), kPage, 0) != kPage) throw_errno("write header " + spare);
+  if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + spare);
+  if (::rename(spare.c_str(), s.path.c_str()) != 0) throw_errno("rename " + spare);
+  fsync_dir(dir);
+  s.fd = fd.release();
+  return s;
+}
+
+std::string seal(const std::string& dir, SegmentFile& seg) {
+  std::string err;
+  if (seg.fd >= 0 && ::fdatasync(seg.fd) != 0) err = "fdatasync " + seg.path + ": " + std::strerror(errno);
+  if (seg.fd >= 0) ::close(seg.fd);
+  seg.fd = -1;
+  if (!err.empty() || seg.index.empty()) return err;
+  IndexHeader ih{kIndexMagic, seg.base_seq, seg.last_seq, static_cast<std::uint32_t>(seg.index.size()), 0};
+  ih.crc = crc32c(seg.index.data(), seg.index.size() * sizeof(IndexEntry));
+  std::string bytes(reinterpret_cast<const char*>(&ih), sizeof ih);
+  bytes.append(reinterpret_cast<const char*>(seg.index.data()), seg.index.size() * sizeof(IndexEntry));
+  try {
+    write_file_durably(dir, index_name(seg.base_seq), bytes);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
+namespace {
+
+bool all_zero(const std::byte* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != std::byte{0}) return false;
+  return true;
+}
+
+}  // namespace
+
+Recovery recover(const std::string& dir, const std::string& stream) {
+  Recovery r;
+  ::unlink((dir + "/" + kSpareName).c_str());  // a half-made spare is simply made again
+  fsync_dir(dir);
+  const auto bases = list_segments(dir);
+  if (bases.empty()) return r;
+  r.empty = false;
+  SegmentFile& s = r.last;
+  s.base_seq = bases.back();
+  s.path = dir + "/" + segment_name(s.base_seq);
+  Fd fd(::open(s.path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) throw_errno("open " + s.path);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync " + s.path);
+  struct stat st;
+  ::fstat(fd.get(), &st);
+  s.size = static_cast<std::uint64_t>(st.st_size);
+  auto refuse = [&](const std::string& why) {
+    r.refused = true;
+    r.error = s.path + ": " + why;
+    return r;
+  };
+  SegmentHeader h{};
+  if (s.size < kSegmentHeaderSize || ::pread(fd.get(), &h, sizeof h, 0) != sizeof h) return refuse("shorter than a segment header");
+  if (h.magic != kSegmentMagic || h.version != kSegmentVersion || h.crc != crc32c(&h, offsetof(SegmentHeader, crc)))
+    return refuse("segment header is not valid (magic, version or CRC)");
+  if (h.base_seq != s.base_seq) return refuse("segment header base_seq " + std::to_string(h.base_seq) + " does not match its name");
+  if (std::string(h.stream, strnlen(h.stream, sizeof h.stream)) != stream) return refuse("segment belongs to another stream");
+  s.generation = h.generation;
+  s.last_seq = s.base_seq - 1;
+
+  // Walk the valid, contiguous blocks.
+  BlockReader reader(fd.get(), s.size, s.generation);
+  std::uint64_t off = kSegmentHeaderSize, expected = s.base_seq;
+  std::string why;
+  for (;;) {
+    BlockHeader bh;
+    why = reader.read(off, expected, bh);
+    if (!why.empty()) break;
+    s.note_block(bh, off);
+    expected = bh.last_seq + 1;
+    off += align_up(bh.length, kPage);
+  }
+  s.write_off = off;
+  if (off < s.size) {
+    // Past the last good block: only zeros, torn pages, or blocks that were in flight with it.
+    std::uint64_t dirty_end = off, stale = 0;
+    AlignedBuffer chunk(1u << 20);
+    for (std::uint64_t p = off; p < s.size; p += chunk.size()) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), s.size - p));
+      if (::pread(fd.get(), chunk.data(), n, static_cast<off_t>(p)) != static_cast<ssize_t>(n)) throw_errno("read " + s.path);
+      for (std::size_t q = 0; q < n; q += kPage) {
+        if (all_zero(chunk.data() + q, kPage)) continue;
+        dirty_end = p + q + kPage;
+        BlockHeader later;
+        if (p + q == off || !reader.read(p + q, 0, later).empty()) continue;
+        if (later.durable_at_submit >= expected)
+          return refuse("block at offset " + std::to_string(off) + " is bad (" + why + ") but the block at offset " +
+                        std::to_string(p + q) + " (seqs " + std::to_string(later.first_seq) + ".." +
+                        std::to_string(later.last_seq) + ") was written after seq " + std::to_string(expected) +
+                        " was acknowledged: mid-log corruption; the bytes are kept, the stream is not served");
+        ++stale;
+      }
+    }
+    if (dirty_end > off) {
+      AlignedBuffer zeros(kPage);
+      for (std::uint64_t p = off; p < dirty_end; p += kPage)
+        if (::pwrite(fd.get(), zeros.data(), kPage, static_cast<off_t>(p)) != kPage) throw_errno("zero torn tail of " + s.path);
+      if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + s.path);
+      r.note = "torn tail at offset " + std::to_string(off) + " of " + s.path + " (" + why + "): zeroed " +
+               std::to_string(dirty_end - off) + " bytes, " + std::to_string(stale) +
+               " unacknowledged later block(s); recovered through seq " + std::to_string(expected - 1);
+    }
+  }
+  fd.reset();
+  s.fd = ::open(s.path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+  if (s.fd < 0) throw_errno("open " + s.path);
+  return r;
+}
+
+}  // namespace aerolog::sidecar

@@ -1,0 +1,57 @@
+// Segment files of one stream: naming, preparing a zeroed spare, activating it at a roll,
+// recovering the last segment at start, and the sparse index of a sealed segment.
+#pragma once
+#include <aerolog/proto/segment.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aerolog::sidecar {
+
+std::string segment_name(std::uint64_t base_seq);            // 00000000000000001001.alog
+std::string index_name(std::uint64_t base_seq);              // 00000000000000001001.idx
+inline constexpr char kSpareName[] = ".spare.alog";          // the next segment, zeroed ahead
+
+struct SegmentFile {
+  std::string path;
+  int fd = -1;                      // O_RDWR | O_DIRECT
+  std::uint64_t base_seq = 0;
+  std::uint64_t generation = 0;
+  std::uint64_t size = 0;
+  std::uint64_t write_off = 0;      // where the next block goes
+  std::uint64_t last_seq = 0;       // last seq written (durable or in flight)
+  std::vector<proto::IndexEntry> index;
+  std::uint64_t indexed_to = 0;     // offset of the last index entry
+  void note_block(const proto::BlockHeader& h, std::uint64_t offset);
+};
+
+// Base seqs of the stream's segments, ascending (from the file names only).
+std::vector<std::uint64_t> list_segments(const std::string& dir);
+
+// Creates `path` of `size` bytes, every byte written as zero and synced, so later O_DIRECT data
+// writes need no metadata update. Throws std::system_error.
+void prepare_spare(const std::string& path, std::uint64_t size);
+
+// Writes the header into a prepared spare, syncs it, renames it to its segment name and syncs
+// the directory. Throws std::system_error.
+SegmentFile activate_spare(const std::string& dir, const std::string& spare, const std::string& stream,
+                           std::uint64_t base_seq, std::uint64_t generation);
+
+// Syncs and closes a full segment and writes its sparse index (best effort: readers scan
+// without one). Returns an error text or empty.
+std::string seal(const std::string& dir, SegmentFile& seg);
+
+struct Recovery {
+  bool refused = false;             // corruption: the stream must not be served
+  std::string error;                // why it was refused
+  std::string note;                 // what was repaired (torn tail), for the log
+  bool empty = true;                // no segment at all
+  SegmentFile last;                 // the last segment, open, ready to append (unless refused/empty)
+};
+
+// Recovers the stream directory: only the last segment is read. A torn tail is zeroed; a bad
+// block followed by a block submitted after it was acknowledged is corruption.
+Recovery recover(const std::string& dir, const std::string& stream);
+
+}  // namespace aerolog::sidecar
