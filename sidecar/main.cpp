@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
                "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
                "(Type=notify); SIGTERM/SIGINT drain every ring, sync and exit 0."};
   add_options(app, o);
+  app.allow_config_extras(false);  // an unknown key in the config file is an error, not ignored
   app.footer("Exit status: 0 stopped cleanly; 1 runtime error (message on stderr and in the log);\n"
              "2 invalid flags or config file.");
   try {
@@ -69,7 +70,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    std::filesystem::create_directories(o.wal_dir);
+    if (std::filesystem::create_directories(o.wal_dir))
+      std::filesystem::permissions(o.wal_dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                                  std::filesystem::perms::group_exec);
     setup_logging(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "aerolog-sidecar: cannot open the log: %s\n", e.what());

@@ -12,16 +12,18 @@ const char* to_string(Durability d) {
 const char* to_string(Idle i) { return i == Idle::spin ? "spin" : i == Idle::backoff ? "backoff" : "sleep"; }
 
 void add_options(CLI::App& app, Options& o) {
-  const std::map<std::string, Durability> durability{
+  static const std::map<std::string, Durability> durability{
       {"dsync", Durability::dsync}, {"fdatasync", Durability::fdatasync}, {"none", Durability::none}};
-  const std::map<std::string, Idle> idle{{"spin", Idle::spin}, {"backoff", Idle::backoff}, {"sleep", Idle::sleep}};
+  static const std::map<std::string, Idle> idle{{"spin", Idle::spin}, {"backoff", Idle::backoff}, {"sleep", Idle::sleep}};
   app.set_config("--config", "", "TOML file with the same option names as keys (e.g. wal-dir = \"/data/wal\")");
   app.add_option("--shm-dir", o.shm_dir, "directory watched for rings (aerolog.<stream>)")->capture_default_str();
   app.add_option("--wal-dir", o.wal_dir, "WAL root: <wal-dir>/<stream>/<base_seq>.alog")->capture_default_str();
-  app.add_option("--durability", o.durability,
-                 "dsync: O_DIRECT writes with RWF_DSYNC; fdatasync: O_DIRECT write + linked fdatasync; "
-                 "none: no sync at all (benchmarks only, status says so loudly)")
-      ->transform(CLI::CheckedTransformer(durability, CLI::ignore_case))
+  app.add_option_function<std::string>(
+         "--durability", [&o](const std::string& v) { o.durability = durability.at(CLI::detail::to_lower(v)); },
+         "dsync: O_DIRECT writes with RWF_DSYNC; fdatasync: O_DIRECT write + linked fdatasync; "
+         "none: no sync at all (benchmarks only, status says so loudly)")
+      ->check(CLI::IsMember({"dsync", "fdatasync", "none"}, CLI::ignore_case))
+      ->type_name("dsync|fdatasync|none")
       ->default_str("dsync");
   app.add_option("--depth", o.depth, "blocks in flight per stream")->check(CLI::Range(1u, 64u))->capture_default_str();
   app.add_option("--max-block", o.max_block, "most frame bytes per block (group commit takes up to this)")
@@ -43,8 +45,11 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--scan-interval-ms", o.scan_interval_ms, "periodic rescan of --shm-dir besides inotify")
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{60000}))
       ->capture_default_str();
-  app.add_option("--idle", o.idle, "idle strategy: spin (burns a core, lowest latency), backoff, sleep")
-      ->transform(CLI::CheckedTransformer(idle, CLI::ignore_case))
+  app.add_option_function<std::string>(
+         "--idle", [&o](const std::string& v) { o.idle = idle.at(CLI::detail::to_lower(v)); },
+         "idle strategy: spin (burns a core, lowest latency), backoff, sleep")
+      ->check(CLI::IsMember({"spin", "backoff", "sleep"}, CLI::ignore_case))
+      ->type_name("spin|backoff|sleep")
       ->default_str("backoff");
   app.add_option("--spin-us", o.spin_us, "backoff: busy poll this long after the last work")->capture_default_str();
   app.add_option("--max-sleep-us", o.max_sleep_us, "backoff/sleep: longest nap between polls")

@@ -40,6 +40,7 @@ void SegmentFile::note_block(const BlockHeader& h, std::uint64_t offset) {
     indexed_to = offset;
   }
   last_seq = h.last_seq;
+  last_ts = h.last_ts;
 }
 
 std::vector<std::uint64_t> list_segments(const std::string& dir) {
@@ -151,7 +152,7 @@ Recovery recover(const std::string& dir, const std::string& stream) {
   s.size = static_cast<std::uint64_t>(st.st_size);
   auto refuse = [&](const std::string& why) {
     r.refused = true;
-    r.error = s.path + ": " + why;
+    r.error = why + " (" + s.path + ")";
     return r;
   };
   SegmentHeader h{};
@@ -184,15 +185,16 @@ Recovery recover(const std::string& dir, const std::string& stream) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), s.size - p));
       if (::pread(fd.get(), chunk.data(), n, static_cast<off_t>(p)) != static_cast<ssize_t>(n)) throw_errno("read " + s.path);
       for (std::size_t q = 0; q < n; q += kPage) {
-        if (all_zero(chunk.data() + q, kPage)) continue;
+        if (all_zero(chunk.data() + q, std::min<std::size_t>(kPage, n - q))) continue;
         dirty_end = p + q + kPage;
         BlockHeader later;
         if (p + q == off || !reader.read(p + q, 0, later).empty()) continue;
         if (later.durable_at_submit >= expected)
-          return refuse("block at offset " + std::to_string(off) + " is bad (" + why + ") but the block at offset " +
-                        std::to_string(p + q) + " (seqs " + std::to_string(later.first_seq) + ".." +
-                        std::to_string(later.last_seq) + ") was written after seq " + std::to_string(expected) +
-                        " was acknowledged: mid-log corruption; the bytes are kept, the stream is not served");
+          return refuse("mid-log corruption: block at offset " + std::to_string(off) + " is bad (" + why +
+                        ") but the block at offset " + std::to_string(p + q) + " (seqs " +
+                        std::to_string(later.first_seq) + ".." + std::to_string(later.last_seq) +
+                        ") was written after seq " + std::to_string(expected) +
+                        " was acknowledged; the bytes are kept, the stream is not served");
         ++stale;
       }
     }

@@ -20,7 +20,8 @@ struct SegmentFile {
   std::uint64_t generation = 0;
   std::uint64_t size = 0;
   std::uint64_t write_off = 0;      // where the next block goes
-  std::uint64_t last_seq = 0;       // last seq written (durable or in flight)
+  std::uint64_t last_seq = 0;       // last seq of the noted blocks
+  std::uint64_t last_ts = 0;        // timestamp of that record
   std::vector<proto::IndexEntry> index;
   std::uint64_t indexed_to = 0;     // offset of the last index entry
   void note_block(const proto::BlockHeader& h, std::uint64_t offset);

@@ -85,7 +85,7 @@ void Stream::recover() {
 }
 
 bool Stream::attach(const std::string& ring_path) {
-  if (hdr_ || state_ == StreamState::refused) return hdr_ != nullptr;
+  if (hdr_) return true;
   Fd fd(::open(ring_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return false;
   struct stat st;
@@ -110,6 +110,10 @@ bool Stream::attach(const std::string& ring_path) {
   ring_path_ = ring_path;
   max_frame_ = hdr_->id.max_frame;
   hdr_->sidecar.sidecar_pid.store(static_cast<std::uint32_t>(::getpid()), memory_order_relaxed);
+  if (state_ == StreamState::refused) {  // show why in the ring, never drain it
+    fail(state_, 0, error_);
+    return true;
+  }
 
   if (std::string(hdr_->id.stream, strnlen(hdr_->id.stream, sizeof hdr_->id.stream)) != name_) {
     fail(StreamState::quarantined, 0, "ring header names another stream");
@@ -137,8 +141,18 @@ bool Stream::attach(const std::string& ring_path) {
   cursor_ = r;
   if (!wal_empty_) {
     detail::FrameAt f;
-    while (cursor_ < w && !detail::check_frame(view, cursor_, w, f) && (f.pad || f.header.seq <= durable_seq_))
+    std::uint64_t skipped_seq = 0, skipped_ts = 0;
+    while (cursor_ < w && !detail::check_frame(view, cursor_, w, f) && (f.pad || f.header.seq <= durable_seq_)) {
+      if (!f.pad) skipped_seq = f.header.seq, skipped_ts = f.header.timestamp;
       cursor_ += f.stride;
+    }
+    // Records skipped as already durable must be the WAL's own: the last one is its last record.
+    if (skipped_seq && (skipped_seq != durable_seq_ || skipped_ts != seg_.last_ts)) {
+      fail(StreamState::refused, 0, "the ring holds seqs up to " + std::to_string(skipped_seq) +
+                                        " that do not match the WAL (which ends at seq " + std::to_string(durable_seq_) +
+                                        "): a new ring reusing old seqs? The WAL is kept, the ring is not drained");
+      return true;
+    }
     if (cursor_ < w && !f.pad && f.header.seq != durable_seq_ + 1) {
       fail(StreamState::refused, 0, "the ring's next record is seq " + std::to_string(f.header.seq) +
                                         " but the WAL ends at seq " + std::to_string(durable_seq_) + ": records are missing");

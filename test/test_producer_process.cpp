@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "proc_util.hpp"
 #include "ring_consumer.hpp"
 
 #include <chrono>
@@ -20,43 +21,11 @@ using testutil::TempDir;
 
 namespace {
 
-// Runs fn in a child process; the child never returns into Catch2.
-template <class Fn>
-pid_t spawn(Fn fn) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int rc = 0;
-    try {
-      rc = fn();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child: %s\n", e.what());
-      rc = 3;
-    }
-    ::_exit(rc);
-  }
-  return pid;
-}
+using testutil::spawn;
+using testutil::wait_exit;
 
-int wait_exit(pid_t pid) {
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-// Publishes payload_for(seq) from the ring's next seq on, up to `last` (0: forever).
 int publish_until(const std::string& dir, std::uint64_t capacity, std::uint64_t last) {
-  ProducerOptions o;
-  o.shm_dir = dir;
-  o.capacity = capacity;
-  o.on_full = FullPolicy::spin;
-  auto p = Producer::open("x", o);
-  for (std::uint64_t seq = p.last_seq() + 1; last == 0 || seq <= last; ++seq) {
-    auto pl = testutil::payload_for(seq);
-    Result r = p.try_publish(static_cast<std::uint16_t>(256 + seq % 5), pl.data(),
-                             static_cast<std::uint32_t>(pl.size()));
-    if (!r || r.seq != seq) return 4;
-  }
-  return 0;
+  return testutil::publish_until(dir, "x", capacity, last);
 }
 
 // Drains until `want` records were seen (or the deadline), checking each against its seq.

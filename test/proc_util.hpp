@@ -1,0 +1,69 @@
+// Child processes for the tests: forked producers publishing seq-derived payloads.
+#pragma once
+#include <aerolog/producer.hpp>
+
+#include "ring_consumer.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace testutil {
+
+// Runs fn in a child process; the child never returns into Catch2.
+template <class Fn>
+pid_t spawn(Fn fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int rc = 0;
+    try {
+      rc = fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      rc = 3;
+    }
+    ::_exit(rc);
+  }
+  return pid;
+}
+
+inline int wait_exit(pid_t pid) {
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+inline std::uint16_t type_for(std::uint64_t seq) { return static_cast<std::uint16_t>(256 + seq % 5); }
+
+// Publishes payload_for(seq) with type_for(seq) from the ring's next seq through `last`
+// (0: forever), waiting for space when full.
+inline int publish_until(const std::string& dir, const std::string& stream, std::uint64_t capacity,
+                         std::uint64_t last) {
+  aerolog::ProducerOptions o;
+  o.shm_dir = dir;
+  o.capacity = capacity;
+  o.on_full = aerolog::FullPolicy::spin;
+  auto p = aerolog::Producer::open(stream, o);
+  for (std::uint64_t seq = p.last_seq() + 1; last == 0 || seq <= last; ++seq) {
+    auto pl = payload_for(seq);
+    aerolog::Result r = p.try_publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
+    if (!r || r.seq != seq) return 4;
+  }
+  return 0;
+}
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace testutil

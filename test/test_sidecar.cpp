@@ -1,0 +1,253 @@
+// The real aerolog-sidecar process against real producer processes, real files, real signals.
+#include <catch2/catch.hpp>
+
+#include "proc_util.hpp"
+#include "ring_consumer.hpp"
+#include "sidecar_process.hpp"
+#include "wal_reader.hpp"
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include <sys/stat.h>
+
+using namespace testutil;
+
+namespace {
+
+struct Dirs {
+  TempDir shm{"/dev/shm"};
+  TempDir wal{"/tmp"};
+  std::string ring(const std::string& s) const { return shm.path + "/aerolog." + s; }
+  std::string stream(const std::string& s) const { return wal.path + "/" + s; }
+};
+
+// Read-only view of a ring header (the test's own mapping).
+struct RingWatch {
+  RingConsumer c;
+  explicit RingWatch(const std::string& path) : c(path) {}
+  std::uint64_t durable() { return c.header().durable.durable_seq.load(); }
+  std::uint64_t last() { return c.header().producer.last_seq.load(); }
+  bool drained() {
+    auto& h = c.header();
+    return h.consumer.read_pos.load() == h.producer.write_pos.load();
+  }
+};
+
+void check_wal(const WalScan& w, std::uint64_t first, std::uint64_t last) {
+  REQUIRE(w.error == "");
+  REQUIRE(w.records.size() == last - first + 1);
+  for (std::uint64_t i = 0; i < w.records.size(); ++i) {
+    const auto& r = w.records[i];
+    REQUIRE(r.seq == first + i);
+    REQUIRE(r.type == type_for(r.seq));
+    REQUIRE(r.payload == payload_for(r.seq));
+  }
+}
+
+bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
+
+}  // namespace
+
+TEST_CASE("end to end: several producer processes, every record durable exactly once", "[sidecar]") {
+  Dirs d;
+  SidecarProcess sc(d.shm.path, d.wal.path);
+  const std::uint64_t n = 200'000;
+  const char* names[] = {"alpha", "beta", "gamma"};
+  std::vector<pid_t> kids;
+  for (const char* s : names)
+    kids.push_back(spawn([&, s] { return publish_until(d.shm.path, s, 256 * 1024, n); }));
+  for (pid_t k : kids) REQUIRE(wait_exit(k) == 0);
+  for (const char* s : names) {
+    RingWatch w(d.ring(s));
+    REQUIRE(wait_until([&] { return w.durable() == n && w.drained(); }));
+  }
+  sc.signal(SIGTERM);
+  REQUIRE(sc.wait() == 0);
+  for (const char* s : names) {
+    WalScan w = read_wal(d.stream(s));
+    check_wal(w, 1, n);
+    CHECK(w.segments.size() > 1);  // 4 MiB segments: it rolled
+  }
+  CHECK_THAT(sc.log(), Catch::Contains("every ring drained and synced"));
+}
+
+TEST_CASE("kill -9 of the sidecar at random moments loses nothing and never moves the HWM back", "[sidecar][crash]") {
+  const char* mode = GENERATE("dsync", "fdatasync");
+  Dirs d;
+  const std::uint64_t cap = 512 * 1024;  // small: the producer is held back while the sidecar is down
+  pid_t producer = spawn([&] { return publish_until(d.shm.path, "s", cap, 0); });
+  REQUIRE(wait_until([&] { return exists(d.ring("s")); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  RingWatch ring(d.ring("s"));
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> max_hwm{0}, backwards{0};
+  std::thread monitor([&] {
+    while (!stop) {
+      const std::uint64_t h = ring.durable();
+      if (h < max_hwm) ++backwards;
+      if (h > max_hwm) max_hwm = h;
+    }
+  });
+  std::mt19937_64 rng(Catch::rngSeed() + (mode[0] == 'f'));
+  const int cycles = 25;
+  for (int i = 0; i < cycles; ++i) {
+    SidecarProcess sc(d.shm.path, d.wal.path, {"--durability", mode});
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 + rng() % 150));
+    sc.signal(SIGKILL);
+    REQUIRE(sc.wait() == 128 + SIGKILL);
+  }
+  ::kill(producer, SIGKILL);
+  wait_exit(producer);
+  {
+    SidecarProcess sc(d.shm.path, d.wal.path, {"--durability", mode});
+    REQUIRE(wait_until([&] { return ring.drained(); }));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  stop = true;
+  monitor.join();
+  WalScan w = read_wal(d.stream("s"));
+  REQUIRE(!w.records.empty());
+  const std::uint64_t last = w.records.back().seq;
+  check_wal(w, 1, last);
+  CHECK(last == ring.durable());
+  CHECK(last >= max_hwm);     // every HWM ever published is covered
+  CHECK(backwards == 0);
+  CHECK(max_hwm > 1000);      // the test did make progress
+  INFO("mode " << mode << ": " << cycles << " kills, " << last << " records");
+}
+
+TEST_CASE("a torn unacknowledged block is zeroed and its records come back from the ring", "[sidecar][recovery]") {
+  Dirs d;
+  const std::uint64_t n = 5000;
+  {
+    SidecarProcess sc(d.shm.path, d.wal.path);
+    REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "t", 1 << 20, n); })) == 0);
+    RingWatch w(d.ring("t"));
+    REQUIRE(wait_until([&] { return w.durable() == n; }));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  // More records while no sidecar runs: in the ring only.
+  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "t", 1 << 20, n + 3000); })) == 0);
+  // Fake a torn write: the first page of the last good block copied to the next free slot.
+  const auto segs = segment_files(d.stream("t"));
+  const std::string seg = d.stream("t") + "/" + segs.back();
+  std::string bytes = read_all(seg);
+  std::size_t off = 4096, last_block = 0;
+  while (true) {
+    aerolog::proto::BlockHeader h;
+    std::memcpy(&h, bytes.data() + off, sizeof h);
+    if (h.magic != aerolog::proto::kBlockMagic) break;
+    last_block = off;
+    off += (h.length + 4095) & ~std::size_t{4095};
+  }
+  REQUIRE(last_block > 0);
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(off));
+    f.write(bytes.data() + last_block, 4096);
+  }
+  SidecarProcess sc(d.shm.path, d.wal.path);
+  RingWatch w(d.ring("t"));
+  REQUIRE(wait_until([&] { return w.durable() == n + 3000; }));
+  sc.signal(SIGTERM);
+  REQUIRE(sc.wait() == 0);
+  CHECK_THAT(sc.log(), Catch::Contains("torn tail at offset " + std::to_string(off)));
+  check_wal(read_wal(d.stream("t")), 1, n + 3000);
+}
+
+TEST_CASE("hand-damaged segments: truncation and a zeroed page are torn tails, a flipped bit mid-log is refused",
+          "[sidecar][recovery]") {
+  Dirs d;
+  const std::uint64_t n = 20'000;
+  {
+    SidecarProcess sc(d.shm.path, d.wal.path, {"--max-block", "65536"});
+    std::vector<pid_t> kids;
+    for (const char* s : {"a", "b"}) kids.push_back(spawn([&, s] { return publish_until(d.shm.path, s, 1 << 20, n); }));
+    for (pid_t k : kids) REQUIRE(wait_exit(k) == 0);
+    for (const char* s : {"a", "b"}) {
+      RingWatch w(d.ring(s));
+      REQUIRE(wait_until([&] { return w.durable() == n; }));
+    }
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  const std::string seg_a = d.stream("a") + "/" + segment_files(d.stream("a")).back();
+  // Offsets of the blocks in a's last segment.
+  std::vector<std::pair<std::size_t, std::uint64_t>> blocks;  // offset, first seq
+  {
+    std::string bytes = read_all(seg_a);
+    for (std::size_t off = 4096;;) {
+      aerolog::proto::BlockHeader h;
+      std::memcpy(&h, bytes.data() + off, sizeof h);
+      if (h.magic != aerolog::proto::kBlockMagic) break;
+      blocks.push_back({off, h.first_seq});
+      off += (h.length + 4095) & ~std::size_t{4095};
+    }
+  }
+  REQUIRE(blocks.size() >= 4);
+
+  SECTION("flip a bit in the middle of the log: stream refused, bytes kept, other streams served") {
+    const std::size_t victim = blocks[blocks.size() / 2].first + 200;
+    std::string before = read_all(seg_a);
+    before[victim] ^= 0x10;
+    { std::ofstream(seg_a, std::ios::binary | std::ios::in | std::ios::out).seekp(0) << before; }
+    SidecarProcess sc(d.shm.path, d.wal.path);
+    REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "b", 1 << 20, n + 100); })) == 0);
+    RingWatch b(d.ring("b"));
+    REQUIRE(wait_until([&] { return b.durable() == n + 100; }));
+    RingWatch a(d.ring("a"));
+    REQUIRE(wait_until([&] { return a.c.header().sidecar.state.load() != 0; }));
+    CHECK(std::string(a.c.header().sidecar.error).find("corruption") != std::string::npos);
+    sc.signal(SIGTERM);
+    CHECK(sc.wait() == 0);
+    CHECK_THAT(sc.log(), Catch::Contains("mid-log corruption"));
+    CHECK(read_all(seg_a) == before);  // never repaired silently
+    check_wal(read_wal(d.stream("b")), 1, n + 100);
+  }
+  SECTION("truncate mid-block / zero a page of the last block: torn tail, the WAL keeps the prefix") {
+    const auto [last_off, last_first] = blocks.back();
+    if (GENERATE(0, 1) == 0) {
+      REQUIRE(::truncate(seg_a.c_str(), static_cast<off_t>(last_off + 100)) == 0);
+    } else {
+      std::string bytes = read_all(seg_a);
+      std::memset(bytes.data() + last_off, 0, 4096);
+      std::ofstream(seg_a, std::ios::binary | std::ios::in | std::ios::out) << bytes;
+    }
+    ::unlink(d.ring("a").c_str());  // as after a reboot: the ring is gone too
+    SidecarProcess sc(d.shm.path, d.wal.path);
+    REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+    CHECK_THAT(sc.log(), Catch::Contains("torn tail at offset " + std::to_string(last_off)));
+    check_wal(read_wal(d.stream("a")), 1, last_first - 1);
+  }
+}
+
+TEST_CASE("a second sidecar on the same WAL directory refuses to start", "[sidecar]") {
+  Dirs d;
+  SidecarProcess first(d.shm.path, d.wal.path);
+  REQUIRE(wait_until([&] { return first.log().find("ready") != std::string::npos; }));
+  SidecarProcess second(d.shm.path, d.wal.path);
+  CHECK(second.wait() == 1);
+  CHECK_THAT(second.log(), Catch::Contains("another aerolog-sidecar (pid " + std::to_string(first.pid()) + ")"));
+  first.signal(SIGTERM);
+  CHECK(first.wait() == 0);
+}
+
+TEST_CASE("a producer that comes back after the ring was retired continues its seqs", "[sidecar]") {
+  Dirs d;
+  SidecarProcess sc(d.shm.path, d.wal.path, {"--retire-grace", "0"});
+  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "r", 1 << 20, 1000); })) == 0);
+  struct stat st;
+  REQUIRE(wait_until([&] { return ::stat(d.ring("r").c_str(), &st) == 0 && st.st_size == 4096; }));
+  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "r", 1 << 20, 2500); })) == 0);
+  REQUIRE(wait_until([&] { return ::stat(d.ring("r").c_str(), &st) == 0 && st.st_size == 4096; }));
+  sc.signal(SIGTERM);
+  REQUIRE(sc.wait() == 0);
+  check_wal(read_wal(d.stream("r")), 1, 2500);
+  CHECK_THAT(sc.log(), Catch::Contains("retired"));
+}
