@@ -10,7 +10,11 @@
 #include <random>
 #include <thread>
 
+#include <algorithm>
+#include <fstream>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 using namespace testutil;
 
@@ -250,4 +254,102 @@ TEST_CASE("a producer that comes back after the ring was retired continues its s
   REQUIRE(sc.wait() == 0);
   check_wal(read_wal(d.stream("r")), 1, 2500);
   CHECK_THAT(sc.log(), Catch::Contains("retired"));
+}
+
+TEST_CASE("sd_notify: READY after recovery, STATUS, WATCHDOG from the loop, STOPPING on SIGTERM", "[sidecar][systemd]") {
+  Dirs d;
+  const std::string sock = d.wal.path + "/notify.sock";
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{0, 100'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::vector<std::string> got;
+  auto read_for = [&](std::chrono::milliseconds span) {
+    const auto until = std::chrono::steady_clock::now() + span;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < until) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) got.emplace_back(buf, static_cast<std::size_t>(n));
+    }
+  };
+  auto count = [&](const std::string& what) {
+    return std::count_if(got.begin(), got.end(), [&](const std::string& m) { return m.find(what) != std::string::npos; });
+  };
+  SidecarProcess sc(d.shm.path, d.wal.path, {}, {"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=200000"});
+  read_for(std::chrono::milliseconds(1500));
+  REQUIRE(count("READY=1") == 1);
+  CHECK(got.front().find("READY=1") != std::string::npos);  // nothing before recovery is done
+  CHECK(count("STATUS=") >= 2);
+  CHECK(count("streams") >= 2);
+  CHECK(count("WATCHDOG=1") >= 5);  // every WatchdogSec/2 = 100 ms
+  CHECK(count("STOPPING=1") == 0);
+  sc.signal(SIGTERM);
+  read_for(std::chrono::milliseconds(300));
+  CHECK(count("STOPPING=1") == 1);
+  CHECK(sc.wait() == 0);
+  ::close(fd);
+}
+
+TEST_CASE("bad flags or config give one clear line and exit 2", "[sidecar]") {
+  Dirs d;
+  const std::string cfg = d.wal.path + "/bad.toml";
+  auto run = [&](std::vector<std::string> args) {
+    std::string cmd = std::string(AEROLOG_SIDECAR_BIN) + " --shm-dir " + d.shm.path + " --wal-dir " + d.wal.path;
+    for (auto& a : args) cmd += " " + a;
+    cmd += " 2>&1";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    const int st = ::pclose(p);
+    return std::make_pair(WEXITSTATUS(st), out);
+  };
+  std::ofstream(cfg) << "depth = 4\nwal_dirr = \"/x\"\n";
+  auto [rc1, out1] = run({"--config", cfg});
+  CHECK(rc1 == 2);
+  CHECK(std::count(out1.begin(), out1.end(), '\n') == 1);
+  CHECK_THAT(out1, Catch::Contains("wal_dirr"));
+  std::ofstream(cfg) << "depth = 99\n";
+  auto [rc2, out2] = run({"--config", cfg});
+  CHECK(rc2 == 2);
+  CHECK_THAT(out2, Catch::Contains("depth"));
+  auto [rc3, out3] = run({"--durability", "maybe"});
+  CHECK(rc3 == 2);
+  CHECK_THAT(out3, Catch::Contains("dsync,fdatasync,none"));
+  auto [rc4, out4] = run({"--segment-size", "1048576"});
+  CHECK(rc4 == 2);
+  CHECK_THAT(out4, Catch::Contains("too small"));
+  auto [rc5, out5] = run({"--help"});
+  CHECK(rc5 == 0);
+  CHECK_THAT(out5, Catch::Contains("--retention-bytes"));
+}
+
+TEST_CASE("hostile ring contents quarantine that stream only", "[sidecar]") {
+  Dirs d;
+  SidecarProcess sc(d.shm.path, d.wal.path);
+  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "bad", 1 << 20, 100); })) == 0);
+  RingWatch bad(d.ring("bad"));
+  REQUIRE(wait_until([&] { return bad.durable() == 100; }));
+  // Scribble: a frame whose length points far outside the ring, then publish past it.
+  auto& h = bad.c.header();
+  const std::uint64_t w = h.producer.write_pos.load();
+  auto* frame = reinterpret_cast<unsigned char*>(&h) + 4096 + (w & (h.id.capacity - 1));
+  const std::uint32_t huge = 0x7FFFFFF8;
+  std::memcpy(frame, &huge, 4);
+  h.producer.write_pos.store(w + 64);
+  REQUIRE(wait_until([&] { return h.sidecar.state.load() == 1; }));
+  CHECK(std::string(h.sidecar.error).find("bad frame") != std::string::npos);
+  CHECK(bad.durable() == 100);  // nothing past the bad frame was taken
+  // Another stream is unaffected.
+  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "good", 1 << 20, 5000); })) == 0);
+  RingWatch good(d.ring("good"));
+  REQUIRE(wait_until([&] { return good.durable() == 5000; }));
+  sc.signal(SIGTERM);
+  CHECK(sc.wait() == 0);
+  check_wal(read_wal(d.stream("good")), 1, 5000);
+  check_wal(read_wal(d.stream("bad")), 1, 100);
 }
