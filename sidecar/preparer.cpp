@@ -2,6 +2,8 @@
 
 #include "segment.hpp"
 
+#include <system_error>
+
 namespace aerolog::sidecar {
 
 Preparer::Preparer() : thread_([this] { run(); }) {}
@@ -37,8 +39,13 @@ void Preparer::run() {
     try {
       prepare_spare(job.path, job.size);
       job.spare->state = Spare::ready;
+    } catch (const std::system_error& e) {
+      job.spare->error = e.what();
+      job.spare->error_code = e.code().value();
+      job.spare->state = Spare::failed;
     } catch (const std::exception& e) {
       job.spare->error = e.what();
+      job.spare->error_code = 0;
       job.spare->state = Spare::failed;
     }
   }

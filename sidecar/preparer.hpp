@@ -16,6 +16,7 @@ struct Spare {
   enum State { none, pending, ready, failed };
   std::atomic<int> state{none};
   std::string error;  // set before state becomes failed
+  int error_code = 0;
 };
 
 class Preparer {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -343,6 +344,10 @@ void Stream::advance() {
     durable_pos_ = cursor_;  // only padding frames lie between
     moved = true;
   }
+  if (moved && !error_.empty() && state_ == StreamState::ok) {
+    log_->info("stream {}: writing again, durable through seq {} (after: {})", name_, durable_seq_, error_);
+    error_.clear();
+  }
   if (!moved || !hdr_) return;
   hdr_->durable.durable_seq.store(std::max(durable_seq_, hdr_->durable.durable_seq.load(memory_order_relaxed)),
                                   memory_order_release);
@@ -360,7 +365,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
     case Spare::pending: return false;
     case Spare::failed:
       spare_->state = Spare::none;
-      fail(StreamState::io_error, 0, "cannot prepare the next segment: " + spare_->error);
+      fail(StreamState::io_error, spare_->error_code, "cannot prepare the next segment (" + spare_->error + ")");
       return false;
     default: break;
   }
@@ -370,9 +375,13 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   const std::uint64_t generation = seg_.generation + 1;
   try {
     seg_ = activate_spare(dir_, dir_ + "/" + kSpareName, name_, first_seq, generation);
+  } catch (const std::system_error& e) {
+    spare_->state = Spare::none;
+    fail(StreamState::io_error, e.code().value(), std::string("cannot start a segment (") + e.what() + ")");
+    return false;
   } catch (const std::exception& e) {
     spare_->state = Spare::none;
-    fail(StreamState::io_error, 0, std::string("cannot start a segment: ") + e.what());
+    fail(StreamState::io_error, 0, std::string("cannot start a segment (") + e.what() + ")");
     return false;
   }
   spare_->state = Spare::none;
@@ -384,9 +393,11 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
 }
 
 void Stream::fail(StreamState s, int err, const std::string& why) {
+  std::string text = err ? std::string(std::strerror(err)) + ": " + why : why;  // the cause first: status shows ~95 chars
+  const bool repeat = text == error_;  // a retry failing the same way again: log it quietly
   state_ = s;
-  error_ = err ? why + ": " + std::strerror(err) : why;
-  log_->error("stream {}: {} ({})", name_, error_, to_string(s));
+  error_ = std::move(text);
+  log_->log(repeat ? spdlog::level::debug : spdlog::level::err, "stream {}: {} ({})", name_, error_, to_string(s));
   if (s == StreamState::io_error) {
     ++totals_.io_errors;
     retry_at_ns_ = mono_ns() + kRetryNs;

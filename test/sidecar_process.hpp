@@ -17,10 +17,10 @@ namespace testutil {
 class SidecarProcess {
  public:
   SidecarProcess(std::string shm, std::string wal, std::vector<std::string> extra = {},
-                 std::vector<std::string> env = {})
+                 std::vector<std::string> env = {}, const std::string& log_dir = "")
       : shm_(std::move(shm)), wal_(std::move(wal)) {
     static int instance = 0;
-    log_ = wal_ + "/sidecar-" + std::to_string(++instance) + ".log";  // one log per run
+    log_ = (log_dir.empty() ? wal_ : log_dir) + "/sidecar-" + std::to_string(++instance) + ".log";  // one per run
     std::vector<std::string> args = {AEROLOG_SIDECAR_BIN, "--shm-dir", shm_, "--wal-dir", wal_,
                                      "--log-file", log_, "--segment-size", "4194304",
                                      "--scan-interval-ms", "50"};

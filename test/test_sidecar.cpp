@@ -353,3 +353,47 @@ TEST_CASE("hostile ring contents quarantine that stream only", "[sidecar]") {
   check_wal(read_wal(d.stream("good")), 1, 5000);
   check_wal(read_wal(d.stream("bad")), 1, 100);
 }
+
+TEST_CASE("disk full: the ring backs up, the error shows, nothing is lost, it resumes when space returns",
+          "[sidecar][enospc]") {
+  Dirs d;
+  const std::string img = d.wal.path + "/disk.img", mnt = d.wal.path + "/mnt";
+  ::mkdir(mnt.c_str(), 0755);
+  const std::string mk = "truncate -s 48M " + img + " && mkfs.ext4 -q -F " + img + " && mount -o loop " + img + " " + mnt;
+  if (std::system((mk + " 2>/dev/null").c_str()) != 0) {
+    WARN("skipped: cannot loop-mount an ext4 image here (needs root and loop devices)");
+    return;
+  }
+  struct Unmount {
+    std::string m;
+    ~Unmount() { std::system(("umount -l " + m).c_str()); }
+  } unmount{mnt};
+  // Leave ~14 MiB: room for the first two 4 MiB segments and a spare, not for the next.
+  REQUIRE(std::system(("fallocate -l $(( $(df --output=avail -B1 " + mnt + " | tail -1) - 14*1024*1024 )) " + mnt +
+                       "/filler").c_str()) == 0);
+  const std::string wal = mnt + "/wal";
+  ::mkdir(wal.c_str(), 0750);
+  SidecarProcess sc(d.shm.path, wal, {}, {}, d.wal.path);  // the log is not on the full disk
+  const std::uint64_t n = 300'000;  // ~25 MiB of frames: more than fits
+  pid_t producer = spawn([&] { return publish_until(d.shm.path, "full", 1 << 20, n); });
+  REQUIRE(wait_until([&] { return exists(d.ring("full")); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  RingWatch ring(d.ring("full"));
+  auto& h = ring.c.header();
+  REQUIRE(wait_until([&] { return h.sidecar.state.load() == 2; }));  // io_error
+  CHECK(std::string(h.sidecar.error).find("No space left") != std::string::npos);
+  const std::uint64_t stalled = ring.durable();
+  CHECK(stalled < n);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(ring.durable() == stalled);  // the HWM does not move while the disk is full
+  CHECK(h.producer.write_pos.load() - h.consumer.read_pos.load() > (1 << 20) - 4096);  // backpressure
+  ::unlink((mnt + "/filler").c_str());
+  REQUIRE(wait_exit(producer) == 0);
+  REQUIRE(wait_until([&] { return ring.durable() == n; }));
+  CHECK(h.sidecar.state.load() == 0);
+  sc.signal(SIGTERM);
+  REQUIRE(sc.wait() == 0);
+  check_wal(read_wal(wal + "/full"), 1, n);
+  CHECK_THAT(sc.log(), Catch::Contains("No space left"));
+  CHECK_THAT(sc.log(), Catch::Contains("retrying from seq"));
+}
