@@ -397,3 +397,24 @@ TEST_CASE("disk full: the ring backs up, the error shows, nothing is lost, it re
   CHECK_THAT(sc.log(), Catch::Contains("No space left"));
   CHECK_THAT(sc.log(), Catch::Contains("retrying from seq"));
 }
+
+TEST_CASE("the default idle strategy does not burn a core on an idle machine", "[sidecar]") {
+  Dirs d;
+  SidecarProcess sc(d.shm.path, d.wal.path);
+  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "idle", 1 << 20, 1000); })) == 0);
+  RingWatch w(d.ring("idle"));
+  REQUIRE(wait_until([&] { return w.durable() == 1000; }));
+  auto cpu_ticks = [&] {
+    std::string stat = SidecarProcess::read_file("/proc/" + std::to_string(sc.pid()) + "/stat");
+    unsigned long ut = 0, st = 0;
+    std::sscanf(stat.c_str() + stat.rfind(')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+    return ut + st;
+  };
+  const unsigned long before = cpu_ticks();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double share = double(cpu_ticks() - before) / double(::sysconf(_SC_CLK_TCK)) / 2.0;
+  INFO("idle sidecar CPU share " << share);
+  CHECK(share < 0.2);
+  sc.signal(SIGTERM);
+  CHECK(sc.wait() == 0);
+}

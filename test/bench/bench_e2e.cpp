@@ -110,15 +110,34 @@ struct Run {
   double rec_s = 0, mb_s = 0;
   Pct lat_us;
   std::uint64_t records = 0;
+  double sidecar_cpu = 0;  // sidecar CPU seconds / wall seconds during the run
 };
 
+// utime + stime of a process (all its threads), in seconds.
+double cpu_seconds(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return 0;
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  unsigned long ut = 0, st = 0;
+  if (p) std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+  return double(ut + st) / double(::sysconf(_SC_CLK_TCK));
+}
+
 pid_t start_sidecar(const std::string& bin, const std::string& shm, const std::string& wal, const std::string& durability,
-                    const std::string& idle) {
+                    const std::string& idle, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {bin, "--shm-dir", shm, "--wal-dir", wal, "--log-file", wal + "/sidecar.log",
+                                   "--durability", durability, "--idle", idle, "--cpu", "1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
-    ::execl(bin.c_str(), bin.c_str(), "--shm-dir", shm.c_str(), "--wal-dir", wal.c_str(), "--log-file",
-            (wal + "/sidecar.log").c_str(), "--durability", durability.c_str(), "--idle", idle.c_str(), "--cpu", "1",
-            static_cast<char*>(nullptr));
+    ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   return pid;
@@ -173,6 +192,7 @@ Run measure(const std::string& shm, const std::string& stream, std::uint64_t n, 
 int main(int argc, char** argv) {
   std::string durability = "dsync", idle = "backoff", dir = "/tmp", json;
   bool quick = false;
+  std::vector<std::string> extra;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--durability" && i + 1 < argc) durability = argv[++i];
@@ -180,9 +200,10 @@ int main(int argc, char** argv) {
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--json" && i + 1 < argc) json = argv[++i];
     else if (a == "--quick") quick = true;
+    else if (a == "--sidecar-arg" && i + 1 < argc) extra.push_back(argv[++i]);
     else {
       std::printf("usage: bench_e2e [--durability dsync|fdatasync|none] [--idle spin|backoff|sleep] [--dir D]\n"
-                  "                 [--json FILE] [--quick]\n"
+                  "                 [--json FILE] [--quick] [--sidecar-arg ARG]...\n"
                   "  Probes the disk under --dir with raw io_uring O_DIRECT writes, then runs the real sidecar\n"
                   "  (" AEROLOG_SIDECAR_BIN ")\n  and measures durable throughput and publish-to-durable latency.\n");
       return a == "--help" || a == "-h" ? 0 : 2;
@@ -197,14 +218,17 @@ int main(int argc, char** argv) {
   const Probe probe = probe_disk(work);
   const std::string wal = work + "/wal";
   ::mkdir(wal.c_str(), 0750);
-  pid_t sc = start_sidecar(AEROLOG_SIDECAR_BIN, shm, wal, durability, idle);
+  pid_t sc = start_sidecar(AEROLOG_SIDECAR_BIN, shm, wal, durability, idle, extra);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
 
   const std::uint64_t k = quick ? 1 : 4;
   std::vector<Run> runs;
   auto add = [&](const char* name, std::string stream, std::uint64_t n, std::uint32_t payload, double rate) {
     std::fprintf(stderr, "%s...\n", name);
+    const double c0 = cpu_seconds(sc);
+    const std::uint64_t t0 = now_ns();
     Run r = measure(shm, stream, n, payload, rate);
+    r.sidecar_cpu = (cpu_seconds(sc) - c0) / (double(now_ns() - t0) / 1e9);
     r.name = name;
     runs.push_back(r);
   };
@@ -217,15 +241,18 @@ int main(int argc, char** argv) {
   int st;
   ::waitpid(sc, &st, 0);
 
-  std::printf("durability %s, idle %s; disk under %s\n", durability.c_str(), idle.c_str(), dir.c_str());
+  std::string extras;
+  for (auto& e : extra) extras += " " + e;
+  std::printf("durability %s, idle %s%s; disk under %s\n", durability.c_str(), idle.c_str(), extras.c_str(), dir.c_str());
   std::printf("probe: %.0f MB/s (1 MiB RWF_DSYNC writes, QD4); QD1 4 KiB write+sync P50 %.1f us, P99 %.1f us\n\n",
               probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99);
-  std::printf("| %-18s | %12s | %8s | %9s | %10s | %10s | %10s | %10s |\n", "workload", "records/s", "MB/s", "x probe",
-              "P50 us", "P99 us", "P99.9 us", "max us");
-  std::printf("|%s|\n", std::string(110, '-').c_str());
+  std::printf("| %-18s | %12s | %8s | %9s | %10s | %10s | %10s | %10s | %11s |\n", "workload", "records/s", "MB/s",
+              "x probe", "P50 us", "P99 us", "P99.9 us", "max us", "sidecar CPU");
+  std::printf("|%s|\n", std::string(124, '-').c_str());
   for (const auto& r : runs)
-    std::printf("| %-18s | %12.0f | %8.1f | %9.2f | %10.1f | %10.1f | %10.1f | %10.0f |\n", r.name.c_str(), r.rec_s,
-                r.mb_s, r.mb_s / probe.mb_s, r.lat_us.p50, r.lat_us.p99, r.lat_us.p999, r.lat_us.max);
+    std::printf("| %-18s | %12.0f | %8.1f | %9.2f | %10.1f | %10.1f | %10.1f | %10.0f | %10.0f%% |\n", r.name.c_str(),
+                r.rec_s, r.mb_s, r.mb_s / probe.mb_s, r.lat_us.p50, r.lat_us.p99, r.lat_us.p999, r.lat_us.max,
+                100 * r.sidecar_cpu);
   std::printf("\nlight-load P50 / probe QD1 P50 = %.2fx (target <= 1.5)\n", runs[0].lat_us.p50 / probe.qd1_us.p50);
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
@@ -234,8 +261,9 @@ int main(int argc, char** argv) {
                  probe.qd1_us.p99);
     for (std::size_t i = 0; i < runs.size(); ++i)
       std::fprintf(f, "%s{\"name\":\"%s\",\"offered\":%.0f,\"records_s\":%.0f,\"mb_s\":%.2f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
-                   "\"p999_us\":%.2f,\"max_us\":%.1f}", i ? "," : "", runs[i].name.c_str(), runs[i].offered, runs[i].rec_s,
-                   runs[i].mb_s, runs[i].lat_us.p50, runs[i].lat_us.p99, runs[i].lat_us.p999, runs[i].lat_us.max);
+                   "\"p999_us\":%.2f,\"max_us\":%.1f,\"sidecar_cpu\":%.3f}", i ? "," : "", runs[i].name.c_str(), runs[i].offered,
+                   runs[i].rec_s, runs[i].mb_s, runs[i].lat_us.p50, runs[i].lat_us.p99, runs[i].lat_us.p999,
+                   runs[i].lat_us.max, runs[i].sidecar_cpu);
     std::fprintf(f, "]}\n");
     std::fclose(f);
   }
