@@ -4,6 +4,9 @@
 
 #include <system_error>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace aerolog::sidecar {
 
 Preparer::Preparer() : thread_([this] { run(); }) {}
@@ -27,6 +30,10 @@ void Preparer::request(std::shared_ptr<Spare> spare, std::string path, std::uint
 }
 
 void Preparer::run() {
+  // Zeroing a segment is bulk background I/O: the idle I/O class keeps it from delaying the
+  // latency-critical block writes (honoured by mq-deadline and bfq; harmless elsewhere).
+  constexpr int kIoprioWhoProcess = 1, kIoprioClassIdle = 3, kIoprioClassShift = 13;
+  ::syscall(SYS_ioprio_set, kIoprioWhoProcess, static_cast<int>(::gettid()), kIoprioClassIdle << kIoprioClassShift);
   for (;;) {
     Job job;
     {
