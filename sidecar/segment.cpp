@@ -2,6 +2,7 @@
 
 #include "block.hpp"
 #include "fs.hpp"
+#include "wal_files.hpp"
 
 #include <aerolog/proto/crc32c.hpp>
 #include <aerolog/proto/frame.hpp>
@@ -21,18 +22,8 @@
 namespace aerolog::sidecar {
 
 using namespace proto;
-
-std::string segment_name(std::uint64_t base_seq) {
-  char b[48];
-  std::snprintf(b, sizeof b, "%020llu%s", static_cast<unsigned long long>(base_seq), kSegmentSuffix);
-  return b;
-}
-
-std::string index_name(std::uint64_t base_seq) {
-  char b[48];
-  std::snprintf(b, sizeof b, "%020llu.idx", static_cast<unsigned long long>(base_seq));
-  return b;
-}
+using detail::index_file_name;
+using detail::segment_file_name;
 
 void SegmentFile::note_block(const BlockHeader& h, std::uint64_t offset) {
   if (index.empty() || offset - indexed_to >= kIndexEvery) {
@@ -41,21 +32,6 @@ void SegmentFile::note_block(const BlockHeader& h, std::uint64_t offset) {
   }
   last_seq = h.last_seq;
   last_ts = h.last_ts;
-}
-
-std::vector<std::uint64_t> list_segments(const std::string& dir) {
-  std::vector<std::uint64_t> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
-    if (n.size() != kSegmentNameDigits + 5 || n.compare(kSegmentNameDigits, 5, kSegmentSuffix) != 0) continue;
-    if (!std::all_of(n.begin(), n.begin() + kSegmentNameDigits, ::isdigit)) continue;
-    out.push_back(std::stoull(n.substr(0, kSegmentNameDigits)));
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 void prepare_spare(const std::string& path, std::uint64_t size) {
@@ -77,7 +53,7 @@ void prepare_spare(const std::string& path, std::uint64_t size) {
 SegmentFile activate_spare(const std::string& dir, const std::string& spare, const std::string& stream,
                            std::uint64_t base_seq, std::uint64_t generation) {
   SegmentFile s;
-  s.path = dir + "/" + segment_name(base_seq);
+  s.path = dir + "/" + segment_file_name(base_seq);
   s.base_seq = base_seq;
   s.generation = generation;
   s.last_seq = base_seq - 1;
@@ -117,7 +93,7 @@ std::string seal(const std::string& dir, SegmentFile& seg) {
   std::string bytes(reinterpret_cast<const char*>(&ih), sizeof ih);
   bytes.append(reinterpret_cast<const char*>(seg.index.data()), seg.index.size() * sizeof(IndexEntry));
   try {
-    write_file_durably(dir, index_name(seg.base_seq), bytes);
+    write_file_durably(dir, index_file_name(seg.base_seq), bytes);
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -138,12 +114,12 @@ Recovery recover(const std::string& dir, const std::string& stream) {
   Recovery r;
   ::unlink((dir + "/" + kSpareName).c_str());  // a half-made spare is simply made again
   fsync_dir(dir);
-  const auto bases = list_segments(dir);
+  const auto bases = detail::list_segment_bases(dir);
   if (bases.empty()) return r;
   r.empty = false;
   SegmentFile& s = r.last;
   s.base_seq = bases.back();
-  s.path = dir + "/" + segment_name(s.base_seq);
+  s.path = dir + "/" + segment_file_name(s.base_seq);
   Fd fd(::open(s.path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd) throw_errno("open " + s.path);
   if (::fsync(fd.get()) != 0) throw_errno("fsync " + s.path);

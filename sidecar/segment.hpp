@@ -9,9 +9,7 @@
 
 namespace aerolog::sidecar {
 
-std::string segment_name(std::uint64_t base_seq);            // 00000000000000001001.alog
-std::string index_name(std::uint64_t base_seq);              // 00000000000000001001.idx
-inline constexpr char kSpareName[] = ".spare.alog";          // the next segment, zeroed ahead
+using proto::kSpareName;
 
 struct SegmentFile {
   std::string path;
@@ -26,9 +24,6 @@ struct SegmentFile {
   std::uint64_t indexed_to = 0;     // offset of the last index entry
   void note_block(const proto::BlockHeader& h, std::uint64_t offset);
 };
-
-// Base seqs of the stream's segments, ascending (from the file names only).
-std::vector<std::uint64_t> list_segments(const std::string& dir);
 
 // Creates `path` of `size` bytes, every byte written as zero and synced, so later O_DIRECT data
 // writes need no metadata update. Throws std::system_error.

@@ -2,6 +2,7 @@
 
 #include "ring_file.hpp"
 #include "ring_scan.hpp"
+#include "wal_files.hpp"
 
 #include <aerolog/error.hpp>
 #include <aerolog/proto/crc32c.hpp>
@@ -80,7 +81,7 @@ void Stream::recover() {
     durable_seq_ = seg_.last_seq;
     next_seq_ = durable_seq_ + 1;
     log_->info("stream {}: WAL recovered through seq {} (segment {}, offset {})", name_, durable_seq_,
-               segment_name(seg_.base_seq), seg_.write_off);
+               detail::segment_file_name(seg_.base_seq), seg_.write_off);
   }
   preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
 }
@@ -388,7 +389,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
   wal_empty_ = false;
   if (hdr_) hdr_->counters.segment_base.store(first_seq, memory_order_relaxed);
-  log_->info("stream {}: segment {} started (generation {})", name_, segment_name(first_seq), generation);
+  log_->info("stream {}: segment {} started (generation {})", name_, detail::segment_file_name(first_seq), generation);
   return seg_.write_off + need <= seg_.size;
 }
 
@@ -486,14 +487,14 @@ void Stream::retire_if_idle(std::uint64_t now) {
 void Stream::apply_retention(std::uint64_t now) {
   (void)now;
   if (!opt_.retention_bytes && !opt_.retention_age_s) return;
-  auto bases = list_segments(dir_);
+  auto bases = detail::list_segment_bases(dir_);
   if (bases.empty()) return;
   bases.pop_back();  // the newest segment (the active one) is never removed
   std::uint64_t total = 0;
   std::vector<std::pair<std::uint64_t, struct stat>> files;
   for (auto base : bases) {
     struct stat st;
-    if (::stat((dir_ + "/" + segment_name(base)).c_str(), &st) == 0) {
+    if (::stat((dir_ + "/" + detail::segment_file_name(base)).c_str(), &st) == 0) {
       files.push_back({base, st});
       total += static_cast<std::uint64_t>(st.st_size);
     }
@@ -505,11 +506,11 @@ void Stream::apply_retention(std::uint64_t now) {
     const bool too_big = opt_.retention_bytes && total > opt_.retention_bytes;
     const bool too_old = opt_.retention_age_s && wall_s - static_cast<std::uint64_t>(st.st_mtime) > opt_.retention_age_s;
     if (!too_big && !too_old) break;
-    ::unlink((dir_ + "/" + segment_name(base)).c_str());
-    ::unlink((dir_ + "/" + index_name(base)).c_str());
+    ::unlink((dir_ + "/" + detail::segment_file_name(base)).c_str());
+    ::unlink((dir_ + "/" + detail::index_file_name(base)).c_str());
     total -= static_cast<std::uint64_t>(st.st_size);
     removed = true;
-    log_->info("stream {}: retention removed segment {} ({})", name_, segment_name(base), too_big ? "size" : "age");
+    log_->info("stream {}: retention removed segment {} ({})", name_, detail::segment_file_name(base), too_big ? "size" : "age");
   }
   if (removed) fsync_dir(dir_);
 }

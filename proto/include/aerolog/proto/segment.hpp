@@ -16,6 +16,7 @@ inline constexpr std::uint32_t kSegmentHeaderSize = kPage;  // first block start
 inline constexpr std::uint32_t kBlockMagic = 0x4B424C41u;   // "ALBK" little-endian
 inline constexpr char kSegmentSuffix[] = ".alog";
 inline constexpr int kSegmentNameDigits = 20;
+inline constexpr char kSpareName[] = ".spare.alog";  // the next segment, zeroed ahead of need
 
 struct SegmentHeader {             // at offset 0 of a segment; rest of the page is zero
   std::uint64_t magic;

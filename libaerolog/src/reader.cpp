@@ -1,0 +1,235 @@
+#include <aerolog/reader.hpp>
+
+#include "block_check.hpp"
+#include "wal_files.hpp"
+
+#include <aerolog/proto/crc32c.hpp>
+#include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/segment.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aerolog {
+
+using namespace proto;
+
+struct Reader::Impl {
+  std::string path;            // what open() was given
+  std::string dir;             // stream directory ("" in single-file mode)
+  std::vector<std::uint64_t> bases;
+  std::size_t seg = 0;         // index into bases
+  const std::byte* map = nullptr;
+  std::size_t len = 0;
+  std::uint64_t generation = 0;
+  std::uint64_t off = 0;       // next block
+  const std::byte* frame = nullptr;
+  std::uint32_t frames_left = 0;
+  std::uint64_t expect = 0;    // next seq (0: whatever comes first)
+  std::uint64_t skip_seq = 0, skip_ts = 0;
+  Record rec{};
+
+  ~Impl() { unmap(); }
+  void unmap() {
+    if (map) ::munmap(const_cast<std::byte*>(map), len);
+    map = nullptr;
+    frames_left = 0;
+  }
+  std::string seg_path(std::size_t i) const {
+    return dir.empty() ? path : dir + "/" + detail::segment_file_name(bases[i]);
+  }
+  void refresh() {
+    if (!dir.empty()) bases = detail::list_segment_bases(dir);
+  }
+  // Maps segment i and checks its header; false if it is not readable (yet).
+  bool open_segment(std::size_t i) {
+    unmap();
+    if (i >= bases.size()) return false;
+    const std::string p = seg_path(i);
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    const bool ok = ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kSegmentHeaderSize);
+    void* m = ok ? ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    ::close(fd);
+    if (m == MAP_FAILED) return false;
+    map = static_cast<const std::byte*>(m);
+    len = static_cast<std::size_t>(st.st_size);
+    SegmentHeader h;
+    std::memcpy(&h, map, sizeof h);
+    if (h.magic != kSegmentMagic || h.crc != crc32c(&h, offsetof(SegmentHeader, crc))) {
+      unmap();
+      return false;
+    }
+    if (dir.empty()) bases = {h.base_seq};
+    seg = i;
+    generation = h.generation;
+    off = kSegmentHeaderSize;
+    if (!expect) expect = h.base_seq;
+    return true;
+  }
+  bool header_at(std::uint64_t at, std::uint64_t first, BlockHeader& h) const {
+    return at < len && !detail::check_block_header(map + at, len - at, generation, first, h);
+  }
+  // Moves to the next segment if it continues the seqs.
+  bool next_segment() {
+    if (seg + 1 >= bases.size()) refresh();
+    for (std::size_t i = seg + 1; i < bases.size(); ++i)
+      if (bases[i] == expect || !expect) return open_segment(i);
+    return false;
+  }
+  // Positions `off` at the block holding seq, using the segment's index when there is one.
+  bool position(std::uint64_t seq) {
+    std::uint64_t at = kSegmentHeaderSize, first = bases[seg];
+    for (const IndexEntry& e : detail::read_index(dir, bases[seg]))
+      if (e.first_seq <= seq) at = e.offset, first = e.first_seq;
+    BlockHeader h;
+    while (header_at(at, first, h) && h.last_seq < seq) {
+      at += align_up(h.length, kPage);
+      first = h.last_seq + 1;
+    }
+    off = at;
+    expect = first;
+    return header_at(at, first, h);
+  }
+};
+
+Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Reader::Reader(Reader&&) noexcept = default;
+Reader& Reader::operator=(Reader&&) noexcept = default;
+Reader::~Reader() = default;
+
+Reader Reader::open(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(Errc::invalid_argument, path + ": " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) {
+    impl->dir = path;
+    impl->refresh();
+    if (impl->bases.empty() && !detail::looks_like_stream_dir(path))
+      throw Error(Errc::invalid_argument, path + ": not a stream directory (no .alog segments)");
+    if (!impl->bases.empty() && !impl->open_segment(0))
+      throw Error(Errc::corrupt, impl->seg_path(0) + ": not a valid .alog segment (bad header)");
+  } else {
+    impl->bases = {0};
+    if (!impl->open_segment(0)) throw Error(Errc::corrupt, path + ": not a valid .alog segment (bad header)");
+  }
+  return Reader(std::move(impl));
+}
+
+std::uint64_t Reader::first_seq() const { return impl_->bases.empty() ? 0 : impl_->bases.front(); }
+const std::string& Reader::path() const { return impl_->path; }
+
+bool Reader::seek_seq(std::uint64_t seq) {
+  Impl& m = *impl_;
+  m.refresh();
+  if (m.bases.empty()) return false;
+  auto it = std::upper_bound(m.bases.begin(), m.bases.end(), seq);
+  const std::size_t i = it == m.bases.begin() ? 0 : static_cast<std::size_t>(it - m.bases.begin()) - 1;
+  m.expect = 0;
+  if (!m.open_segment(i)) return false;
+  m.skip_seq = seq;
+  m.skip_ts = 0;
+  return m.position(std::max(seq, m.bases[i]));
+}
+
+bool Reader::seek_time(std::uint64_t ns) {
+  Impl& m = *impl_;
+  m.refresh();
+  // The last segment whose first block starts at or before ns (timestamps grow with seqs).
+  std::size_t pick = 0;
+  for (std::size_t lo = 0, hi = m.bases.size(); lo < hi;) {
+    const std::size_t mid = (lo + hi) / 2;
+    m.expect = 0;
+    BlockHeader h;
+    if (m.open_segment(mid) && m.header_at(kSegmentHeaderSize, m.bases[mid], h) && h.first_ts <= ns) {
+      pick = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  m.expect = 0;
+  if (!m.open_segment(pick)) return false;
+  std::uint64_t at = kSegmentHeaderSize, first = m.bases[pick];
+  for (const IndexEntry& e : detail::read_index(m.dir, m.bases[pick]))
+    if (e.first_ts <= ns) at = e.offset, first = e.first_seq;
+  BlockHeader h;
+  while (m.header_at(at, first, h) && h.last_ts < ns) {
+    at += align_up(h.length, kPage);
+    first = h.last_seq + 1;
+  }
+  m.off = at;
+  m.expect = first;
+  m.skip_seq = 0;
+  m.skip_ts = ns;
+  return m.header_at(at, first, h);
+}
+
+const Record* Reader::next() {
+  Impl& m = *impl_;
+  for (;;) {
+    if (m.frames_left) {
+      FrameHeader f;
+      std::memcpy(&f, m.frame, sizeof f);
+      if (f.seq > limit_) return nullptr;
+      m.rec = {f.seq, f.timestamp, f.type, f.flags,
+               std::span<const std::byte>(m.frame + kFrameHeaderSize, f.length - kFrameHeaderSize)};
+      m.frame += frame_stride(f.length);
+      --m.frames_left;
+      m.expect = f.seq + 1;
+      if (f.seq < m.skip_seq || f.timestamp < m.skip_ts) continue;
+      m.skip_seq = m.skip_ts = 0;
+      return &m.rec;
+    }
+    if (!m.map) {
+      m.refresh();
+      if (m.bases.empty() || !m.open_segment(m.seg)) return nullptr;
+    }
+    BlockHeader h;
+    if (m.header_at(m.off, m.expect, h) && !detail::check_block_body(m.map + m.off, h)) {
+      m.frame = m.map + m.off + kBlockHeaderSize;
+      m.frames_left = h.count;
+      m.off += align_up(h.length, kPage);
+      ++blocks_;
+      continue;
+    }
+    // End of this segment's log (not written yet, or a torn tail): go on where the seqs do.
+    if (!m.next_segment()) return nullptr;
+  }
+}
+
+void ConsumerSet::add(std::string name, Callback cb, std::uint16_t type_filter) {
+  consumers_.push_back({std::move(name), std::move(cb), type_filter, {}});
+}
+
+std::uint64_t ConsumerSet::poll(Reader& reader) {
+  std::uint64_t n = 0;
+  while (const Record* r = reader.next()) {
+    ++n;
+    for (Entry& c : consumers_) {
+      if (c.type && c.type != r->type) continue;
+      c.cb(*r);
+      ++c.counters.records;
+      c.counters.bytes += r->payload.size();
+      c.counters.last_seq = r->seq;
+    }
+  }
+  return n;
+}
+
+const ConsumerSet::Counters& ConsumerSet::counters(const std::string& name) const {
+  for (const Entry& c : consumers_)
+    if (c.name == name) return c.counters;
+  throw Error(Errc::invalid_argument, "no consumer named " + name);
+}
+
+}  // namespace aerolog
