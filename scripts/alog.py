@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """Pure-Python reader of AeroLog .alog WALs and shm rings (layouts: proto/FORMAT.md).
 
-  alog.py summary DIR        records, seqs, types and first/last trades of a stream directory
-  alog.py rings [SHM_DIR]    producer / durable seqs and fill of every ring (default /dev/shm)
+  alog.py cat DIR [--from-seq N]   records as CSV, the same bytes as `aerologctl cat --format=csv`
+  alog.py follow DIR               the same, then new records as the sidecar writes them (Ctrl-C)
+  alog.py summary DIR              records, seqs, types and first/last trades of a stream directory
+  alog.py rings [SHM_DIR]          published / durable seqs, fill and state of every ring
+  alog.py layout                   the byte offsets this reader assumes, as JSON (checked by the tests)
+
+DIR is a stream directory (<wal_dir>/<stream>). Standard records (Trade, Order, Quote,
+MarketData, Risk, Text) are decoded; other types are printed as hex. CRC32C is checked.
 """
+import json
 import os
 import struct
 import sys
+import time
 
 SEGMENT_MAGIC = 0x4745534C4F524541  # "AEROLSEG"
 BLOCK_MAGIC = 0x4B424C41            # "ALBK"
@@ -76,6 +84,137 @@ def records(stream_dir, check_crc=True):
             off += (length + PAGE - 1) & ~(PAGE - 1)
 
 
+# Offsets (bytes) of the fields this reader uses; `alog.py layout` prints them for the tests,
+# which compare them with the C++ structs.
+LAYOUT = {
+    "ring.magic": 0, "ring.capacity": 16, "ring.write_pos": 128, "ring.last_seq": 136,
+    "ring.payload_bytes": 144, "ring.dropped": 152, "ring.read_pos": 256, "ring.durable_seq": 384,
+    "ring.state": 652, "ring.error": 672, "ring.header_size": 896,
+    "frame.length": 0, "frame.type": 4, "frame.flags": 6, "frame.seq": 8, "frame.timestamp": 16, "frame.size": 24,
+    "segment.base_seq": 16, "segment.generation": 24, "segment.crc": 124,
+    "block.crc": 4, "block.length": 8, "block.count": 12, "block.first_seq": 16, "block.generation": 32, "block.size": 64,
+    "trade.size": 64, "order.size": 72, "quote.size": 64, "marketdata.size": 64, "risk.size": 72, "text.size": 8,
+}
+
+SIDES = {1: "buy", 2: "sell"}
+ACTIONS = {1: "new", 2: "cancel", 3: "replace", 4: "fill", 5: "partial_cancel"}
+EVENTS = {1: "add", 2: "modify", 3: "remove", 4: "execute", 5: "clear", 6: "halt"}
+VERDICTS = {0: "pass", 1: "warn", 2: "breach"}
+LEVELS = ["trace", "debug", "info", "warn", "error", "critical"]
+CSV_HEADER = "seq,timestamp_ns,type,symbol,event,side,price,qty,id,text"
+
+
+def price(v):
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    return f"{sign}{a // PRICE_SCALE}.{a % PRICE_SCALE:08d}"
+
+
+def _sym(b):
+    return b.split(b"\0")[0].decode("ascii", errors="surrogateescape")
+
+
+def decode(ftype, payload):
+    """The record's CSV columns after seq and timestamp: type, symbol, event, side, price, qty, id, text."""
+    def need(n):
+        return len(payload) >= n
+    if ftype == 2 and need(64):
+        sym, px, qty, tid, _oid, _ts, side = struct.unpack_from("<16sqqQQQB", payload)
+        return ["Trade", _sym(sym), "trade", SIDES.get(side, ""), price(px), str(qty), str(tid), ""]
+    if ftype == 3 and need(72):
+        sym, oid, _orig, px, qty, _leaves, _ts, action, side = struct.unpack_from("<16sQQqqqQBB", payload)
+        return ["Order", _sym(sym), ACTIONS.get(action, "action?"), SIDES.get(side, ""), price(px), str(qty), str(oid), ""]
+    if ftype == 4 and need(64):
+        sym, bp, bq, ap, aq = struct.unpack_from("<16sqqqq", payload)
+        return ["Quote", _sym(sym), "quote", "", price(bp), str(bq), "", f"ask {price(ap)} x {aq}"]
+    if ftype == 5 and need(64):
+        sym, oid, px, qty, _ts, event, side = struct.unpack_from("<16sQqqQBB", payload)
+        return ["MarketData", _sym(sym), EVENTS.get(event, "event?"), SIDES.get(side, ""), price(px), str(qty), str(oid), ""]
+    if ftype == 6 and need(72):
+        acct, sym, pos, expo, _lim, _pnl, check, verdict = struct.unpack_from("<16s16sqqqqIB", payload)
+        return ["Risk", _sym(sym), VERDICTS.get(verdict, "verdict?"), "", price(expo), str(pos), str(check), _sym(acct)]
+    if ftype == 1 and need(8):
+        level = payload[0]
+        return ["Text", "", LEVELS[level] if level < 6 else "level?", "", "", "", "",
+                payload[8:].decode("utf-8", errors="surrogateescape")]
+    if ftype in (1, 2, 3, 4, 5, 6):
+        return [str(ftype), "", "", "", "", "", "", f"malformed: {len(payload)} bytes: {payload.hex()}"]
+    return [str(ftype), "", "", "", "", "", "", payload.hex()]
+
+
+def csv_field(s):
+    if not any(c in s for c in ',"\n\r'):
+        return s
+    return '"' + s.replace('"', '""') + '"'
+
+
+def csv_line(seq, ts, ftype, payload):
+    t, sym, event, side, px, qty, rid, text = decode(ftype, payload)
+    return ",".join([str(seq), str(ts), t, csv_field(sym), event, side, px, qty, rid, csv_field(text)])
+
+
+class Tail:
+    """Reads a stream directory incrementally: the records written since the last poll()."""
+
+    def __init__(self, stream_dir):
+        self.dir = stream_dir
+        self.path, self.off, self.expect, self.generation = None, PAGE, None, None
+
+    def _open_next(self):
+        for path in segments(self.dir):
+            base = int(os.path.basename(path)[:20])
+            if (self.path is None and self.expect is None) or base == self.expect:
+                if path != self.path:
+                    with open(path, "rb") as f:
+                        head = f.read(128)
+                    if len(head) < 128 or struct.unpack_from("<Q", head, 0)[0] != SEGMENT_MAGIC:
+                        return False
+                    self.path, self.off, self.generation = path, PAGE, struct.unpack_from("<Q", head, 24)[0]
+                    self.expect = base if self.expect is None else self.expect
+                    return True
+        return False
+
+    def poll(self):
+        out = []
+        if self.path is None and not self._open_next():
+            return out
+        while True:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                head = f.read(64)
+                if len(head) == 64:
+                    bmagic, bcrc, length, count, first, _last, gen = struct.unpack_from("<IIIIQQQ", head)
+                    if bmagic == BLOCK_MAGIC and gen == self.generation and first == self.expect and length >= 88:
+                        body = head + f.read(length - 64)
+                        if len(body) == length and crc32c(body[8:]) == bcrc:
+                            p = 64
+                            for _ in range(count):
+                                flen, ftype, _flags, seq, ts = struct.unpack_from("<IHHQQ", body, p)
+                                out.append((seq, ftype, ts, body[p + 24:p + flen]))
+                                self.expect = seq + 1
+                                p += (flen + 7) & ~7
+                            self.off += (length + PAGE - 1) & ~(PAGE - 1)
+                            continue
+            if not self._open_next():
+                return out
+
+
+def cat(stream_dir, from_seq=0, follow=False):
+    sys.stdout.reconfigure(errors="surrogateescape")
+    print(CSV_HEADER)
+    if not os.path.isdir(stream_dir):
+        raise FormatError(f"{stream_dir}: not a directory")
+    tail = Tail(stream_dir)
+    while True:
+        for seq, ftype, ts, payload in tail.poll():
+            if seq >= from_seq:
+                print(csv_line(seq, ts, ftype, payload))
+        if not follow:
+            return
+        sys.stdout.flush()
+        time.sleep(0.05)
+
+
 def trade(payload):
     sym, price, qty, trade_id, order_id, exch_ts, side = struct.unpack_from("<16sqqQQQB", payload, 0)
     return {"symbol": sym.rstrip(b"\0").decode(), "price": price / PRICE_SCALE, "qty": qty,
@@ -131,14 +270,22 @@ def main(argv):
     try:
         if argv[1] == "summary" and len(argv) == 3:
             summary(argv[2])
+        elif argv[1] == "cat" and len(argv) in (3, 5) and (len(argv) == 3 or argv[3] == "--from-seq"):
+            cat(argv[2], int(argv[4]) if len(argv) == 5 else 0)
+        elif argv[1] == "follow" and len(argv) == 3:
+            cat(argv[2], follow=True)
+        elif argv[1] == "layout" and len(argv) == 2:
+            print(json.dumps(LAYOUT, sort_keys=True))
         elif argv[1] == "rings" and len(argv) <= 3:
             rings(*argv[2:])
         else:
             print(__doc__.strip(), file=sys.stderr)
             return 2
-    except (OSError, FormatError) as e:
+    except (OSError, FormatError, ValueError) as e:
         print(f"alog.py: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 

@@ -3,7 +3,7 @@
 # nothing and touches nothing when everything is already there.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libspdlog-dev libcli11-dev catch2
-      libsystemd-dev libisal-dev python3 systemd)
+      libsystemd-dev libisal-dev nlohmann-json3-dev python3 python3-matplotlib systemd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
