@@ -1,0 +1,391 @@
+// aerologctl, the Reader and alog.py against WALs written by the real sidecar.
+#include <aerolog/producer.hpp>
+#include <aerolog/proto/control.hpp>
+#include <aerolog/proto/records.hpp>
+#include <aerolog/proto/segment.hpp>
+#include <aerolog/reader.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "proc_util.hpp"
+#include "sidecar_process.hpp"
+#include "wal_reader.hpp"
+
+#include <fstream>
+#include <thread>
+
+using namespace testutil;
+namespace p = aerolog::proto;
+
+namespace {
+
+struct Run {
+  int rc;
+  std::string out;
+};
+
+Run sh(const std::string& cmd) {
+  Run r{0, {}};
+  FILE* f = ::popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(f);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return r;
+}
+
+std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+struct Wal {
+  TempDir shm{"/dev/shm"};
+  TempDir wal{"/tmp"};
+  std::string ctl() const { return std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " "; }
+  std::string stream(const std::string& s) const { return wal.path + "/" + s; }
+};
+
+// Every standard record type, a user type, and text that needs CSV quoting.
+void publish_mixed(aerolog::Producer& prod, std::uint64_t n) {
+  for (std::uint64_t i = 0; i < n; ++i) {
+    switch (i % 7) {
+      case 0: {
+        p::Trade t{};
+        std::memcpy(t.symbol, "AAPL", 4);
+        t.price = 585'33000000 + static_cast<std::int64_t>(i);
+        t.qty = static_cast<std::int64_t>(i);
+        t.trade_id = i;
+        t.aggressor = p::Side::buy;
+        prod.publish(t);
+        break;
+      }
+      case 1: {
+        p::Order o{};
+        std::memcpy(o.symbol, "MSFT", 4);
+        o.order_id = i;
+        o.price = -5'00000001;
+        o.qty = 10;
+        o.action = p::OrderAction::replace;
+        o.side = p::Side::sell;
+        prod.publish(o);
+        break;
+      }
+      case 2: {
+        p::Quote q{};
+        std::memcpy(q.symbol, "SPY", 3);
+        q.bid_price = 1;
+        q.ask_price = 2;
+        q.bid_qty = 3;
+        q.ask_qty = 4;
+        prod.publish(q);
+        break;
+      }
+      case 3: {
+        p::MarketData m{};
+        m.event = p::BookEvent::execute;
+        m.order_id = 77;
+        prod.publish(m);
+        break;
+      }
+      case 4: {
+        p::Risk k{};
+        std::memcpy(k.account, "acct,1", 6);
+        k.verdict = p::RiskVerdict::breach;
+        prod.publish(k);
+        break;
+      }
+      case 5: prod.publish_text(p::Level::warn, "spread \"wide\", seq " + std::to_string(i)); break;
+      default: prod.try_publish(4242, "\x01\x02,\xff", 4);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("status, flush, cat and verify round-trip through a live sidecar", "[ctl]") {
+  Wal w;
+  SidecarProcess sc(w.shm.path, w.wal.path);
+  aerolog::ProducerOptions o;
+  o.shm_dir = w.shm.path;
+  o.capacity = 1 << 20;
+  o.on_full = aerolog::FullPolicy::spin;
+  auto prod = aerolog::Producer::open("mix", o);
+  publish_mixed(prod, 7000);
+
+  Run flush = sh(w.ctl() + "flush --timeout 20");
+  REQUIRE(flush.rc == 0);
+  CHECK_THAT(flush.out, Catch::Contains("mix: durable seq 7000"));
+  CHECK(prod.durable_seq() == 7000);
+
+  Run status = sh(w.ctl() + "status --json");
+  REQUIRE(status.rc == 0);
+  auto j = nlohmann::json::parse(status.out);
+  CHECK(j["healthy"] == true);
+  CHECK(j["sidecar"]["health"] == "up");
+  CHECK(j["sidecar"]["pid"] == sc.pid());
+  CHECK(j["sidecar"]["durability"] == "dsync");
+  REQUIRE(j["streams"].size() == 1);
+  CHECK(j["streams"][0]["stream"] == "mix");
+  CHECK(j["streams"][0]["last_seq"] == 7000);
+  CHECK(j["streams"][0]["durable_seq"] == 7000);
+  CHECK(j["streams"][0]["producer_alive"] == true);
+  CHECK(j["streams"][0]["lag_records"] == 0);
+  CHECK(j["streams"][0]["wal_bytes"].get<std::uint64_t>() > 0);
+  Run prom = sh(w.ctl() + "status --prometheus");
+  CHECK(prom.rc == 0);
+  CHECK_THAT(prom.out, Catch::Contains("aerolog_stream_durable_seq{stream=\"mix\"} 7000"));
+  CHECK_THAT(prom.out, Catch::Contains("# TYPE aerolog_sidecar_up gauge"));
+  Run text = sh(w.ctl() + "status");
+  CHECK(text.rc == 0);
+  CHECK_THAT(text.out, Catch::Contains("healthy"));
+
+  // cat: every format, by path and by stream name, with seq windows.
+  Run csv = sh(w.ctl() + "cat " + w.stream("mix") + " --format csv");
+  REQUIRE(csv.rc == 0);
+  CHECK(lines(csv.out) == 7001);
+  CHECK_THAT(csv.out, Catch::Contains("1,") );
+  CHECK_THAT(csv.out, Catch::Contains(",Trade,AAPL,trade,buy,585.33000000,0,0,"));
+  CHECK_THAT(csv.out, Catch::Contains(",Order,MSFT,replace,sell,-5.00000001,10,1,"));
+  CHECK_THAT(csv.out, Catch::Contains(",Quote,SPY,quote,,0.00000001,3,,ask 0.00000002 x 4"));
+  CHECK_THAT(csv.out, Catch::Contains(",Risk,,breach,,0.00000000,0,0,\"acct,1\""));
+  CHECK_THAT(csv.out, Catch::Contains(",Text,,warn,,,,,\"spread \"\"wide\"\", seq 5\""));
+  CHECK_THAT(csv.out, Catch::Contains(",4242,,,,,,,01022cff\n"));
+  Run by_name = sh(w.ctl() + "cat mix --format json --from-seq 100 --to-seq 109 --wal-dir " + w.wal.path);
+  REQUIRE(by_name.rc == 0);
+  REQUIRE(lines(by_name.out) == 10);
+  auto first = nlohmann::json::parse(by_name.out.substr(0, by_name.out.find('\n')));
+  CHECK(first["seq"] == 100);
+  Run txt = sh(w.ctl() + "dump " + w.stream("mix") + " --from-seq 6998");
+  CHECK(lines(txt.out) == 3);
+  CHECK_THAT(txt.out, Catch::Contains("#7000"));
+
+  // Python reads the same bytes the same way.
+  Run py = sh("python3 " AEROLOG_SCRIPTS "/alog.py cat " + w.stream("mix"));
+  REQUIRE(py.rc == 0);
+  CHECK(py.out == csv.out);
+
+  Run verify = sh(std::string(AEROLOGCTL_BIN) + " verify " + w.stream("mix"));
+  CHECK(verify.rc == 0);
+  CHECK_THAT(verify.out, Catch::Contains("7000 records, seqs 1..7000: OK"));
+
+  sc.signal(SIGKILL);
+  sc.wait();
+  Run down = sh(w.ctl() + "status");
+  CHECK(down.rc == 1);
+  CHECK_THAT(down.out, Catch::Contains("DOWN"));
+  Run noflush = sh(w.ctl() + "flush");
+  CHECK(noflush.rc == 1);
+  CHECK(lines(noflush.out) == 1);
+  CHECK_THAT(noflush.out, Catch::Contains("no sidecar is running"));
+}
+
+TEST_CASE("cat --follow prints records as they become durable", "[ctl]") {
+  Wal w;
+  SidecarProcess sc(w.shm.path, w.wal.path);
+  aerolog::ProducerOptions o;
+  o.shm_dir = w.shm.path;
+  o.capacity = 1 << 20;
+  auto prod = aerolog::Producer::open("live", o);
+  for (int i = 0; i < 10; ++i) REQUIRE(prod.publish_text(p::Level::info, "before " + std::to_string(i)));
+  REQUIRE(prod.wait_durable(10, std::chrono::seconds(10)));
+  const std::string out = w.wal.path + "/follow.txt";
+  pid_t pid = spawn([&] {
+    const std::string cmd = w.ctl() + "cat -f --format csv " + w.stream("live") + " > " + out;
+    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    return 127;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 5000; ++i) REQUIRE(prod.publish_text(p::Level::info, "after " + std::to_string(i)));
+  REQUIRE(wait_until([&] { return lines(read_all(out)) == 5011; }, std::chrono::seconds(20)));
+  ::kill(pid, SIGINT);
+  CHECK(wait_exit(pid) == 0);
+  CHECK_THAT(read_all(out), Catch::Contains("5010,") );
+  sc.signal(SIGTERM);
+  CHECK(sc.wait() == 0);
+}
+
+TEST_CASE("Reader seeks by seq and time without scanning from the start", "[reader]") {
+  Wal w;
+  {
+    SidecarProcess sc(w.shm.path, w.wal.path, {"--max-block", "65536"});
+    REQUIRE(wait_exit(spawn([&] { return publish_until(w.shm.path, "big", 1 << 20, 400'000); })) == 0);
+    aerolog::ProducerOptions o;
+    o.shm_dir = w.shm.path;
+    o.capacity = 1 << 20;
+    auto prod = aerolog::Producer::open("big", o);
+    REQUIRE(prod.wait_durable(400'000, std::chrono::seconds(30)));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  REQUIRE(segment_files(w.stream("big")).size() > 3);
+  auto r = aerolog::Reader::open(w.stream("big"));
+  REQUIRE(r.seek_seq(345'678));
+  const aerolog::Record* rec = r.next();
+  REQUIRE(rec);
+  CHECK(rec->seq == 345'678);
+  CHECK(rec->type == type_for(345'678));
+  auto pl = payload_for(345'678);
+  CHECK(std::memcmp(rec->payload.data(), pl.data(), pl.size()) == 0);
+  CHECK(r.blocks_read() == 1);  // straight to the right block
+  std::uint64_t n = 1, last = rec->seq;
+  while ((rec = r.next())) {
+    REQUIRE(rec->seq == last + 1);
+    last = rec->seq;
+    ++n;
+  }
+  CHECK(last == 400'000);
+  CHECK(n == 400'000 - 345'678 + 1);
+
+  // Time: the record's own timestamp finds it.
+  auto all = read_wal(w.stream("big"));
+  const std::uint64_t ts = all.records[250'000 - 1].ts;
+  auto t = aerolog::Reader::open(w.stream("big"));
+  REQUIRE(t.seek_time(ts));
+  rec = t.next();
+  REQUIRE(rec);
+  CHECK(rec->timestamp >= ts);
+  CHECK(rec->seq <= 250'000);
+  CHECK(t.blocks_read() <= 2);
+
+  // Pluggable consumers each see every record once.
+  auto c = aerolog::Reader::open(w.stream("big"));
+  aerolog::ConsumerSet set;
+  std::uint64_t sum = 0;
+  set.add("all", [&](const aerolog::Record& x) { sum += x.seq; });
+  set.add("type256", [](const aerolog::Record&) {}, 256);
+  CHECK(set.poll(c) == 400'000);
+  CHECK(set.counters("all").records == 400'000);
+  CHECK(set.counters("all").last_seq == 400'000);
+  CHECK(sum == 400'000ull * 400'001 / 2);
+  CHECK(set.counters("type256").records == 80'000);
+  CHECK(set.poll(c) == 0);  // nothing new: nothing twice
+}
+
+TEST_CASE("verify and cat report damage and bad input with one clear line and an exit code", "[ctl]") {
+  Wal w;
+  {
+    SidecarProcess sc(w.shm.path, w.wal.path, {"--max-block", "65536"});
+    REQUIRE(wait_exit(spawn([&] { return publish_until(w.shm.path, "v", 1 << 20, 30'000); })) == 0);
+    aerolog::ProducerOptions o;
+    o.shm_dir = w.shm.path;
+    o.capacity = 1 << 20;
+    REQUIRE(aerolog::Producer::open("v", o).wait_durable(30'000, std::chrono::seconds(30)));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  const std::string ctl = AEROLOGCTL_BIN;
+  const std::string dir = w.stream("v");
+  const std::string seg = dir + "/" + segment_files(dir).back();
+  CHECK(sh(ctl + " verify " + dir).rc == 0);
+  CHECK(sh(ctl + " verify " + w.wal.path).rc == 0);  // a WAL root
+
+  std::string bytes = read_all(seg);
+  std::vector<std::size_t> blocks;
+  for (std::size_t off = 4096;;) {
+    p::BlockHeader h;
+    std::memcpy(&h, bytes.data() + off, sizeof h);
+    if (h.magic != p::kBlockMagic) break;
+    blocks.push_back(off);
+    off += (h.length + 4095) & ~std::size_t{4095};
+  }
+  REQUIRE(blocks.size() >= 4);
+  SECTION("torn tail: exit 3, offset named") {
+    std::string t = bytes;
+    std::memset(t.data() + blocks.back() + 100, 0x5A, 50);
+    std::ofstream(seg, std::ios::binary) << t;
+    Run v = sh(ctl + " verify " + dir);
+    CHECK(v.rc == 3);
+    CHECK_THAT(v.out, Catch::Contains("torn tail at offset " + std::to_string(blocks.back())));
+    Run c = sh(ctl + " cat " + dir + " --format csv");  // readers stop at the torn tail
+    CHECK(c.rc == 0);
+    CHECK(lines(c.out) < 30'001);
+  }
+  SECTION("corruption mid-log: exit 1, offset named") {
+    std::string t = bytes;
+    t[blocks[1] + 300] ^= 1;
+    std::ofstream(seg, std::ios::binary) << t;
+    Run v = sh(ctl + " verify " + seg);
+    CHECK(v.rc == 1);
+    CHECK_THAT(v.out, Catch::Contains("CORRUPT at offset " + std::to_string(blocks[1])));
+  }
+  SECTION("bad input") {
+    Run missing = sh(ctl + " verify /nonexistent/dir");
+    CHECK(missing.rc == 1);
+    CHECK(lines(missing.out) == 1);
+    const std::string garbage = w.wal.path + "/garbage.alog";
+    std::ofstream(garbage) << std::string(10000, 'g');
+    Run g1 = sh(ctl + " cat " + garbage);
+    CHECK(g1.rc == 1);
+    CHECK(lines(g1.out) == 1);
+    CHECK_THAT(g1.out, Catch::Contains("not a valid .alog segment"));
+    CHECK(sh(ctl + " verify " + garbage).rc == 1);
+    const std::string tiny = w.wal.path + "/tiny.alog";
+    std::ofstream(tiny) << "x";
+    Run t1 = sh(ctl + " cat " + tiny);
+    CHECK(t1.rc == 1);
+    CHECK(lines(t1.out) == 1);
+    Run unknown = sh(ctl + " cat no-such-stream --wal-dir " + w.wal.path);
+    CHECK(unknown.rc == 1);
+    CHECK(lines(unknown.out) == 1);
+    CHECK_THAT(unknown.out, Catch::Contains("no-such-stream"));
+    Run badtime = sh(ctl + " cat " + dir + " --from-time yesterday");
+    CHECK(badtime.rc == 2);
+    CHECK(lines(badtime.out) == 1);
+    Run usage = sh(ctl + " frobnicate");
+    CHECK(usage.rc == 2);
+    Run py = sh("python3 " AEROLOG_SCRIPTS "/alog.py cat /nonexistent");
+    CHECK(py.rc == 1);
+    CHECK_THAT(py.out, Catch::Contains("alog.py:"));
+    Run pyg = sh("python3 " AEROLOG_SCRIPTS "/alog.py summary " + w.wal.path + "/nonexistent");
+    CHECK(pyg.rc == 1);
+    Run nostatus = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + w.shm.path + " status");
+    CHECK(nostatus.rc == 1);
+    CHECK_THAT(nostatus.out, Catch::Contains("DOWN"));
+  }
+}
+
+TEST_CASE("Python's view of the layouts equals the C++ structs", "[ctl][format]") {
+  Run r = sh("python3 " AEROLOG_SCRIPTS "/alog.py layout");
+  REQUIRE(r.rc == 0);
+  auto j = nlohmann::json::parse(r.out);
+  const std::map<std::string, std::size_t> cpp = {
+      {"ring.magic", offsetof(p::RingHeader, id) + offsetof(p::RingIdentity, magic)},
+      {"ring.capacity", offsetof(p::RingIdentity, capacity)},
+      {"ring.write_pos", offsetof(p::RingHeader, producer) + offsetof(p::RingProducer, write_pos)},
+      {"ring.last_seq", offsetof(p::RingHeader, producer) + offsetof(p::RingProducer, last_seq)},
+      {"ring.payload_bytes", offsetof(p::RingHeader, producer) + offsetof(p::RingProducer, payload_bytes)},
+      {"ring.dropped", offsetof(p::RingHeader, producer) + offsetof(p::RingProducer, dropped)},
+      {"ring.read_pos", offsetof(p::RingHeader, consumer) + offsetof(p::RingConsumer, read_pos)},
+      {"ring.durable_seq", offsetof(p::RingHeader, durable) + offsetof(p::RingDurable, durable_seq)},
+      {"ring.state", offsetof(p::RingHeader, sidecar) + offsetof(p::RingSidecar, state)},
+      {"ring.error", offsetof(p::RingHeader, sidecar) + offsetof(p::RingSidecar, error)},
+      {"ring.header_size", sizeof(p::RingHeader)},
+      {"frame.length", offsetof(p::FrameHeader, length)},
+      {"frame.type", offsetof(p::FrameHeader, type)},
+      {"frame.flags", offsetof(p::FrameHeader, flags)},
+      {"frame.seq", offsetof(p::FrameHeader, seq)},
+      {"frame.timestamp", offsetof(p::FrameHeader, timestamp)},
+      {"frame.size", sizeof(p::FrameHeader)},
+      {"segment.base_seq", offsetof(p::SegmentHeader, base_seq)},
+      {"segment.generation", offsetof(p::SegmentHeader, generation)},
+      {"segment.crc", offsetof(p::SegmentHeader, crc)},
+      {"block.crc", offsetof(p::BlockHeader, crc)},
+      {"block.length", offsetof(p::BlockHeader, length)},
+      {"block.count", offsetof(p::BlockHeader, count)},
+      {"block.first_seq", offsetof(p::BlockHeader, first_seq)},
+      {"block.generation", offsetof(p::BlockHeader, generation)},
+      {"block.size", sizeof(p::BlockHeader)},
+      {"trade.size", sizeof(p::Trade)},
+      {"order.size", sizeof(p::Order)},
+      {"quote.size", sizeof(p::Quote)},
+      {"marketdata.size", sizeof(p::MarketData)},
+      {"risk.size", sizeof(p::Risk)},
+      {"text.size", sizeof(p::TextHeader)},
+  };
+  CHECK(j.size() == cpp.size());
+  for (const auto& [k, v] : cpp) {
+    INFO(k);
+    REQUIRE(j.contains(k));
+    CHECK(j[k].get<std::size_t>() == v);
+  }
+}
