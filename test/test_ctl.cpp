@@ -389,3 +389,45 @@ TEST_CASE("Python's view of the layouts equals the C++ structs", "[ctl][format]"
     CHECK(j[k].get<std::size_t>() == v);
   }
 }
+
+TEST_CASE("aerolog-replay: the LOBSTER sample and a trades CSV round-trip; bad lines are counted with line numbers",
+          "[ctl][replay]") {
+  Wal w;
+  SidecarProcess sc(w.shm.path, w.wal.path);
+  const std::string replay = std::string(AEROLOG_REPLAY_BIN) + " --shm-dir " + w.shm.path + " ";
+  const std::string sample = AEROLOG_DATA "/AAPL_2012-06-21_34200000_37800000_message_50.csv";
+  Run lob = sh(replay + sample + " --stream aapl");
+  REQUIRE(lob.rc == 0);
+  CHECK_THAT(lob.out, Catch::Contains("91997 lines, 85729 orders, 6268 trades, 0 halts, 0 malformed, 0 dropped"));
+  REQUIRE(sh(w.ctl() + "flush").rc == 0);
+  Run csv = sh(w.ctl() + "cat " + w.stream("aapl") + " --format csv --to-seq 1");
+  // 34200.004241176,1,16113575,18,5853300,1 -> a new buy order of 18 at 585.33
+  CHECK_THAT(csv.out, Catch::Contains(",Order,AAPL,new,buy,585.33000000,18,16113575,"));
+  Run all = sh(w.ctl() + "cat " + w.stream("aapl") + " --format csv");
+  CHECK(lines(all.out) == 91998);
+  CHECK(std::count(all.out.begin(), all.out.end(), 'T') >= 6268);
+
+  const std::string trades = w.wal.path + "/trades.csv";
+  std::ofstream(trades) << "ts,symbol,price,qty,side\n"
+                           "2012-06-21T13:30:00.5Z,AAPL,585.33,100,buy\n"
+                           "not,a,valid,line\n"
+                           "1340285401.25,MSFT,30.1,7,sell\n"
+                           "1340285402000000000,IBM,-1.5,3,\n"
+                           "1340285403000000000,IBM,1.123456789,3,buy\n";
+  Run tr = sh(replay + trades + " --stream trades");
+  CHECK(tr.rc == 3);  // done, with malformed lines
+  CHECK_THAT(tr.out, Catch::Contains("trades.csv:3: malformed line skipped: not,a,valid,line"));
+  CHECK_THAT(tr.out, Catch::Contains("trades.csv:6: malformed line skipped"));  // 9 decimals
+  CHECK_THAT(tr.out, Catch::Contains("3 trades, 0 halts, 2 malformed"));
+  REQUIRE(sh(w.ctl() + "flush").rc == 0);
+  Run tc = sh(w.ctl() + "cat " + w.stream("trades") + " --format csv");
+  CHECK_THAT(tc.out, Catch::Contains("Trade,AAPL,trade,buy,585.33000000,100,1,"));
+  CHECK_THAT(tc.out, Catch::Contains("Trade,MSFT,trade,sell,30.10000000,7,2,"));
+  CHECK_THAT(tc.out, Catch::Contains("Trade,IBM,trade,,-1.50000000,3,3,"));
+  Run missing = sh(replay + w.wal.path + "/nope.csv");
+  CHECK(missing.rc == 2);  // CLI11: the file must exist
+  Run badfmt = sh(replay + sample + " --format xml");
+  CHECK(badfmt.rc == 2);
+  sc.signal(SIGTERM);
+  CHECK(sc.wait() == 0);
+}

@@ -6,7 +6,7 @@ build=$1 src=$2
 extra=${AEROLOG_EXTRA_FLAGS:-}  # e.g. sanitizer flags the installed library was built with
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
+cmake --install "$build" --prefix "$work/prefix" --component dev > "$work/install.log"
 test -f "$work/prefix/include/aerolog/producer.hpp"
 test -f "$work/prefix/include/aerolog/proto/ring.hpp"
 test -f "$work/prefix/lib/cmake/aerolog/aerologConfig.cmake"

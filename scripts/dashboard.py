@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""PNG dashboards of an AeroLog WAL or of benchmark results (matplotlib, Agg backend).
+
+  dashboard.py wal STREAM_DIR -o OUT.png [--title T] [--no-crc]
+      trade price and volume per minute over exchange time, records per second over publish time
+  dashboard.py bench FILE.json [FILE.json ...] -o OUT.png
+      latency percentiles (and MB/s for e2e runs) from bench_producer / bench_e2e --json files
+
+The WAL is read through alog.py (same directory); nothing else than matplotlib is needed.
+"""
+import argparse
+import collections
+import datetime as dt
+import json
+import math
+import os
+import sys
+import textwrap
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alog  # noqa: E402
+
+try:
+    import matplotlib
+except ImportError:  # e.g. a pyenv python3 first on PATH: retry with the Debian one (python3-matplotlib)
+    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
+    sys.exit(f"dashboard.py: matplotlib is not installed for {sys.executable} (apt-get install python3-matplotlib)")
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
+
+
+class Error(Exception):
+    pass
+
+
+def nice_width(span_ns, target=80):
+    """The smallest 1/2/5 x 10^k bin width in ns (at least 1 us) giving at most `target` bins over span_ns."""
+    return next(w for w in (k * 10 ** e for e in range(3, 19) for k in (1, 2, 5)) if span_ns / w <= target)
+
+
+def no_data(ax, text):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=12, color="gray")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_wal(args):
+    d = args.stream_dir
+    if not os.path.isdir(d):
+        raise Error(f"{d}: no such directory")
+    if not alog.segments(d):
+        raise Error(f"{d}: not a stream directory (no .alog segments)")
+    t0 = time.monotonic()
+    pub, trades, types = [], [], {}
+    try:
+        for _seq, ftype, _flags, ts, payload in alog.records(d, check_crc=not args.no_crc):
+            pub.append(ts)
+            types[ftype] = types.get(ftype, 0) + 1
+            if ftype == 2 and len(payload) >= 64:
+                trades.append(alog.trade(payload))
+    except (alog.FormatError, OSError) as e:
+        raise Error(str(e))
+    read_s = time.monotonic() - t0
+
+    fig, (ax_px, ax_vol, ax_rate) = plt.subplots(3, 1, figsize=(11, 11), constrained_layout=True)
+    fig.suptitle(args.title or f"AeroLog WAL {os.path.abspath(d)}", fontsize=13)
+    utc = dt.timezone.utc
+    if trades:
+        trades.sort(key=lambda t: t["exch_ts"])
+        times = [dt.datetime.fromtimestamp(t["exch_ts"] / 1e9, utc) for t in trades]
+        syms = sorted({t["symbol"] for t in trades})
+        for s in syms:
+            pts = [(x, t["price"]) for x, t in zip(times, trades) if t["symbol"] == s]
+            ax_px.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8, label=s)
+        if len(syms) > 1:
+            ax_px.legend(fontsize=8, ncol=min(len(syms), 6))
+        ax_px.set_title(f"(a) trade price — {len(trades):,} trades, {', '.join(syms[:6])}")
+        ax_px.set_ylabel("price")
+        ax_px.set_xlabel(f"exchange time (UTC, {times[0]:%Y-%m-%d})")
+        minutes = collections.Counter()
+        for x, t in zip(times, trades):
+            minutes[x.replace(second=0, microsecond=0)] += t["qty"]
+        ms = sorted(minutes)
+        ax_vol.bar(ms, [minutes[m] for m in ms], width=1 / 1440, align="edge", color="tab:green", edgecolor="none")
+        ax_vol.set_title(f"(b) traded volume per minute — {sum(minutes.values()):,} shares")
+        ax_vol.set_ylabel("shares / minute")
+        ax_vol.set_xlabel(f"exchange time (UTC, {times[0]:%Y-%m-%d}), 1-minute bins")
+        ax_vol.yaxis.set_major_formatter(EngFormatter())
+        for ax in (ax_px, ax_vol):
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=utc))
+            ax.set_xlim(times[0].replace(second=0, microsecond=0), times[-1] + dt.timedelta(minutes=1))
+            ax.grid(alpha=0.3)
+    else:
+        no_data(ax_px, "(a) no trades in this WAL")
+        no_data(ax_vol, "(b) no trades in this WAL: no volume to plot")
+
+    if pub:
+        first, span = min(pub), max(pub) - min(pub)
+        width = nice_width(max(span, 1))
+        unit, div = next(((u, v) for u, v in (("s", 1e9), ("ms", 1e6)) if span >= 2 * v), ("us", 1e3))
+        counts = [0] * (span // width + 1)
+        for ts in pub:
+            counts[(ts - first) // width] += 1
+        ax_rate.bar([i * width / div for i in range(len(counts))], [c * 1e9 / width for c in counts],
+                    width=width / div, align="edge", color="tab:blue", edgecolor="none")
+        mix = ", ".join(f"{alog.TYPE_NAMES.get(k, k)} {v:,}" for k, v in sorted(types.items()))
+        bw = EngFormatter(unit="s")(width / 1e9)
+        ax_rate.set_title(f"(c) records per second by publish time — {len(pub):,} records ({mix}); bins {bw}")
+        ax_rate.set_xlabel(f"publish time ({unit} since first record, "
+                           f"{dt.datetime.fromtimestamp(first / 1e9, utc):%Y-%m-%d %H:%M:%S} UTC)")
+        ax_rate.set_ylabel("records / s")
+        ax_rate.yaxis.set_major_formatter(EngFormatter())
+        ax_rate.grid(alpha=0.3)
+    else:
+        no_data(ax_rate, "(c) the WAL holds no records")
+    fig.savefig(args.output, dpi=110, format="png")
+    plt.close(fig)
+    print(f"{args.output}: {len(pub):,} records, {len(trades):,} trades "
+          f"(read in {read_s:.2f} s{'' if not args.no_crc else ', CRC not checked'})")
+
+
+def load_bench(path):
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except OSError as e:
+        raise Error(f"{path}: {e.strerror}")
+    except json.JSONDecodeError as e:
+        raise Error(f"{path}: bad JSON: {e}")
+    kind = doc.get("bench") if isinstance(doc, dict) else None
+    need = {"producer": ("rows", ("name", "p50", "p99", "p999", "p9999")),
+            "e2e": ("runs", ("name", "mb_s", "p50_us", "p99_us", "p999_us"))}.get(kind)
+    if need is None:
+        raise Error(f"{path}: unknown bench shape (\"bench\" is {kind!r}, expected \"producer\" or \"e2e\")")
+    rows = doc.get(need[0])
+    num = (int, float)
+    if not isinstance(rows, list) or not rows or not all(
+            isinstance(r, dict) and "name" in r and all(isinstance(r.get(k), num) for k in need[1][1:]) for r in rows):
+        raise Error(f"{path}: {kind} JSON without a non-empty \"{need[0]}\" list of {', '.join(need[1])}")
+    if kind == "e2e" and not all(isinstance(doc.get(k), num) for k in ("probe_mb_s", "probe_qd1_p50_us")):
+        raise Error(f"{path}: e2e JSON without probe_mb_s / probe_qd1_p50_us")
+    return kind, doc
+
+
+def wrap(names):
+    """Tick labels on at most a few lines, split after a comma when there is one."""
+    return [str(s).replace(", ", ",\n", 1) if len(str(s)) > 15 and ", " in str(s)
+            else textwrap.fill(str(s), 16, break_long_words=False) for s in names]
+
+
+def grouped_bars(ax, names, series, unit):
+    n = len(series)
+    w = 0.8 / n
+    for i, (label, vals) in enumerate(series):
+        ax.bar([j + (i - (n - 1) / 2) * w for j in range(len(names))], vals, w, label=label)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(wrap(names), fontsize=8)
+    ax.set_yscale("log")
+    pos = [x for _, v in series for x in v if x > 0] or [1]
+    ax.set_ylim(10 ** math.floor(math.log10(min(pos) / 2)), max(pos) * 12)  # a decade of room for the legend
+    ax.set_ylabel(f"latency ({unit}, log scale)")
+    ax.grid(axis="y", which="both", alpha=0.3)
+
+
+def plot_bench(args):
+    docs = [(p, *load_bench(p)) for p in args.files]
+    fig = plt.figure(figsize=(14, 4.8 * len(docs)), constrained_layout=True)
+    gs = fig.add_gridspec(len(docs), 2)
+    for i, (path, kind, doc) in enumerate(docs):
+        name = os.path.basename(path)
+        if kind == "producer":
+            rows = doc["rows"]
+            ax = fig.add_subplot(gs[i, :])
+            grouped_bars(ax, [r["name"] for r in rows],
+                         [(lbl, [r[k] for r in rows]) for lbl, k in
+                          (("P50", "p50"), ("P99", "p99"), ("P99.9", "p999"), ("P99.99", "p9999"))], "ns")
+            ax.set_title(f"{name}: producer latency per record ({doc.get('payload', '?')} B payload, "
+                         f"medians of {doc.get('repeat', '?')} runs)")
+            ax.legend(fontsize=8, ncol=4)
+        else:
+            runs = doc["runs"]
+            names = [r["name"] for r in runs]
+            ax = fig.add_subplot(gs[i, 0])
+            grouped_bars(ax, names, [(lbl, [r[k] for r in runs]) for lbl, k in
+                                     (("P50", "p50_us"), ("P99", "p99_us"), ("P99.9", "p999_us"))], "us")
+            ax.axhline(doc["probe_qd1_p50_us"], color="red", ls="--", lw=1,
+                       label=f"probe QD1 P50 {doc['probe_qd1_p50_us']:.0f} us")
+            ax.set_title(f"{name}: publish-to-durable latency ({doc.get('durability', '?')}, "
+                         f"idle {doc.get('idle', '?')})", fontsize=10)
+            ax.legend(fontsize=8)
+            ax2 = fig.add_subplot(gs[i, 1])
+            ax2.bar(range(len(runs)), [r["mb_s"] for r in runs], 0.6, color="tab:purple")
+            ax2.axhline(doc["probe_mb_s"], color="red", ls="--", lw=1,
+                        label=f"probe bandwidth {doc['probe_mb_s']:.0f} MB/s")
+            for j, r in enumerate(runs):
+                ax2.text(j, r["mb_s"], f"{r['mb_s']:.1f}", ha="center", va="bottom", fontsize=8)
+            ax2.set_xticks(range(len(runs)))
+            ax2.set_xticklabels(wrap(names), fontsize=8)
+            ax2.set_ylim(0, max(doc["probe_mb_s"], max(r["mb_s"] for r in runs)) * 1.12)
+            ax2.set_ylabel("MB/s written to the WAL")
+            ax2.set_title(f"{name}: throughput per workload", fontsize=10)
+            ax2.legend(fontsize=8, loc="upper left")
+            ax2.grid(axis="y", alpha=0.3)
+    fig.savefig(args.output, dpi=100, format="png")
+    plt.close(fig)
+    print(f"{args.output}: {len(docs)} bench file(s): "
+          + ", ".join(f"{os.path.basename(p)} ({k})" for p, k, _ in docs))
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="dashboard.py", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="Errors print one 'dashboard.py: ...' line on stderr and exit 1.")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="{wal,bench}")
+    w = sub.add_parser("wal", help="price, volume per minute and record rate of a stream directory")
+    w.add_argument("stream_dir", metavar="STREAM_DIR", help="a stream directory (<wal_dir>/<stream>)")
+    w.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG to write")
+    w.add_argument("--title", help="figure title (default: the stream directory)")
+    w.add_argument("--no-crc", action="store_true", help="skip the (pure-Python, ~1 s per 100K records) CRC check")
+    b = sub.add_parser("bench", help="latency / throughput bars from bench_producer or bench_e2e JSON")
+    b.add_argument("files", nargs="+", metavar="FILE.json", help="--json output of bench_producer or bench_e2e")
+    b.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG to write")
+    args = ap.parse_args()
+    try:
+        (plot_wal if args.cmd == "wal" else plot_bench)(args)
+    except Error as e:
+        print(f"dashboard.py: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"dashboard.py: {e.filename or args.output}: {e.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the Debian package with cpack, unpacks it into a scratch root with dpkg -x, and checks
+# that every file is where the systemd unit and the docs expect it.
+set -euo pipefail
+build=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$build" && cpack -G DEB -B "$work/pkg" > "$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; exit 1; }
+deb=$(ls "$work"/pkg/*.deb)
+dpkg-deb --info "$deb" | grep -q "Depends: .*liburing2" || { echo "deb: Depends is missing liburing2"; exit 1; }
+dpkg-deb --info "$deb" | grep -q "conffiles" || { echo "deb: /etc/aerolog/sidecar.toml is not a conffile"; exit 1; }
+root=$work/root
+dpkg -x "$deb" "$root"
+fail() { echo "deb: $*"; exit 1; }
+for f in usr/bin/aerolog-sidecar usr/bin/aerologctl usr/bin/aerolog-replay; do
+  [ -x "$root/$f" ] || fail "$f missing or not executable"
+done
+unit=$root/usr/lib/systemd/system/aerolog-sidecar.service
+[ -f "$unit" ] || fail "unit not at /usr/lib/systemd/system"
+exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
+bin=${exec_start%% *}
+[ -x "$root$bin" ] || fail "ExecStart binary $bin is not in the package"
+config=$(echo "$exec_start" | sed -n 's/.*--config \([^ ]*\).*/\1/p')
+[ -f "$root$config" ] || fail "config $config named by ExecStart is not in the package"
+[ -f "$root/usr/lib/sysusers.d/aerolog.conf" ] || fail "sysusers.d snippet missing"
+[ -f "$root/usr/lib/tmpfiles.d/aerolog.conf" ] || fail "tmpfiles.d snippet missing"
+[ -f "$root/usr/include/aerolog/producer.hpp" ] || fail "headers missing"
+ls "$root"/usr/lib/*/libaerolog.a "$root"/usr/lib/libaerolog.a > /dev/null 2>&1 || ls "$root"/usr/lib*/libaerolog* > /dev/null 2>&1 || fail "library missing"
+find "$root/usr" -name aerologConfig.cmake | grep -q . || fail "CMake package config missing"
+find "$root/usr" -name aerolog.pc | grep -q . || fail "pkg-config file missing"
+[ -f "$root/usr/share/aerolog/alog.py" ] || fail "alog.py missing"
+"$root$bin" --help > /dev/null || fail "the packaged sidecar does not run"
+"$root/usr/bin/aerologctl" --help > /dev/null || fail "the packaged aerologctl does not run"
+echo "deb test: $(basename "$deb") unpacks with every file where the unit expects it"
