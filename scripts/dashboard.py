@@ -4,9 +4,9 @@
   dashboard.py wal STREAM_DIR -o OUT.png [--title T] [--no-crc]
       trade price and volume per minute over exchange time, records per second over publish time
   dashboard.py bench FILE.json [FILE.json ...] -o OUT.png
-      latency percentiles (and MB/s for e2e runs) from bench_producer / bench_e2e --json files
+      latency percentiles (and MB/s for e2e runs) of bench_producer / bench_e2e --json files, a row per file
 
-The WAL is read through alog.py (same directory); nothing else than matplotlib is needed.
+The WAL is read through alog.py (same directory); nothing but matplotlib is needed.
 """
 import argparse
 import collections
@@ -23,18 +23,20 @@ import alog  # noqa: E402
 
 try:
     import matplotlib
-except ImportError:  # e.g. a pyenv python3 first on PATH: retry with the Debian one (python3-matplotlib)
+except ImportError:  # e.g. a pyenv python3 first on PATH: retry with Debian's, which has python3-matplotlib
     if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3"):
         os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
-    sys.exit(f"dashboard.py: matplotlib is not installed for {sys.executable} (apt-get install python3-matplotlib)")
+    sys.exit(f"dashboard.py: no matplotlib for {sys.executable} (apt-get install python3-matplotlib)")
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
+UTC = dt.timezone.utc
+
 
 class Error(Exception):
-    pass
+    """A user-facing error: printed as one 'dashboard.py: ...' line, exit status 1."""
 
 
 def nice_width(span_ns, target=80):
@@ -44,60 +46,63 @@ def nice_width(span_ns, target=80):
 
 def no_data(ax, text):
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=12, color="gray")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_xticks([]), ax.set_yticks([])
+
+
+def read_wal(d, check_crc):
+    if not os.path.isdir(d):
+        raise Error(f"{d}: {'not a directory' if os.path.exists(d) else 'no such directory'}")
+    if not alog.segments(d):
+        subs = [n for n in sorted(os.listdir(d)) if os.path.isdir(p := os.path.join(d, n)) and alog.segments(p)]
+        hint = f"; streams in it: {', '.join(subs)}" if subs else ""
+        raise Error(f"{d}: not a stream directory (no .alog segments){hint}")
+    pub, trades, types = [], [], collections.Counter()
+    try:
+        for _seq, ftype, _flags, ts, payload in alog.records(d, check_crc=check_crc):
+            pub.append(ts)
+            types[ftype] += 1
+            if ftype == 2 and len(payload) >= 64:
+                trades.append(alog.trade(payload))
+    except (alog.FormatError, ValueError) as e:
+        raise Error(str(e))
+    return pub, trades, types
 
 
 def plot_wal(args):
-    d = args.stream_dir
-    if not os.path.isdir(d):
-        raise Error(f"{d}: no such directory")
-    if not alog.segments(d):
-        raise Error(f"{d}: not a stream directory (no .alog segments)")
     t0 = time.monotonic()
-    pub, trades, types = [], [], {}
-    try:
-        for _seq, ftype, _flags, ts, payload in alog.records(d, check_crc=not args.no_crc):
-            pub.append(ts)
-            types[ftype] = types.get(ftype, 0) + 1
-            if ftype == 2 and len(payload) >= 64:
-                trades.append(alog.trade(payload))
-    except (alog.FormatError, OSError) as e:
-        raise Error(str(e))
+    pub, trades, types = read_wal(args.stream_dir, not args.no_crc)
     read_s = time.monotonic() - t0
-
     fig, (ax_px, ax_vol, ax_rate) = plt.subplots(3, 1, figsize=(11, 11), constrained_layout=True)
-    fig.suptitle(args.title or f"AeroLog WAL {os.path.abspath(d)}", fontsize=13)
-    utc = dt.timezone.utc
-    if trades:
-        trades.sort(key=lambda t: t["exch_ts"])
-        times = [dt.datetime.fromtimestamp(t["exch_ts"] / 1e9, utc) for t in trades]
-        syms = sorted({t["symbol"] for t in trades})
+    fig.suptitle(args.title or f"AeroLog WAL {os.path.abspath(args.stream_dir)}", fontsize=13)
+    timed = sorted((t for t in trades if 0 < t["exch_ts"] < 2 ** 62), key=lambda t: t["exch_ts"])
+    if timed:
+        times = [dt.datetime.fromtimestamp(t["exch_ts"] / 1e9, UTC) for t in timed]
+        syms = sorted({t["symbol"] for t in timed})
         for s in syms:
-            pts = [(x, t["price"]) for x, t in zip(times, trades) if t["symbol"] == s]
+            pts = [(x, t["price"]) for x, t in zip(times, timed) if t["symbol"] == s]
             ax_px.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8, label=s)
         if len(syms) > 1:
             ax_px.legend(fontsize=8, ncol=min(len(syms), 6))
-        ax_px.set_title(f"(a) trade price — {len(trades):,} trades, {', '.join(syms[:6])}")
+        skipped = f"; {len(trades) - len(timed):,} without exchange time left out" if len(timed) < len(trades) else ""
+        ax_px.set_title(f"(a) trade price — {len(timed):,} trades, {', '.join(syms[:6])}{skipped}")
         ax_px.set_ylabel("price")
-        ax_px.set_xlabel(f"exchange time (UTC, {times[0]:%Y-%m-%d})")
         minutes = collections.Counter()
-        for x, t in zip(times, trades):
+        for x, t in zip(times, timed):
             minutes[x.replace(second=0, microsecond=0)] += t["qty"]
         ms = sorted(minutes)
         ax_vol.bar(ms, [minutes[m] for m in ms], width=1 / 1440, align="edge", color="tab:green", edgecolor="none")
         ax_vol.set_title(f"(b) traded volume per minute — {sum(minutes.values()):,} shares")
         ax_vol.set_ylabel("shares / minute")
-        ax_vol.set_xlabel(f"exchange time (UTC, {times[0]:%Y-%m-%d}), 1-minute bins")
         ax_vol.yaxis.set_major_formatter(EngFormatter())
-        for ax in (ax_px, ax_vol):
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=utc))
+        day = times[-1] - times[0] > dt.timedelta(hours=20)
+        for ax, what in ((ax_px, ""), (ax_vol, ", 1-minute bins")):
+            ax.set_xlabel(f"exchange time (UTC{'' if day else f', {times[0]:%Y-%m-%d}'}){what}")
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M" if day else "%H:%M", tz=UTC))
             ax.set_xlim(times[0].replace(second=0, microsecond=0), times[-1] + dt.timedelta(minutes=1))
             ax.grid(alpha=0.3)
     else:
-        no_data(ax_px, "(a) no trades in this WAL")
+        no_data(ax_px, "(a) no trades with an exchange time in this WAL")
         no_data(ax_vol, "(b) no trades in this WAL: no volume to plot")
-
     if pub:
         first, span = min(pub), max(pub) - min(pub)
         width = nice_width(max(span, 1))
@@ -108,59 +113,55 @@ def plot_wal(args):
         ax_rate.bar([i * width / div for i in range(len(counts))], [c * 1e9 / width for c in counts],
                     width=width / div, align="edge", color="tab:blue", edgecolor="none")
         mix = ", ".join(f"{alog.TYPE_NAMES.get(k, k)} {v:,}" for k, v in sorted(types.items()))
-        bw = EngFormatter(unit="s")(width / 1e9)
-        ax_rate.set_title(f"(c) records per second by publish time — {len(pub):,} records ({mix}); bins {bw}")
-        ax_rate.set_xlabel(f"publish time ({unit} since first record, "
-                           f"{dt.datetime.fromtimestamp(first / 1e9, utc):%Y-%m-%d %H:%M:%S} UTC)")
+        ax_rate.set_title(f"(c) records per second by publish time — {len(pub):,} records ({mix}); "
+                          f"bins {EngFormatter(unit='s')(width / 1e9)}")
+        ax_rate.set_xlabel(f"publish time ({unit} since the first record, "
+                           f"{dt.datetime.fromtimestamp(first / 1e9, UTC):%Y-%m-%d %H:%M:%S} UTC)")
         ax_rate.set_ylabel("records / s")
         ax_rate.yaxis.set_major_formatter(EngFormatter())
         ax_rate.grid(alpha=0.3)
     else:
         no_data(ax_rate, "(c) the WAL holds no records")
     fig.savefig(args.output, dpi=110, format="png")
-    plt.close(fig)
-    print(f"{args.output}: {len(pub):,} records, {len(trades):,} trades "
-          f"(read in {read_s:.2f} s{'' if not args.no_crc else ', CRC not checked'})")
+    print(f"{args.output}: {len(pub):,} records, {len(trades):,} trades, "
+          f"{len(pub) / max(span, 1) * 1e9 if pub else 0:,.0f} records/s published "
+          f"(read in {read_s:.2f} s{', CRC not checked' if args.no_crc else ''})")
 
 
 def load_bench(path):
     try:
         with open(path) as f:
             doc = json.load(f)
-    except OSError as e:
-        raise Error(f"{path}: {e.strerror}")
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
         raise Error(f"{path}: bad JSON: {e}")
     kind = doc.get("bench") if isinstance(doc, dict) else None
-    need = {"producer": ("rows", ("name", "p50", "p99", "p999", "p9999")),
-            "e2e": ("runs", ("name", "mb_s", "p50_us", "p99_us", "p999_us"))}.get(kind)
+    need = {"producer": ("rows", ("p50", "p99", "p999", "p9999")),
+            "e2e": ("runs", ("mb_s", "p50_us", "p99_us", "p999_us"))}.get(kind)
     if need is None:
         raise Error(f"{path}: unknown bench shape (\"bench\" is {kind!r}, expected \"producer\" or \"e2e\")")
-    rows = doc.get(need[0])
-    num = (int, float)
+    rows, num = doc.get(need[0]), (int, float)
     if not isinstance(rows, list) or not rows or not all(
-            isinstance(r, dict) and "name" in r and all(isinstance(r.get(k), num) for k in need[1][1:]) for r in rows):
-        raise Error(f"{path}: {kind} JSON without a non-empty \"{need[0]}\" list of {', '.join(need[1])}")
+            isinstance(r, dict) and "name" in r and all(isinstance(r.get(k), num) for k in need[1]) for r in rows):
+        raise Error(f"{path}: {kind} JSON without a non-empty \"{need[0]}\" list of name, {', '.join(need[1])}")
     if kind == "e2e" and not all(isinstance(doc.get(k), num) for k in ("probe_mb_s", "probe_qd1_p50_us")):
         raise Error(f"{path}: e2e JSON without probe_mb_s / probe_qd1_p50_us")
     return kind, doc
 
 
 def wrap(names):
-    """Tick labels on at most a few lines, split after a comma when there is one."""
+    """Tick labels on two lines or so, split after a comma when there is one."""
     return [str(s).replace(", ", ",\n", 1) if len(str(s)) > 15 and ", " in str(s)
             else textwrap.fill(str(s), 16, break_long_words=False) for s in names]
 
 
-def grouped_bars(ax, names, series, unit):
-    n = len(series)
-    w = 0.8 / n
-    for i, (label, vals) in enumerate(series):
-        ax.bar([j + (i - (n - 1) / 2) * w for j in range(len(names))], vals, w, label=label)
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(wrap(names), fontsize=8)
+def grouped_bars(ax, rows, series, unit):
+    w = 0.8 / len(series)
+    for i, (label, key) in enumerate(series):
+        ax.bar([j + (i - (len(series) - 1) / 2) * w for j in range(len(rows))], [r[key] for r in rows], w, label=label)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(wrap(r["name"] for r in rows), fontsize=8)
     ax.set_yscale("log")
-    pos = [x for _, v in series for x in v if x > 0] or [1]
+    pos = [r[k] for r in rows for _, k in series if r[k] > 0] or [1]
     ax.set_ylim(10 ** math.floor(math.log10(min(pos) / 2)), max(pos) * 12)  # a decade of room for the legend
     ax.set_ylabel(f"latency ({unit}, log scale)")
     ax.grid(axis="y", which="both", alpha=0.3)
@@ -173,46 +174,39 @@ def plot_bench(args):
     for i, (path, kind, doc) in enumerate(docs):
         name = os.path.basename(path)
         if kind == "producer":
-            rows = doc["rows"]
             ax = fig.add_subplot(gs[i, :])
-            grouped_bars(ax, [r["name"] for r in rows],
-                         [(lbl, [r[k] for r in rows]) for lbl, k in
-                          (("P50", "p50"), ("P99", "p99"), ("P99.9", "p999"), ("P99.99", "p9999"))], "ns")
+            grouped_bars(ax, doc["rows"], [("P50", "p50"), ("P99", "p99"), ("P99.9", "p999"), ("P99.99", "p9999")],
+                         "ns")
             ax.set_title(f"{name}: producer latency per record ({doc.get('payload', '?')} B payload, "
                          f"medians of {doc.get('repeat', '?')} runs)")
             ax.legend(fontsize=8, ncol=4)
-        else:
-            runs = doc["runs"]
-            names = [r["name"] for r in runs]
-            ax = fig.add_subplot(gs[i, 0])
-            grouped_bars(ax, names, [(lbl, [r[k] for r in runs]) for lbl, k in
-                                     (("P50", "p50_us"), ("P99", "p99_us"), ("P99.9", "p999_us"))], "us")
-            ax.axhline(doc["probe_qd1_p50_us"], color="red", ls="--", lw=1,
-                       label=f"probe QD1 P50 {doc['probe_qd1_p50_us']:.0f} us")
-            ax.set_title(f"{name}: publish-to-durable latency ({doc.get('durability', '?')}, "
-                         f"idle {doc.get('idle', '?')})", fontsize=10)
-            ax.legend(fontsize=8)
-            ax2 = fig.add_subplot(gs[i, 1])
-            ax2.bar(range(len(runs)), [r["mb_s"] for r in runs], 0.6, color="tab:purple")
-            ax2.axhline(doc["probe_mb_s"], color="red", ls="--", lw=1,
-                        label=f"probe bandwidth {doc['probe_mb_s']:.0f} MB/s")
-            for j, r in enumerate(runs):
-                ax2.text(j, r["mb_s"], f"{r['mb_s']:.1f}", ha="center", va="bottom", fontsize=8)
-            ax2.set_xticks(range(len(runs)))
-            ax2.set_xticklabels(wrap(names), fontsize=8)
-            ax2.set_ylim(0, max(doc["probe_mb_s"], max(r["mb_s"] for r in runs)) * 1.12)
-            ax2.set_ylabel("MB/s written to the WAL")
-            ax2.set_title(f"{name}: throughput per workload", fontsize=10)
-            ax2.legend(fontsize=8, loc="upper left")
-            ax2.grid(axis="y", alpha=0.3)
+            continue
+        runs, probe_lat, probe_bw = doc["runs"], doc["probe_qd1_p50_us"], doc["probe_mb_s"]
+        ax = fig.add_subplot(gs[i, 0])
+        grouped_bars(ax, runs, [("P50", "p50_us"), ("P99", "p99_us"), ("P99.9", "p999_us")], "us")
+        ax.axhline(probe_lat, color="red", ls="--", lw=1, label=f"probe QD1 write+sync P50 {probe_lat:.0f} us")
+        ax.set_title(f"{name}: publish-to-durable latency ({doc.get('durability', '?')}, "
+                     f"idle {doc.get('idle', '?')})", fontsize=10)
+        ax.legend(fontsize=8)
+        ax2 = fig.add_subplot(gs[i, 1])
+        ax2.bar(range(len(runs)), [r["mb_s"] for r in runs], 0.6, color="tab:purple")
+        ax2.axhline(probe_bw, color="red", ls="--", lw=1, label=f"probe bandwidth {probe_bw:.0f} MB/s")
+        for j, r in enumerate(runs):
+            ax2.text(j, r["mb_s"], f"{r['mb_s']:.1f}", ha="center", va="bottom", fontsize=8)
+        ax2.set_xticks(range(len(runs)))
+        ax2.set_xticklabels(wrap(r["name"] for r in runs), fontsize=8)
+        ax2.set_ylim(0, max([probe_bw] + [r["mb_s"] for r in runs]) * 1.12)
+        ax2.set_ylabel("MB/s written to the WAL")
+        ax2.set_title(f"{name}: throughput per workload", fontsize=10)
+        ax2.legend(fontsize=8, loc="upper left")
+        ax2.grid(axis="y", alpha=0.3)
     fig.savefig(args.output, dpi=100, format="png")
-    plt.close(fig)
-    print(f"{args.output}: {len(docs)} bench file(s): "
-          + ", ".join(f"{os.path.basename(p)} ({k})" for p, k, _ in docs))
+    print(f"{args.output}: " + ", ".join(f"{os.path.basename(p)} ({k}, {len(d['rows' if k == 'producer' else 'runs'])}"
+                                          f" {'rows' if k == 'producer' else 'workloads'})" for p, k, d in docs))
 
 
 def main():
-    ap = argparse.ArgumentParser(prog="dashboard.py", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="dashboard.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="Errors print one 'dashboard.py: ...' line on stderr and exit 1.")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="{wal,bench}")
@@ -220,8 +214,8 @@ def main():
     w.add_argument("stream_dir", metavar="STREAM_DIR", help="a stream directory (<wal_dir>/<stream>)")
     w.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG to write")
     w.add_argument("--title", help="figure title (default: the stream directory)")
-    w.add_argument("--no-crc", action="store_true", help="skip the (pure-Python, ~1 s per 100K records) CRC check")
-    b = sub.add_parser("bench", help="latency / throughput bars from bench_producer or bench_e2e JSON")
+    w.add_argument("--no-crc", action="store_true", help="skip the pure-Python CRC check (~1 s per 100K records)")
+    b = sub.add_parser("bench", help="latency / throughput bars of bench_producer or bench_e2e JSON files")
     b.add_argument("files", nargs="+", metavar="FILE.json", help="--json output of bench_producer or bench_e2e")
     b.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG to write")
     args = ap.parse_args()

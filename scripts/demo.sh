@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # The end-to-end demo on an embedded default configuration: installs the dependencies,
 # builds, starts aerolog-sidecar on temporary directories, replays the AAPL sample
-# (shared/data) through a producer, waits until every record is durable, prints the ring
-# status and a decoded summary of the WAL, and stops the sidecar cleanly.
+# (shared/data) through a producer, flushes, prints `aerologctl status` and a decoded summary
+# of the WAL, writes a dashboard PNG, and stops the sidecar cleanly.
+#   AEROLOG_DATA=file.csv     another LOBSTER message file
+#   AEROLOG_OUT=dir           where to leave the WAL and the PNG (default: a temporary directory, removed)
+#   AEROLOG_BUILD_DIR=dir     build tree to use (default build/); AEROLOG_NO_BUILD=1 skips install + build
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > build.configure.log 2>&1 || { cat build.configure.log; exit 1; }
-cmake --build build -j "$(nproc)" --target aerolog-sidecar aerolog-replay > /dev/null
+build=${AEROLOG_BUILD_DIR:-build}
+if [ "${AEROLOG_NO_BUILD:-0}" != 1 ]; then
+  scripts/deps.sh
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+  echo "== building"
+  cmake --build "$build" -j "$(nproc)" --target aerolog-sidecar aerologctl aerolog-replay > /dev/null
+fi
 data=${AEROLOG_DATA:-../shared/data/AAPL_2012-06-21_34200000_37800000_message_50.csv}
 [ -f "$data" ] || { echo "demo: sample data not found at $data (set AEROLOG_DATA)" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/aerolog-demo.XXXXXX)
+work=${AEROLOG_OUT:-$(mktemp -d /tmp/aerolog-demo.XXXXXX)}
+mkdir -p "$work"
 shm=$(mktemp -d /dev/shm/aerolog-demo.XXXXXX)
 sidecar_pid=""
 cleanup() {
   [ -n "$sidecar_pid" ] && kill "$sidecar_pid" 2> /dev/null || true
-  rm -rf "$work" "$shm"
+  rm -rf "$shm"
+  [ -n "${AEROLOG_OUT:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -29,33 +38,35 @@ segment-size = 16777216
 log-file = "$work/sidecar.log"
 TOML
 
+ctl="$build/sidecar/aerologctl --shm-dir $shm"
+py=/usr/bin/python3  # Debian's: python3-matplotlib is installed for it (another python3 may come first in PATH)
+[ -x "$py" ] || py=python3
 echo "== starting aerolog-sidecar (WAL in $work/wal)"
-build/sidecar/aerolog-sidecar --config "$work/sidecar.toml" &
+"$build/sidecar/aerolog-sidecar" --config "$work/sidecar.toml" &
 sidecar_pid=$!
-for _ in $(seq 100); do grep -q ready "$work/sidecar.log" 2> /dev/null && break; sleep 0.05; done
+for _ in $(seq 200); do $ctl status > /dev/null 2>&1 && break; sleep 0.05; done
 
 echo "== replaying $(basename "$data")"
-build/sidecar/aerolog-replay "$data" --shm-dir "$shm" --stream md-feed
+"$build/sidecar/aerolog-replay" "$data" --shm-dir "$shm" --stream md-feed
 
-echo "== waiting until every record is durable"
-python3 - "$shm/aerolog.md-feed" <<'PY'
-import struct, sys, time
-deadline = time.time() + 30
-while time.time() < deadline:
-    h = open(sys.argv[1], "rb").read(512)
-    last, durable = struct.unpack_from("<Q", h, 136)[0], struct.unpack_from("<Q", h, 384)[0]
-    if durable == last:
-        print(f"durable seq {durable} == last published seq {last}")
-        sys.exit(0)
-    time.sleep(0.01)
-sys.exit("demo: records did not become durable within 30 s")
-PY
-
-echo "== status"
-python3 scripts/alog.py rings "$shm"
+echo "== aerologctl flush"
+$ctl flush --timeout 30
+echo "== aerologctl status"
+$ctl status
 echo "== WAL summary"
-python3 scripts/alog.py summary "$work/wal/md-feed"
+"$py" scripts/alog.py summary "$work/wal/md-feed"
+"$build/sidecar/aerologctl" verify --quiet "$work/wal/md-feed"
+echo "== first and last records"
+$ctl cat md-feed --wal-dir "$work/wal" --to-seq 3
+$ctl cat md-feed --wal-dir "$work/wal" --from-seq 91995
+if "$py" -c "import matplotlib" 2> /dev/null; then
+  "$py" scripts/dashboard.py wal "$work/wal/md-feed" -o "$work/dashboard.png"
+else
+  echo "(python3-matplotlib is not installed: no dashboard PNG)"
+fi
 
 kill -TERM "$sidecar_pid"
 wait "$sidecar_pid" && echo "== sidecar stopped cleanly (exit 0)"
 sidecar_pid=""
+[ -n "${AEROLOG_OUT:-}" ] && echo "WAL, log and dashboard.png left in $work"
+exit 0
