@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config liburing-dev libspdlog-dev libcli11-dev c
       libsystemd-dev libisal-dev nlohmann-json3-dev python3 python3-matplotlib systemd)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps: installing ${missing[*]}"

@@ -7,8 +7,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$build" && cpack -G DEB -B "$work/pkg" > "$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; exit 1; }
 deb=$(ls "$work"/pkg/*.deb)
-dpkg-deb --info "$deb" | grep -q "Depends: .*liburing2" || { echo "deb: Depends is missing liburing2"; exit 1; }
-dpkg-deb --info "$deb" | grep -q "conffiles" || { echo "deb: /etc/aerolog/sidecar.toml is not a conffile"; exit 1; }
+info=$(dpkg-deb --info "$deb")  # (not piped into grep -q: pipefail would see dpkg-deb's SIGPIPE)
+grep -q "Depends: .*liburing2" <<< "$info" || { echo "deb: Depends is missing liburing2"; exit 1; }
+grep -q "conffiles" <<< "$info" || { echo "deb: /etc/aerolog/sidecar.toml is not a conffile"; exit 1; }
 root=$work/root
 dpkg -x "$deb" "$root"
 fail() { echo "deb: $*"; exit 1; }
@@ -26,8 +27,8 @@ config=$(echo "$exec_start" | sed -n 's/.*--config \([^ ]*\).*/\1/p')
 [ -f "$root/usr/lib/tmpfiles.d/aerolog.conf" ] || fail "tmpfiles.d snippet missing"
 [ -f "$root/usr/include/aerolog/producer.hpp" ] || fail "headers missing"
 ls "$root"/usr/lib/*/libaerolog.a "$root"/usr/lib/libaerolog.a > /dev/null 2>&1 || ls "$root"/usr/lib*/libaerolog* > /dev/null 2>&1 || fail "library missing"
-find "$root/usr" -name aerologConfig.cmake | grep -q . || fail "CMake package config missing"
-find "$root/usr" -name aerolog.pc | grep -q . || fail "pkg-config file missing"
+[ -n "$(find "$root/usr" -name aerologConfig.cmake)" ] || fail "CMake package config missing"
+[ -n "$(find "$root/usr" -name aerolog.pc)" ] || fail "pkg-config file missing"
 [ -f "$root/usr/share/aerolog/alog.py" ] || fail "alog.py missing"
 "$root$bin" --help > /dev/null || fail "the packaged sidecar does not run"
 "$root/usr/bin/aerologctl" --help > /dev/null || fail "the packaged aerologctl does not run"

@@ -110,7 +110,7 @@ fi
 check "systemd-tmpfiles --create --root" "$rc" "$tmp/tmpfiles.out" "$tmpfiles"
 
 # --- the example configuration -----------------------------------------------------------
-if [ "$exe" != /bin/true ] && "$exe" --help 2>&1 | grep -q -- '--config'; then
+if [ "$exe" != /bin/true ] && [[ "$("$exe" --help 2>&1)" == *--config* ]]; then
   mkdir -p "$tmp/run/shm" "$tmp/run/wal"
   rc=0
   # Flags override the file: run in scratch directories, log to stderr, no journald detection.
