@@ -390,7 +390,7 @@ TEST_CASE("Python's view of the layouts equals the C++ structs", "[ctl][format]"
   }
 }
 
-TEST_CASE("aerolog-replay: the LOBSTER sample and a trades CSV round-trip; bad lines are counted with line numbers",
+TEST_CASE("aerolog-replay: the LOBSTER sample and a trades CSV round-trip, bad lines are counted with line numbers",
           "[ctl][replay]") {
   Wal w;
   SidecarProcess sc(w.shm.path, w.wal.path);

@@ -4,6 +4,7 @@
 //   probe bandwidth: 1 MiB RWF_DSYNC writes, 4 in flight (what the disk can sustain durably);
 //   probe QD1 latency: one 4 KiB RWF_DSYNC write at a time (the floor for one durable record).
 #include <aerolog/producer.hpp>
+#include <aerolog/proto/ring.hpp>
 
 #include <liburing.h>
 
@@ -112,7 +113,63 @@ struct Run {
   Pct lat_us;
   std::uint64_t records = 0;
   double sidecar_cpu = 0;  // sidecar CPU seconds / wall seconds during the run
+  double cpu_s_per_m = 0;  // sidecar CPU seconds per million records
+  double write_amp = 0;    // block bytes written to disk / payload bytes published
+  int streams = 1;
 };
+
+// Disk bytes the sidecar wrote for a stream and the payload bytes its producer published.
+std::pair<double, double> ring_bytes(const std::string& shm, const std::string& stream) {
+  aerolog::proto::RingHeader h;
+  int fd = ::open((shm + "/aerolog." + stream).c_str(), O_RDONLY);
+  const bool ok = fd >= 0 && ::pread(fd, static_cast<void*>(&h), sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+  if (fd >= 0) ::close(fd);
+  if (!ok) return {0, 0};
+  return {double(h.counters.bytes_written.load()), double(h.producer.payload_bytes.load())};
+}
+
+double rss_mib(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (!f) return 0;
+  char line[256];
+  double kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib / 1024;
+}
+
+// `streams` producer threads, each on its own ring, publishing `n` 40-byte records in total as
+// fast as they can; records/s until every one of them is durable.
+Run measure_streams(const std::string& shm, int streams, std::uint64_t n) {
+  Run r;
+  r.streams = streams;
+  r.records = n;
+  std::vector<aerolog::Producer> prods;
+  for (int i = 0; i < streams; ++i) {
+    aerolog::ProducerOptions o;
+    o.shm_dir = shm;
+    o.on_full = aerolog::FullPolicy::spin;
+    o.capacity = 16u << 20;
+    prods.push_back(aerolog::Producer::open("multi" + std::to_string(streams) + "-" + std::to_string(i), o));
+    prods.back().try_publish(300, "warm", 4);
+    prods.back().wait_durable(prods.back().last_seq(), std::chrono::seconds(30));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::uint64_t t0 = now_ns();
+  std::vector<std::thread> threads;
+  for (auto& p : prods)
+    threads.emplace_back([&p, n, streams] {
+      unsigned char buf[40] = {};
+      for (std::uint64_t i = 0; i < n / static_cast<std::uint64_t>(streams); ++i) p.try_publish(300, buf, sizeof buf);
+      p.wait_durable(p.last_seq(), std::chrono::seconds(120));
+    });
+  for (auto& t : threads) t.join();
+  const double secs = double(now_ns() - t0) / 1e9;
+  r.rec_s = double(n) / secs;
+  r.mb_s = double(n) * 40 / 1e6 / secs;
+  return r;
+}
 
 // utime + stime of a process (all its threads), in seconds.
 double cpu_seconds(pid_t pid) {
@@ -231,20 +288,41 @@ int main(int argc, char** argv) {
 
   const std::uint64_t k = quick ? 1 : 4;
   std::vector<Run> runs;
+  auto account = [&](Run& r, const char* name, double c0, std::uint64_t t0, const std::string& stream) {
+    const double cpu = cpu_seconds(sc) - c0;
+    r.sidecar_cpu = cpu / (double(now_ns() - t0) / 1e9);
+    r.cpu_s_per_m = cpu / (double(r.records) / 1e6);
+    if (!stream.empty()) {
+      auto [disk, payload] = ring_bytes(shm, stream);
+      r.write_amp = payload > 0 ? disk / payload : 0;
+    }
+    r.name = name;
+    runs.push_back(r);
+  };
   auto add = [&](const char* name, std::string stream, std::uint64_t n, std::uint32_t payload, double rate) {
     std::fprintf(stderr, "%s...\n", name);
     const double c0 = cpu_seconds(sc);
     const std::uint64_t t0 = now_ns();
     Run r = measure(shm, stream, n, payload, rate);
-    r.sidecar_cpu = (cpu_seconds(sc) - c0) / (double(now_ns() - t0) / 1e9);
-    r.name = name;
-    runs.push_back(r);
+    account(r, name, c0, t0, stream);
+  };
+  auto add_multi = [&](const char* name, int streams, std::uint64_t n) {
+    std::fprintf(stderr, "%s...\n", name);
+    const double c0 = cpu_seconds(sc);
+    const std::uint64_t t0 = now_ns();
+    Run r = measure_streams(shm, streams, n);
+    account(r, name, c0, t0, "");
   };
   add("10K/s, 40 B", "light", 5'000 * k, 40, 10'000);
   add("1M/s, 40 B", "million", 500'000 * k, 40, 1'000'000);
   add("saturation, 40 B", "sat64", 5'000'000 * k, 40, 0);
   add("saturation, 256 B", "sat256", 2'000'000 * k, 256, 0);
   add("saturation, 4 KiB", "sat4k", 100'000 * k, 4096, 0);
+  add_multi("1 stream, 40 B", 1, 4'000'000 * k);
+  add_multi("2 streams, 40 B", 2, 4'000'000 * k);
+  add_multi("4 streams, 40 B", 4, 4'000'000 * k);
+  add_multi("8 streams, 40 B", 8, 4'000'000 * k);
+  const double rss = rss_mib(sc);
   ::kill(sc, SIGTERM);
   int st;
   ::waitpid(sc, &st, 0);
@@ -254,24 +332,34 @@ int main(int argc, char** argv) {
   std::printf("durability %s, idle %s%s; disk under %s\n", durability.c_str(), idle.c_str(), extras.c_str(), dir.c_str());
   std::printf("probe: %.0f MB/s (1 MiB RWF_DSYNC writes, QD4); QD1 4 KiB write+sync P50 %.1f us, P99 %.1f us\n\n",
               probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99);
-  std::printf("| %-18s | %12s | %8s | %9s | %10s | %10s | %10s | %10s | %11s |\n", "workload", "records/s", "MB/s",
-              "x probe", "P50 us", "P99 us", "P99.9 us", "max us", "sidecar CPU");
-  std::printf("|%s|\n", std::string(124, '-').c_str());
-  for (const auto& r : runs)
-    std::printf("| %-18s | %12.0f | %8.1f | %9.2f | %10.1f | %10.1f | %10.1f | %10.0f | %10.0f%% |\n", r.name.c_str(),
-                r.rec_s, r.mb_s, r.mb_s / probe.mb_s, r.lat_us.p50, r.lat_us.p99, r.lat_us.p999, r.lat_us.max,
-                100 * r.sidecar_cpu);
+  std::printf("| %-18s | %11s | %8s | %7s | %9s | %9s | %9s | %9s | %9s | %9s |\n", "workload", "records/s", "MB/s",
+              "x probe", "P50 us", "P99 us", "P99.9 us", "max us", "write amp", "CPU s/1M");
+  std::printf("|%s|\n", std::string(126, '-').c_str());
+  for (const auto& r : runs) {
+    const bool lat = r.streams == 1 && r.lat_us.p50 > 0;
+    char l[4][16];
+    std::snprintf(l[0], 16, lat ? "%.1f" : "-", r.lat_us.p50);
+    std::snprintf(l[1], 16, lat ? "%.1f" : "-", r.lat_us.p99);
+    std::snprintf(l[2], 16, lat ? "%.1f" : "-", r.lat_us.p999);
+    std::snprintf(l[3], 16, lat ? "%.0f" : "-", r.lat_us.max);
+    char amp[16];
+    std::snprintf(amp, 16, r.write_amp > 0 ? "%.2f" : "-", r.write_amp);
+    std::printf("| %-18s | %11.0f | %8.1f | %7.2f | %9s | %9s | %9s | %9s | %9s | %9.3f |\n", r.name.c_str(), r.rec_s,
+                r.mb_s, r.mb_s / probe.mb_s, l[0], l[1], l[2], l[3], amp, r.cpu_s_per_m);
+  }
+  std::printf("\nsidecar peak RSS %.1f MiB\n", rss);
   std::printf("\nlight-load P50 / probe QD1 P50 = %.2fx (target <= 1.5)\n", runs[0].lat_us.p50 / probe.qd1_us.p50);
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
     std::fprintf(f, "{\"bench\":\"e2e\",\"durability\":\"%s\",\"idle\":\"%s\",\"probe_mb_s\":%.1f,\"probe_qd1_p50_us\":%.2f,"
-                 "\"probe_qd1_p99_us\":%.2f,\"runs\":[", durability.c_str(), idle.c_str(), probe.mb_s, probe.qd1_us.p50,
-                 probe.qd1_us.p99);
+                 "\"probe_qd1_p99_us\":%.2f,\"sidecar_rss_mib\":%.1f,\"runs\":[", durability.c_str(), idle.c_str(),
+                 probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99, rss);
     for (std::size_t i = 0; i < runs.size(); ++i)
       std::fprintf(f, "%s{\"name\":\"%s\",\"offered\":%.0f,\"records_s\":%.0f,\"mb_s\":%.2f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
-                   "\"p999_us\":%.2f,\"max_us\":%.1f,\"sidecar_cpu\":%.3f}", i ? "," : "", runs[i].name.c_str(), runs[i].offered,
-                   runs[i].rec_s, runs[i].mb_s, runs[i].lat_us.p50, runs[i].lat_us.p99, runs[i].lat_us.p999,
-                   runs[i].lat_us.max, runs[i].sidecar_cpu);
+                   "\"p999_us\":%.2f,\"max_us\":%.1f,\"sidecar_cpu\":%.3f,\"cpu_s_per_m\":%.4f,\"write_amp\":%.3f,\"streams\":%d}",
+                   i ? "," : "", runs[i].name.c_str(), runs[i].offered, runs[i].rec_s, runs[i].mb_s, runs[i].lat_us.p50,
+                   runs[i].lat_us.p99, runs[i].lat_us.p999, runs[i].lat_us.max, runs[i].sidecar_cpu,
+                   runs[i].cpu_s_per_m, runs[i].write_amp, runs[i].streams);
     std::fprintf(f, "]}\n");
     std::fclose(f);
   }

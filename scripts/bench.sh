@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The performance claims, reproducible: builds in Release and runs, each --repeat times,
+#   - the producer benchmark (40-byte publish latency and throughput beside memcpy, ofstream,
+#     spdlog async: test/bench/bench_producer),
+#   - the end-to-end benchmark with the real sidecar beside a raw io_uring O_DIRECT probe
+#     (test/bench/bench_e2e) in three configurations: dsync+backoff (the default),
+#     fdatasync+backoff, dsync+spin,
+#   - the AAPL sample replayed at full speed, CSV to durable (aerolog-replay + aerologctl flush),
+# then writes report.md (Markdown tables: medians and spread), bench.json and bench.png.
+#   scripts/bench.sh [--quick] [--repeat N] [--out DIR]      (defaults: 3 repeats, bench-results/<time>)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repeat=3 quick="" out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=--quick; repeat=1 ;;
+    --repeat) repeat=$2; shift ;;
+    --out) out=$2; shift ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+scripts/deps.sh
+out=${out:-bench-results/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+echo "== building (Release) into build-release"
+cmake --preset release > "$out/configure.log" 2>&1 || { cat "$out/configure.log"; exit 1; }
+cmake --build --preset release -j "$(nproc)" --target bench_producer bench_e2e aerolog-sidecar aerolog-replay aerologctl > "$out/build.log"
+bin=build-release
+
+echo "== producer benchmark ($repeat runs)"
+producer_args=(--repeat "$repeat" --json "$out/producer.json")
+[ -n "$quick" ] && producer_args=(--quick --json "$out/producer.json")
+"$bin/test/bench/bench_producer" "${producer_args[@]}" | tee "$out/producer.txt"
+
+for config in "dsync backoff" "fdatasync backoff" "dsync spin"; do
+  set -- $config
+  for r in $(seq "$repeat"); do
+    echo "== end to end: durability $1, idle $2, run $r/$repeat"
+    "$bin/test/bench/bench_e2e" $quick --durability "$1" --idle "$2" --json "$out/e2e-$1-$2-$r.json" > "$out/e2e-$1-$2-$r.txt"
+    tail -n +3 "$out/e2e-$1-$2-$r.txt" | head -14
+  done
+done
+
+data=${AEROLOG_DATA:-../shared/data/AAPL_2012-06-21_34200000_37800000_message_50.csv}
+if [ -f "$data" ]; then
+  for r in $(seq "$repeat"); do
+    echo "== AAPL sample, CSV to durable, run $r/$repeat"
+    work=$(mktemp -d /tmp/aerolog-bench.XXXXXX) shm=$(mktemp -d /dev/shm/aerolog-bench.XXXXXX)
+    "$bin/sidecar/aerolog-sidecar" --shm-dir "$shm" --wal-dir "$work/wal" --log-file "$work/log" &
+    pid=$!
+    for _ in $(seq 100); do "$bin/sidecar/aerologctl" --shm-dir "$shm" status > /dev/null 2>&1 && break; sleep 0.05; done
+    t0=$(date +%s%N)
+    "$bin/sidecar/aerolog-replay" "$data" --shm-dir "$shm" --no-progress > /dev/null
+    "$bin/sidecar/aerologctl" --shm-dir "$shm" flush > /dev/null
+    t1=$(date +%s%N)
+    records=$(wc -l < "$data")
+    kill -TERM "$pid"; wait "$pid" || true
+    rm -rf "$work" "$shm"
+    echo "{\"bench\":\"replay\",\"records\":$records,\"seconds\":$(awk "BEGIN{print ($t1-$t0)/1e9}")}" > "$out/replay-$r.json"
+    cat "$out/replay-$r.json"
+  done
+fi
+
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+"$py" scripts/bench_report.py "$out"
+first_e2e=$(ls "$out"/e2e-dsync-backoff-*.json | head -1)
+"$py" scripts/dashboard.py bench "$out/producer.json" "$first_e2e" -o "$out/bench.png" || echo "(no PNG: is python3-matplotlib installed?)"
+echo "== report: $out/report.md, $out/bench.json, $out/bench.png"

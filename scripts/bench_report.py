@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Merges the JSON files written by scripts/bench.sh into report.md and bench.json.
+
+  bench_report.py DIR
+
+Every figure is a median over the runs, with the spread (min..max) beside it, and every
+AeroLog figure sits next to the baseline measured in the same run.
+"""
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+
+def load(pattern):
+    out = []
+    for path in sorted(glob.glob(pattern)):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out
+
+
+def med(values):
+    return statistics.median(values) if values else 0.0
+
+
+def spread(values, fmt="{:.0f}"):
+    if len(values) < 2:
+        return ""
+    return f" ({fmt.format(min(values))}..{fmt.format(max(values))})"
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    disk = subprocess.run(["df", "-h", "/tmp"], capture_output=True, text=True).stdout.splitlines()[-1].split()[0]
+    return f"{os.cpu_count()} vCPU {cpu}, Linux {platform.release()}, WAL on {disk} (/tmp, ext4)"
+
+
+def main(argv):
+    if len(argv) != 2 or not os.path.isdir(argv[1]):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    d = argv[1]
+    lines = [f"# AeroLog benchmark report", "", f"Machine: {machine()}.", ""]
+    summary = {"machine": machine()}
+
+    prod = load(os.path.join(d, "producer.json"))
+    if prod:
+        p = prod[0]
+        lines += [f"## Producer: one publish of a {p['payload']}-byte payload (medians of {p['repeat']} runs, ns)", "",
+                  f"rdtscp bracket P50 {p['bracket_ns']:.1f} ns is included in every latency.", "",
+                  "| | P50 | P99 | P99.9 | P99.99 | max | 1M rec/s | large rec/s | P50 spread |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in p["rows"]:
+            lines.append(f"| {r['name']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['p999']:.1f} | {r['p9999']:.1f} | "
+                         f"{r['max']:.0f} | {r['tput_1m']:.3g} | {r['tput_large']:.3g} | {r['p50_min']:.0f}..{r['p50_max']:.0f} |")
+        rows = {r["name"]: r for r in p["rows"]}
+        floor, pub = rows.get("memcpy (floor)"), rows.get("aerolog try_publish")
+        if floor and pub:
+            summary["producer"] = {"p50_minus_floor_ns": pub["p50"] - floor["p50"], "p999_over_floor": pub["p999"] / floor["p999"],
+                                   "tput_over_floor": pub["tput_large"] / floor["tput_large"]}
+        lines.append("")
+
+    e2e = {}
+    for j in load(os.path.join(d, "e2e-*.json")):
+        e2e.setdefault((j["durability"], j["idle"]), []).append(j)
+    for (dur, idle), runs in e2e.items():
+        probe_bw = [r["probe_mb_s"] for r in runs]
+        probe_qd1 = [r["probe_qd1_p50_us"] for r in runs]
+        lines += [f"## End to end: durability {dur}, idle {idle} ({len(runs)} run(s))", "",
+                  f"Probe, same runs: {med(probe_bw):.0f} MB/s{spread(probe_bw)} with 1 MiB RWF_DSYNC writes at QD4; "
+                  f"QD1 4 KiB write+sync P50 {med(probe_qd1):.1f} us{spread(probe_qd1, '{:.0f}')}. "
+                  f"Sidecar peak RSS {med([r.get('sidecar_rss_mib', 0) for r in runs]):.1f} MiB.", "",
+                  "| workload | records/s | MB/s | x probe | P50 us | P99 us | P99.9 us | write amp | sidecar CPU s / 1M rec |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        names = [r["name"] for r in runs[0]["runs"]]
+        by = {n: [next(x for x in r["runs"] if x["name"] == n) for r in runs] for n in names}
+        for n, xs in by.items():
+            rs = [x["records_s"] for x in xs]
+            ratio = [x["mb_s"] / r["probe_mb_s"] for x, r in zip(xs, runs)]
+            lat = xs[0].get("streams", 1) == 1 and xs[0]["p50_us"] > 0
+            p50, p99, p999 = ([x[k] for x in xs] for k in ("p50_us", "p99_us", "p999_us"))
+            amp = [x.get("write_amp", 0) for x in xs]
+            lines.append(f"| {n} | {med(rs):,.0f}{spread(rs, '{:,.0f}')} | {med([x['mb_s'] for x in xs]):.1f} | "
+                         f"{med(ratio):.2f} | " + (f"{med(p50):.0f}{spread(p50)} | {med(p99):.0f}{spread(p99)} | {med(p999):.0f} | "
+                                                    if lat else "- | - | - | ") +
+                         (f"{med(amp):.2f} | " if med(amp) else "- | ") + f"{med([x.get('cpu_s_per_m', 0) for x in xs]):.3f} |")
+        summary[f"e2e_{dur}_{idle}"] = {n: {"records_s": med([x["records_s"] for x in xs]),
+                                            "p50_us": med([x["p50_us"] for x in xs]), "p99_us": med([x["p99_us"] for x in xs]),
+                                            "x_probe": med([x["mb_s"] / r["probe_mb_s"] for x, r in zip(xs, runs)])}
+                                        for n, xs in by.items()}
+        summary[f"e2e_{dur}_{idle}"]["probe_qd1_p50_us"] = med(probe_qd1)
+        lines.append("")
+
+    rep = load(os.path.join(d, "replay-*.json"))
+    if rep:
+        rates = [r["records"] / r["seconds"] for r in rep]
+        lines += [f"## AAPL sample, CSV to durable", "",
+                  f"{rep[0]['records']:,} LOBSTER messages replayed at full speed and flushed: "
+                  f"{med(rates):,.0f} records/s{spread(rates, '{:,.0f}')} (includes process start-up).", ""]
+        summary["replay_records_s"] = med(rates)
+
+    default = summary.get("e2e_dsync_backoff", {})
+    if default:
+        lines += ["## Targets (default configuration: dsync, backoff)", "", "| target | measured | |", "|---|---:|---|"]
+        light = default.get("10K/s, 40 B", {})
+        mil = default.get("1M/s, 40 B", {})
+        sat64 = default.get("saturation, 40 B", {})
+        sat4k = default.get("saturation, 4 KiB", {})
+        qd1 = default.get("probe_qd1_p50_us", 0) or 1
+        checks = [("light-load durable P50 <= 1.5x probe QD1", light.get("p50_us", 0) / qd1, 1.5, "{:.2f}x", True),
+                  ("P99 at 1M records/s < 1000 us", mil.get("p99_us", 0), 1000, "{:.0f} us", True),
+                  (">= 10M 64-byte records/s durable", sat64.get("records_s", 0) / 1e6, 10, "{:.1f}M/s", False),
+                  ("4 KiB durable throughput >= 0.7x probe", sat4k.get("x_probe", 0), 0.7, "{:.2f}x", False)]
+        pr = summary.get("producer")
+        if pr:
+            checks += [("publish P50 within 10 ns of the floor", pr["p50_minus_floor_ns"], 10, "{:.1f} ns", True),
+                       ("publish P99.9 <= 3x the floor", pr["p999_over_floor"], 3, "{:.2f}x", True),
+                       ("publish throughput >= 0.7x the floor", pr["tput_over_floor"], 0.7, "{:.2f}x", False)]
+        for name, value, bound, fmt, upper in checks:
+            met = value <= bound if upper else value >= bound
+            lines.append(f"| {name} | {fmt.format(value)} | {'met' if met else 'MISSED'} |")
+        lines.append("")
+    with open(os.path.join(d, "report.md"), "w") as f:
+        f.write("\n".join(lines))
+    with open(os.path.join(d, "bench.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
