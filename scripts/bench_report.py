@@ -78,7 +78,9 @@ def main(argv):
         lines += [f"## End to end: durability {dur}, idle {idle} ({len(runs)} run(s))", "",
                   f"Probe, same runs: {med(probe_bw):.0f} MB/s{spread(probe_bw)} with 1 MiB RWF_DSYNC writes at QD4; "
                   f"QD1 4 KiB write+sync P50 {med(probe_qd1):.1f} us{spread(probe_qd1, '{:.0f}')}. "
-                  f"Sidecar peak RSS {med([r.get('sidecar_rss_mib', 0) for r in runs]):.1f} MiB.", "",
+                  f"Sidecar peak RSS {med([r.get('sidecar_rss_mib', 0) for r in runs]):.0f} MiB, of which private memory "
+                  f"{med([r.get('sidecar_anon_mib', 0) for r in runs]):.1f} MiB (the rest: the rings it maps from /dev/shm). "
+                  "Write amp = block bytes on disk / payload bytes (frame headers and 4 KiB page padding).", "",
                   "| workload | records/s | MB/s | x probe | P50 us | P99 us | P99.9 us | write amp | sidecar CPU s / 1M rec |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         names = [r["name"] for r in runs[0]["runs"]]

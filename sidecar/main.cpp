@@ -1,4 +1,5 @@
 // aerolog-sidecar: drains every AeroLog ring into durable .alog segments.
+#include "failpoint.hpp"
 #include "options.hpp"
 #include "sidecar.hpp"
 
@@ -45,6 +46,11 @@ void setup_logging(const aerolog::sidecar::Options& o) {
 
 int main(int argc, char** argv) {
   using namespace aerolog::sidecar;
+  struct sigaction sa {};  // first: a SIGTERM during start-up still means "stop cleanly"
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
   Options o;
   CLI::App app{"aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
                "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
@@ -61,6 +67,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "aerolog-sidecar: %s\n", e.what());
     return 2;
   }
+  fp::init();
   const std::uint64_t biggest_block = std::max<std::uint64_t>(o.max_block, aerolog::proto::kBlockHeaderSize +
                                                                                 aerolog::proto::kMaxFrameSize);
   if (o.segment_size < 2 * biggest_block + aerolog::proto::kSegmentHeaderSize) {
@@ -78,11 +85,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "aerolog-sidecar: cannot open the log: %s\n", e.what());
     return 1;
   }
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
   if (o.cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);

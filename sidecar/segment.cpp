@@ -1,6 +1,7 @@
 #include "segment.hpp"
 
 #include "block.hpp"
+#include "failpoint.hpp"
 #include "fs.hpp"
 #include "wal_files.hpp"
 
@@ -43,6 +44,7 @@ void prepare_spare(const std::string& path, std::uint64_t size) {
   // write later is an overwrite with no metadata to commit.
   AlignedBuffer zeros(1u << 20);
   for (std::uint64_t off = 0; off < size; off += zeros.size()) {
+    if (off >= size / 2 && off < size / 2 + zeros.size()) AEROLOG_CRASH_POINT("prealloc_mid");
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), size - off));
     if (::pwrite(fd.get(), zeros.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n))
       throw_errno("zero " + path);
@@ -76,7 +78,9 @@ SegmentFile activate_spare(const std::string& dir, const std::string& spare, con
   h->crc = crc32c(h, offsetof(SegmentHeader, crc));
   if (::pwrite(fd.get(), page.data(), kPage, 0) != kPage) throw_errno("write header " + spare);
   if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + spare);
+  AEROLOG_CRASH_POINT("roll_after_header");
   if (::rename(spare.c_str(), s.path.c_str()) != 0) throw_errno("rename " + spare);
+  AEROLOG_CRASH_POINT("roll_after_rename");
   fsync_dir(dir);
   s.fd = fd.release();
   return s;
@@ -111,6 +115,7 @@ bool all_zero(const std::byte* p, std::size_t n) {
 }  // namespace
 
 Recovery recover(const std::string& dir, const std::string& stream) {
+  AEROLOG_CRASH_POINT("recovery_start");
   Recovery r;
   ::unlink((dir + "/" + kSpareName).c_str());  // a half-made spare is simply made again
   fsync_dir(dir);
@@ -175,9 +180,12 @@ Recovery recover(const std::string& dir, const std::string& stream) {
       }
     }
     if (dirty_end > off) {
+      AEROLOG_CRASH_POINT("recovery_before_zero");
       AlignedBuffer zeros(kPage);
-      for (std::uint64_t p = off; p < dirty_end; p += kPage)
+      for (std::uint64_t p = off; p < dirty_end; p += kPage) {
         if (::pwrite(fd.get(), zeros.data(), kPage, static_cast<off_t>(p)) != kPage) throw_errno("zero torn tail of " + s.path);
+        if (p == off) AEROLOG_CRASH_POINT("recovery_mid_zero");
+      }
       if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + s.path);
       r.note = "torn tail at offset " + std::to_string(off) + " of " + s.path + " (" + why + "): zeroed " +
                std::to_string(dirty_end - off) + " bytes, " + std::to_string(stale) +

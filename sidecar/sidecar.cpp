@@ -1,5 +1,7 @@
 #include "sidecar.hpp"
 
+#include "ring_guard.hpp"
+
 #include <aerolog/proto/ring.hpp>
 
 #include <spdlog/spdlog.h>
@@ -211,6 +213,7 @@ void Sidecar::idle(std::uint64_t now) {
 }
 
 int Sidecar::run(const std::atomic<bool>& stop) {
+  guard::install();
   recover_all();
   scan_shm();
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;

@@ -1,6 +1,8 @@
 #include "stream.hpp"
 
+#include "failpoint.hpp"
 #include "ring_file.hpp"
+#include "ring_guard.hpp"
 #include "ring_scan.hpp"
 #include "wal_files.hpp"
 
@@ -38,6 +40,16 @@ const char* to_string(StreamState s) {
 }
 
 namespace {
+
+bool owned_by_us_or_our_group(const struct stat& st) {
+  if (st.st_uid == ::geteuid() || st.st_gid == ::getegid()) return true;
+  gid_t groups[256];
+  const int n = ::getgroups(256, groups);
+  for (int i = 0; i < n; ++i)
+    if (groups[i] == st.st_gid) return true;
+  return false;
+}
+
 constexpr std::uint64_t kRetryNs = 1'000'000'000ull;
 constexpr std::uint64_t kRetentionEveryNs = 10'000'000'000ull;
 constexpr std::uint64_t kBusyPollNs = 5'000;  // polls closer than this mean the producer is busy
@@ -92,6 +104,13 @@ bool Stream::attach(const std::string& ring_path) {
   if (!fd) return false;
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return false;
+  if (!owned_by_us_or_our_group(st)) {
+    const std::string why = ring_path + " is owned by uid " + std::to_string(st.st_uid) + " gid " +
+                            std::to_string(st.st_gid) + ", neither our user nor one of our groups: not served";
+    if (error_ != why) log_->error("stream {}: {}", name_, why);
+    error_ = why;
+    return false;
+  }
   detail::RingProbe probe;
   try {
     probe = detail::probe_ring(fd.get(), ring_path);
@@ -106,6 +125,7 @@ bool Stream::attach(const std::string& ring_path) {
   if (m == MAP_FAILED) return false;
   hdr_ = static_cast<RingHeader*>(m);
   data_ = static_cast<const std::byte*>(m) + kRingHeaderSize;
+  guard_ = guard::add(m, map_len_);
   cap_ = probe.capacity;
   ring_fd_ = fd.release();
   ring_ino_ = st.st_ino;
@@ -178,6 +198,8 @@ bool Stream::attach(const std::string& ring_path) {
 }
 
 void Stream::detach() {
+  guard::remove(guard_);
+  guard_ = -1;
   if (hdr_) ::munmap(hdr_, map_len_);
   if (ring_fd_ >= 0) ::close(ring_fd_);
   hdr_ = nullptr;
@@ -188,6 +210,10 @@ void Stream::detach() {
 
 bool Stream::poll(std::uint64_t now, bool stopping) {
   if (!hdr_ || state_ != StreamState::ok) return false;
+  if (guard::faulted(guard_)) {
+    fail(StreamState::quarantined, 0, "ring file " + ring_path_ + " was truncated underneath the sidecar (SIGBUS caught)");
+    return false;
+  }
   const std::uint64_t w = hdr_->producer.write_pos.load(memory_order_acquire);
   if (w < cursor_ || w - durable_pos_ > cap_) {
     fail(StreamState::quarantined, 0, "ring write position " + std::to_string(w) + " is behind the sidecar (" +
@@ -259,6 +285,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
     ++seq;
     pos += f.stride;
   }
+  if (guard::faulted(guard_)) return false;  // the ring shrank while we copied: the copy is garbage
   cursor_ = pos;
   if (!count) {  // only padding: nothing to write, freed once everything before it is durable
     if (inflight_.empty()) advance();
@@ -285,6 +312,13 @@ void Stream::submit(Block* b) {
   b->error = 0;
   b->done = false;
   b->submit_ns = mono_ns();
+  if (fp::hit("torn_write")) {  // the first K sectors of this block reach the disk, then the power goes
+    const std::size_t torn = std::min<std::size_t>(b->disk_len, 512u * static_cast<unsigned>(std::max(1, fp::arg("torn_write"))));
+    if (::pwrite(seg_.fd, b->buf.data(), torn, static_cast<off_t>(b->seg_off)) < 0)
+      (void)!::pwrite(seg_.fd, b->buf.data(), align_up(torn, kPage), static_cast<off_t>(b->seg_off));
+    ::fdatasync(seg_.fd);
+    fp::crash("torn_write");
+  }
   io_uring_sqe* sqe = uring_.sqe();
   io_uring_prep_write(sqe, seg_.fd, b->buf.data(), b->disk_len, b->seg_off);
   if (opt_.durability == Durability::dsync) sqe->rw_flags = RWF_DSYNC;
@@ -301,6 +335,8 @@ void Stream::submit(Block* b) {
 }
 
 void Stream::on_cqe(Block* b, int res, bool is_sync) {
+  if (fp::hit(is_sync ? "fsync_eio" : "write_eio")) res = -EIO;  // an injected I/O error
+  AEROLOG_CRASH_POINT("after_write_complete");
   if (res < 0 && !b->error) b->error = -res;
   if (!is_sync && res >= 0 && static_cast<std::uint32_t>(res) != b->disk_len && !b->error) b->error = EIO;
   if (--b->pending_cqes > 0) return;
@@ -354,6 +390,7 @@ void Stream::advance() {
                                   memory_order_release);
   hdr_->durable.durable_pos.store(durable_pos_, memory_order_release);
   hdr_->durable.durable_ns.store(wall_ns(), memory_order_relaxed);
+  AEROLOG_CRASH_POINT("after_hwm_store");
   hdr_->consumer.read_pos.store(durable_pos_, memory_order_release);  // only now is the space free
   if (durable_pos_ >= flush_target_) hdr_->sidecar.flush_ack.store(flush_req_, memory_order_release);
 }
@@ -374,6 +411,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
     if (std::string err = seal(dir_, seg_); !err.empty()) log_->error("stream {}: sealing: {}", name_, err);
   }
   const std::uint64_t generation = seg_.generation + 1;
+  AEROLOG_CRASH_POINT("roll_after_seal");
   try {
     seg_ = activate_spare(dir_, dir_ + "/" + kSpareName, name_, first_seq, generation);
   } catch (const std::system_error& e) {
@@ -442,12 +480,33 @@ void Stream::recover_from_io_error(std::uint64_t now) {
 
 void Stream::housekeeping(std::uint64_t now) {
   if (hdr_) hdr_->sidecar.heartbeat_ns.store(wall_ns(), memory_order_relaxed);
+  check_replaced();
   if (state_ == StreamState::io_error) recover_from_io_error(now);
   retire_if_idle(now);
   if (now >= next_retention_ns_) {
     next_retention_ns_ = now + kRetentionEveryNs;
     apply_retention(now);
   }
+}
+
+// A ring file removed or replaced by another file: keep draining the old mapping (a producer
+// may still hold it) until it is empty, then let go so the new file can be attached.
+void Stream::check_replaced() {
+  if (!hdr_) return;
+  struct stat st;
+  if (::fstat(ring_fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < map_len_) {
+    fail(StreamState::quarantined, 0, "ring file " + ring_path_ + " was truncated underneath the sidecar (" +
+                                          std::to_string(st.st_size) + " of " + std::to_string(map_len_) + " bytes)");
+    detach();  // touching the lost pages would fault
+    return;
+  }
+  const bool gone = ::stat(ring_path_.c_str(), &st) != 0 || st.st_ino != ring_ino_;
+  if (!gone) return;
+  const bool empty = inflight_.empty() && durable_pos_ == hdr_->producer.write_pos.load(memory_order_acquire);
+  if (!empty && state_ == StreamState::ok) return;
+  log_->warn("stream {}: ring file {} was removed or replaced; the old ring is {}: detached", name_, ring_path_,
+             empty ? "fully durable" : "not being served");
+  detach();
 }
 
 bool Stream::drained() const {

@@ -82,6 +82,7 @@ class Stream {
   void retire_if_idle(std::uint64_t now_ns);
   void apply_retention(std::uint64_t now_ns);
   void detach();
+  void check_replaced();
 
   std::string name_, dir_;
   const Options& opt_;
@@ -99,6 +100,7 @@ class Stream {
   const std::byte* data_ = nullptr;
   std::uint64_t cap_ = 0;
   std::uint32_t max_frame_ = 0;
+  int guard_ = -1;                  // ring_guard slot (SIGBUS on a truncated ring)
 
   // drain state
   std::uint64_t cursor_ = 0;        // ring position of the next frame to copy

@@ -1,5 +1,7 @@
 #include "uring.hpp"
 
+#include "failpoint.hpp"
+
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -31,6 +33,7 @@ void Uring::submit() {
   while (r == -EINTR || r == -EAGAIN || r == -EBUSY);
   if (r < 0) throw std::runtime_error(std::string("io_uring_submit: ") + std::strerror(-r));
   queued_ = 0;
+  AEROLOG_CRASH_POINT("after_submit");
 }
 
 void Uring::wait(std::uint64_t timeout_ns) {

@@ -54,6 +54,7 @@ class SidecarProcess {
     }
   }
   pid_t pid() const { return pid_; }
+  void forget() { pid_ = -1; }  // already reaped by the caller
   void signal(int sig) { ::kill(pid_, sig); }
   // Exit code, or 128 + signal.
   int wait() {

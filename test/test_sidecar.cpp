@@ -81,7 +81,7 @@ TEST_CASE("kill -9 of the sidecar at random moments loses nothing and never move
   const char* mode = GENERATE("dsync", "fdatasync");
   Dirs d;
   const std::uint64_t cap = 512 * 1024;  // small: the producer is held back while the sidecar is down
-  pid_t producer = spawn([&] { return publish_until(d.shm.path, "s", cap, 0); });
+  pid_t producer = spawn([&] { return publish_until(d.shm.path, "s", cap, 2'000'000); });  // bounded: ~130 MB of WAL at most
   REQUIRE(wait_until([&] { return exists(d.ring("s")); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   RingWatch ring(d.ring("s"));
@@ -106,12 +106,14 @@ TEST_CASE("kill -9 of the sidecar at random moments loses nothing and never move
   wait_exit(producer);
   {
     SidecarProcess sc(d.shm.path, d.wal.path, {"--durability", mode});
-    REQUIRE(wait_until([&] { return ring.drained(); }));
+    const bool drained = wait_until([&] { return ring.drained() && sc.log().find("ready") != std::string::npos; });
     sc.signal(SIGTERM);
-    REQUIRE(sc.wait() == 0);
+    const int rc = sc.wait();
+    stop = true;
+    monitor.join();
+    REQUIRE(drained);
+    REQUIRE(rc == 0);
   }
-  stop = true;
-  monitor.join();
   WalScan w = read_wal(d.stream("s"));
   REQUIRE(!w.records.empty());
   const std::uint64_t last = w.records.back().seq;
