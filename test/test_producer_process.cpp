@@ -29,20 +29,21 @@ int publish_until(const std::string& dir, std::uint64_t capacity, std::uint64_t 
 }
 
 // Drains until `want` records were seen (or the deadline), checking each against its seq.
-void drain_and_check(RingConsumer& c, std::uint64_t& next, std::uint64_t want,
-                     std::chrono::seconds limit = std::chrono::seconds(60)) {
+// Returns what went wrong, if anything (no Catch2 assertion here: it may run on a thread).
+std::string drain_and_check(RingConsumer& c, std::uint64_t& next, std::uint64_t want,
+                            std::chrono::seconds limit = std::chrono::seconds(60)) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   std::vector<testutil::Record> recs;
   while (next <= want && std::chrono::steady_clock::now() < deadline) {
     recs.clear();
     c.poll(recs);
     for (const auto& r : recs) {
-      REQUIRE(r.seq == next);
-      REQUIRE(r.type == 256 + next % 5);
-      REQUIRE(r.payload == testutil::payload_for(next));
+      if (r.seq != next || r.type != 256 + next % 5 || r.payload != testutil::payload_for(next))
+        return "record " + std::to_string(r.seq) + " where " + std::to_string(next) + " was due, or bad bytes";
       ++next;
     }
   }
+  return {};
 }
 
 }  // namespace
@@ -59,7 +60,7 @@ TEST_CASE("millions of records cross the process boundary byte-exact", "[produce
   RingConsumer c(path);
   REQUIRE(c.header().id.magic.load() == proto::kRingMagic);
   std::uint64_t next = 1;
-  drain_and_check(c, next, n);
+  CHECK(drain_and_check(c, next, n) == "");
   CHECK(next == n + 1);
   CHECK(wait_exit(child) == 0);
   CHECK(c.pads > 0);
@@ -104,13 +105,15 @@ TEST_CASE("kill -9 of a producer mid-stream: re-attach keeps every record and th
   const std::uint64_t resume = p.last_seq();
   CHECK(resume > 1000);
   const std::uint64_t final_seq = resume + 1000;
-  std::thread drainer([&] { drain_and_check(*c, next, final_seq); });
+  std::string drained;
+  std::thread drainer([&] { drained = drain_and_check(*c, next, final_seq); });
   for (std::uint64_t seq = resume + 1; seq <= final_seq; ++seq) {
     auto pl = testutil::payload_for(seq);
     REQUIRE(p.try_publish(static_cast<std::uint16_t>(256 + seq % 5), pl.data(),
                           static_cast<std::uint32_t>(pl.size())).seq == seq);
   }
   drainer.join();
+  CHECK(drained == "");
   CHECK(next == final_seq + 1);  // no gap, no duplicate across 8 kills
 }
 
