@@ -56,6 +56,19 @@ inline int publish_until(const std::string& dir, const std::string& stream, std:
   return 0;
 }
 
+// publish_until in a fresh process (fork + exec of aerolog-test-publisher).
+inline pid_t spawn_publisher(const std::string& dir, const std::string& stream, std::uint64_t capacity,
+                             std::uint64_t last) {
+  const std::string cap = std::to_string(capacity), n = std::to_string(last);
+  const char* argv[] = {AEROLOG_TEST_PUBLISHER, dir.c_str(), stream.c_str(), cap.c_str(), n.c_str(), nullptr};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execv(argv[0], const_cast<char**>(argv));
+    ::_exit(127);
+  }
+  return pid;
+}
+
 template <class Pred>
 bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
   const auto deadline = std::chrono::steady_clock::now() + limit;

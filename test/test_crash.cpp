@@ -58,7 +58,7 @@ class Rig {
   void start_producer(const std::string& s) {
     const std::string dir = shm.path;
     const std::uint64_t cap = capacity_, limit = limit_;
-    producers_[s] = spawn([dir, s, cap, limit] { return publish_until(dir, s, cap, limit); });
+    producers_[s] = spawn_publisher(dir, s, cap, limit);
   }
   void kill_producer(const std::string& s) {
     ::kill(producers_[s], SIGKILL);
@@ -301,15 +301,15 @@ TEST_CASE("two producers racing to open one stream: exactly one wins, the others
 TEST_CASE("a ring truncated or replaced underneath a running sidecar is handled, others keep running", "[crash]") {
   TempDir shm("/dev/shm"), wal("/tmp");
   SidecarProcess sc(shm.path, wal.path);
-  REQUIRE(wait_exit(spawn([&] { return publish_until(shm.path, "victim", 1 << 20, 1000); })) == 0);
-  REQUIRE(wait_exit(spawn([&] { return publish_until(shm.path, "bystander", 1 << 20, 1000); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(shm.path, "victim", 1 << 20, 1000)) == 0);
+  REQUIRE(wait_exit(spawn_publisher(shm.path, "bystander", 1 << 20, 1000)) == 0);
   {
     RingConsumer v(shm.path + "/aerolog.victim");
     REQUIRE(wait_until([&] { return v.header().durable.durable_seq.load() == 1000; }));
   }
   // Truncate the live ring to half its size: the sidecar must not die of SIGBUS.
   REQUIRE(::truncate((shm.path + "/aerolog.victim").c_str(), 4096 + (1 << 19)) == 0);
-  REQUIRE(wait_exit(spawn([&] { return publish_until(shm.path, "bystander", 1 << 20, 3000); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(shm.path, "bystander", 1 << 20, 3000)) == 0);
   RingConsumer b(shm.path + "/aerolog.bystander");
   REQUIRE(wait_until([&] { return b.header().durable.durable_seq.load() == 3000; }));
   REQUIRE(::waitpid(sc.pid(), nullptr, WNOHANG) == 0);  // still alive

@@ -208,7 +208,7 @@ TEST_CASE("Reader seeks by seq and time without scanning from the start", "[read
   Wal w;
   {
     SidecarProcess sc(w.shm.path, w.wal.path, {"--max-block", "65536"});
-    REQUIRE(wait_exit(spawn([&] { return publish_until(w.shm.path, "big", 1 << 20, 400'000); })) == 0);
+    REQUIRE(wait_exit(spawn_publisher(w.shm.path, "big", 1 << 20, 400'000)) == 0);
     aerolog::ProducerOptions o;
     o.shm_dir = w.shm.path;
     o.capacity = 1 << 20;
@@ -265,7 +265,7 @@ TEST_CASE("verify and cat report damage and bad input with one clear line and an
   Wal w;
   {
     SidecarProcess sc(w.shm.path, w.wal.path, {"--max-block", "65536"});
-    REQUIRE(wait_exit(spawn([&] { return publish_until(w.shm.path, "v", 1 << 20, 30'000); })) == 0);
+    REQUIRE(wait_exit(spawn_publisher(w.shm.path, "v", 1 << 20, 30'000)) == 0);
     aerolog::ProducerOptions o;
     o.shm_dir = w.shm.path;
     o.capacity = 1 << 20;

@@ -22,11 +22,8 @@ using testutil::TempDir;
 namespace {
 
 using testutil::spawn;
+using testutil::spawn_publisher;
 using testutil::wait_exit;
-
-int publish_until(const std::string& dir, std::uint64_t capacity, std::uint64_t last) {
-  return testutil::publish_until(dir, "x", capacity, last);
-}
 
 // Drains until `want` records were seen (or the deadline), checking each against its seq.
 // Returns what went wrong, if anything (no Catch2 assertion here: it may run on a thread).
@@ -52,7 +49,7 @@ TEST_CASE("millions of records cross the process boundary byte-exact", "[produce
   TempDir d;
   const std::uint64_t n = 3'000'000;
   const std::uint64_t cap = 1 << 20;  // small: the ring laps ~150 times
-  pid_t child = spawn([&] { return publish_until(d.path, cap, n); });
+  pid_t child = spawn_publisher(d.path, "x", cap, n);
   // Wait for the ring to exist, then consume concurrently.
   const std::string path = d.path + "/aerolog.x";
   for (int i = 0; i < 2000 && ::access(path.c_str(), F_OK) != 0; ++i) ::usleep(1000);
@@ -75,7 +72,7 @@ TEST_CASE("kill -9 of a producer mid-stream: re-attach keeps every record and th
   std::uint64_t next = 1;
   std::unique_ptr<RingConsumer> c;
   for (int round = 0; round < 8; ++round) {
-    pid_t child = spawn([&] { return publish_until(d.path, cap, 0); });
+    pid_t child = spawn_publisher(d.path, "x", cap, 0);
     if (!c) {
       for (int i = 0; i < 2000 && ::access(path.c_str(), F_OK) != 0; ++i) ::usleep(1000);
       ::usleep(50'000);

@@ -61,7 +61,7 @@ TEST_CASE("end to end: several producer processes, every record durable exactly 
   const char* names[] = {"alpha", "beta", "gamma"};
   std::vector<pid_t> kids;
   for (const char* s : names)
-    kids.push_back(spawn([&, s] { return publish_until(d.shm.path, s, 256 * 1024, n); }));
+    kids.push_back(spawn_publisher(d.shm.path, s, 256 * 1024, n));
   for (pid_t k : kids) REQUIRE(wait_exit(k) == 0);
   for (const char* s : names) {
     RingWatch w(d.ring(s));
@@ -81,7 +81,7 @@ TEST_CASE("kill -9 of the sidecar at random moments loses nothing and never move
   const char* mode = GENERATE("dsync", "fdatasync");
   Dirs d;
   const std::uint64_t cap = 512 * 1024;  // small: the producer is held back while the sidecar is down
-  pid_t producer = spawn([&] { return publish_until(d.shm.path, "s", cap, 2'000'000); });  // bounded: ~130 MB of WAL at most
+  pid_t producer = spawn_publisher(d.shm.path, "s", cap, 2'000'000);  // bounded: ~130 MB of WAL at most
   REQUIRE(wait_until([&] { return exists(d.ring("s")); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   RingWatch ring(d.ring("s"));
@@ -130,14 +130,14 @@ TEST_CASE("a torn unacknowledged block is zeroed and its records come back from 
   const std::uint64_t n = 5000;
   {
     SidecarProcess sc(d.shm.path, d.wal.path);
-    REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "t", 1 << 20, n); })) == 0);
+    REQUIRE(wait_exit(spawn_publisher(d.shm.path, "t", 1 << 20, n)) == 0);
     RingWatch w(d.ring("t"));
     REQUIRE(wait_until([&] { return w.durable() == n; }));
     sc.signal(SIGTERM);
     REQUIRE(sc.wait() == 0);
   }
   // More records while no sidecar runs: in the ring only.
-  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "t", 1 << 20, n + 3000); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "t", 1 << 20, n + 3000)) == 0);
   // Fake a torn write: the first page of the last good block copied to the next free slot.
   const auto segs = segment_files(d.stream("t"));
   const std::string seg = d.stream("t") + "/" + segs.back();
@@ -172,7 +172,7 @@ TEST_CASE("hand-damaged segments: truncation and a zeroed page are torn tails, a
   {
     SidecarProcess sc(d.shm.path, d.wal.path, {"--max-block", "65536"});
     std::vector<pid_t> kids;
-    for (const char* s : {"a", "b"}) kids.push_back(spawn([&, s] { return publish_until(d.shm.path, s, 1 << 20, n); }));
+    for (const char* s : {"a", "b"}) kids.push_back(spawn_publisher(d.shm.path, s, 1 << 20, n));
     for (pid_t k : kids) REQUIRE(wait_exit(k) == 0);
     for (const char* s : {"a", "b"}) {
       RingWatch w(d.ring(s));
@@ -202,7 +202,7 @@ TEST_CASE("hand-damaged segments: truncation and a zeroed page are torn tails, a
     before[victim] ^= 0x10;
     { std::ofstream(seg_a, std::ios::binary | std::ios::in | std::ios::out).seekp(0) << before; }
     SidecarProcess sc(d.shm.path, d.wal.path);
-    REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "b", 1 << 20, n + 100); })) == 0);
+    REQUIRE(wait_exit(spawn_publisher(d.shm.path, "b", 1 << 20, n + 100)) == 0);
     RingWatch b(d.ring("b"));
     REQUIRE(wait_until([&] { return b.durable() == n + 100; }));
     RingWatch a(d.ring("a"));
@@ -247,10 +247,10 @@ TEST_CASE("a second sidecar on the same WAL directory refuses to start", "[sidec
 TEST_CASE("a producer that comes back after the ring was retired continues its seqs", "[sidecar]") {
   Dirs d;
   SidecarProcess sc(d.shm.path, d.wal.path, {"--retire-grace", "0"});
-  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "r", 1 << 20, 1000); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "r", 1 << 20, 1000)) == 0);
   struct stat st;
   REQUIRE(wait_until([&] { return ::stat(d.ring("r").c_str(), &st) == 0 && st.st_size == 4096; }));
-  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "r", 1 << 20, 2500); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "r", 1 << 20, 2500)) == 0);
   REQUIRE(wait_until([&] { return ::stat(d.ring("r").c_str(), &st) == 0 && st.st_size == 4096; }));
   sc.signal(SIGTERM);
   REQUIRE(sc.wait() == 0);
@@ -333,7 +333,7 @@ TEST_CASE("bad flags or config give one clear line and exit 2", "[sidecar]") {
 TEST_CASE("hostile ring contents quarantine that stream only", "[sidecar]") {
   Dirs d;
   SidecarProcess sc(d.shm.path, d.wal.path);
-  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "bad", 1 << 20, 100); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "bad", 1 << 20, 100)) == 0);
   RingWatch bad(d.ring("bad"));
   REQUIRE(wait_until([&] { return bad.durable() == 100; }));
   // Scribble: a frame whose length points far outside the ring, then publish past it.
@@ -347,7 +347,7 @@ TEST_CASE("hostile ring contents quarantine that stream only", "[sidecar]") {
   CHECK(std::string(h.sidecar.error).find("bad frame") != std::string::npos);
   CHECK(bad.durable() == 100);  // nothing past the bad frame was taken
   // Another stream is unaffected.
-  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "good", 1 << 20, 5000); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "good", 1 << 20, 5000)) == 0);
   RingWatch good(d.ring("good"));
   REQUIRE(wait_until([&] { return good.durable() == 5000; }));
   sc.signal(SIGTERM);
@@ -377,7 +377,7 @@ TEST_CASE("disk full: the ring backs up, the error shows, nothing is lost, it re
   ::mkdir(wal.c_str(), 0750);
   SidecarProcess sc(d.shm.path, wal, {}, {}, d.wal.path);  // the log is not on the full disk
   const std::uint64_t n = 300'000;  // ~25 MiB of frames: more than fits
-  pid_t producer = spawn([&] { return publish_until(d.shm.path, "full", 1 << 20, n); });
+  pid_t producer = spawn_publisher(d.shm.path, "full", 1 << 20, n);
   REQUIRE(wait_until([&] { return exists(d.ring("full")); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   RingWatch ring(d.ring("full"));
@@ -403,7 +403,7 @@ TEST_CASE("disk full: the ring backs up, the error shows, nothing is lost, it re
 TEST_CASE("the default idle strategy does not burn a core on an idle machine", "[sidecar]") {
   Dirs d;
   SidecarProcess sc(d.shm.path, d.wal.path);
-  REQUIRE(wait_exit(spawn([&] { return publish_until(d.shm.path, "idle", 1 << 20, 1000); })) == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "idle", 1 << 20, 1000)) == 0);
   RingWatch w(d.ring("idle"));
   REQUIRE(wait_until([&] { return w.durable() == 1000; }));
   auto cpu_ticks = [&] {
