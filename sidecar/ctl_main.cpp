@@ -1,4 +1,5 @@
 // aerologctl: status and flush of a running AeroLog pair, and reading / verifying .alog files.
+#include "cli.hpp"
 #include "ctl.hpp"
 
 #include <CLI/CLI.hpp>
@@ -49,14 +50,7 @@ int main(int argc, char** argv) {
   verify->add_option("target", vf.target, "a .alog file, a stream directory, or a WAL root")->required();
   verify->add_flag("-q,--quiet", vf.quiet, "only problems and the per-stream verdict");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "aerologctl: %s (try --help)\n", e.what());
-    return 2;
-  }
+  if (auto rc = aerolog::parse_cli(app, argc, argv, "aerologctl")) return *rc;
   st.shm_dir = fl.shm_dir = ct.shm_dir = shm_dir;
   if (*status) {
     if (st.json && st.prometheus) {

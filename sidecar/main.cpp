@@ -1,4 +1,5 @@
 // aerolog-sidecar: drains every AeroLog ring into durable .alog segments.
+#include "cli.hpp"
 #include "failpoint.hpp"
 #include "options.hpp"
 #include "sidecar.hpp"
@@ -51,6 +52,11 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;  // a parent may have left them blocked across exec: we must hear them
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigprocmask(SIG_UNBLOCK, &stop_signals, nullptr);
   Options o;
   CLI::App app{"aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
                "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
@@ -59,14 +65,7 @@ int main(int argc, char** argv) {
   app.allow_config_extras(false);  // an unknown key in the config file is an error, not ignored
   app.footer("Exit status: 0 stopped cleanly; 1 runtime error (message on stderr and in the log);\n"
              "2 invalid flags or config file.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "aerolog-sidecar: %s\n", e.what());
-    return 2;
-  }
+  if (auto rc = aerolog::parse_cli(app, argc, argv, "aerolog-sidecar")) return *rc;
   fp::init();
   const std::uint64_t biggest_block = std::max<std::uint64_t>(o.max_block, aerolog::proto::kBlockHeaderSize +
                                                                                 aerolog::proto::kMaxFrameSize);

@@ -1,4 +1,6 @@
 // aerolog-replay: publishes a LOBSTER message file into a stream as Order / Trade records.
+#include "cli.hpp"
+
 #include <aerolog/producer.hpp>
 
 #include <CLI/CLI.hpp>
@@ -183,14 +185,7 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-progress", progress, "no progress bar (it only shows on a terminal anyway)");
   app.footer("Exit status: 0 all lines published; 1 cannot open the file or the stream; 2 bad usage;\n"
              "3 done, but some lines were malformed (reported with their line numbers) or dropped.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "aerolog-replay: %s (try --help)\n", e.what());
-    return 2;
-  }
+  if (auto rc = aerolog::parse_cli(app, argc, argv, "aerolog-replay")) return *rc;
 
   std::ifstream in(file);
   if (!in) {

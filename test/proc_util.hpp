@@ -5,6 +5,7 @@
 #include "ring_consumer.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <thread>
@@ -63,6 +64,9 @@ inline pid_t spawn_publisher(const std::string& dir, const std::string& stream, 
   const char* argv[] = {AEROLOG_TEST_PUBLISHER, dir.c_str(), stream.c_str(), cap.c_str(), n.c_str(), nullptr};
   pid_t pid = ::fork();
   if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execv(argv[0], const_cast<char**>(argv));
     ::_exit(127);
   }

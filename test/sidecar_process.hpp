@@ -33,6 +33,9 @@ class SidecarProcess {
     pid_ = ::fork();
     if (pid_ == 0) {  // no allocation and no Catch2 from here on
       for (int sig : {SIGTERM, SIGINT, SIGSEGV, SIGABRT}) ::signal(sig, SIG_DFL);
+      sigset_t none;  // the sanitizer runtimes block signals around fork: do not pass that on
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       for (auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
       int devnull = ::open("/dev/null", O_WRONLY);
       ::dup2(devnull, 1);
