@@ -19,11 +19,10 @@
 #include <filesystem>
 
 #include <sched.h>
+#include <sys/signalfd.h>
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
 
 void setup_logging(const aerolog::sidecar::Options& o) {
   std::shared_ptr<spdlog::logger> log;
@@ -47,16 +46,16 @@ void setup_logging(const aerolog::sidecar::Options& o) {
 
 int main(int argc, char** argv) {
   using namespace aerolog::sidecar;
-  struct sigaction sa {};  // first: a SIGTERM during start-up still means "stop cleanly"
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  sigset_t stop_signals;  // a parent may have left them blocked across exec: we must hear them
+  // First thing: SIGTERM/SIGINT are blocked in every thread and read from a signalfd by the
+  // main loop, so a stop request during start-up is kept until the loop sees it, and no thread
+  // can take it by accident.
+  sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
-  sigprocmask(SIG_UNBLOCK, &stop_signals, nullptr);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  std::signal(SIGPIPE, SIG_IGN);
   Options o;
   CLI::App app{"aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
                "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
@@ -92,7 +91,7 @@ int main(int argc, char** argv) {
   }
   try {
     Sidecar s(o);
-    return s.run(g_stop);
+    return s.run(signal_fd);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     std::fprintf(stderr, "aerolog-sidecar: %s\n", e.what());

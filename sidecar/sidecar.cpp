@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -212,7 +213,7 @@ void Sidecar::idle(std::uint64_t now) {
   nap_ns_ = std::min<std::uint64_t>(nap_ns_ * 2, opt_.max_sleep_us * 1000);
 }
 
-int Sidecar::run(const std::atomic<bool>& stop) {
+int Sidecar::run(int signal_fd) {
   guard::install();
   recover_all();
   scan_shm();
@@ -226,7 +227,12 @@ int Sidecar::run(const std::atomic<bool>& stop) {
   std::uint64_t deadline = 0;
   for (std::uint64_t loops = 0;; ++loops) {
     const std::uint64_t now = mono_ns();
-    if (stop.load(std::memory_order_relaxed) && !stopping_) {
+    if (now >= next_signal_check_ns_ && !stopping_) {  // every ms: SIGTERM / SIGINT pending?
+      next_signal_check_ns_ = now + 1'000'000;
+      signalfd_siginfo si;
+      stop_requested_ = stop_requested_ || ::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si);
+    }
+    if (stop_requested_ && !stopping_) {
       stopping_ = true;
       deadline = now + opt_.stop_timeout_s * 1'000'000'000ull;
       control_->stopping.store(1, std::memory_order_relaxed);

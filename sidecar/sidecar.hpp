@@ -21,7 +21,7 @@ class Sidecar {
  public:
   explicit Sidecar(const Options& opt);  // takes the WAL lock and the control block; throws
   ~Sidecar();
-  int run(const std::atomic<bool>& stop);  // exit code
+  int run(int signal_fd);  // until SIGTERM/SIGINT arrive on signal_fd; returns the exit code
 
  private:
   Stream& stream(const std::string& name);
@@ -47,6 +47,8 @@ class Sidecar {
   std::uint64_t last_work_ns_ = 0, nap_ns_ = 10'000;
   std::uint64_t next_hk_ns_ = 0, next_scan_ns_ = 0, next_status_ns_ = 0, next_watchdog_ns_ = 0;
   std::uint64_t watchdog_usec_ = 0;
+  std::uint64_t next_signal_check_ns_ = 0;
+  bool stop_requested_ = false;
 };
 
 }  // namespace aerolog::sidecar
