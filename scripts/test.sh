@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 "scripts/deps.sh"
 jobs=$(nproc)
 summary=()
+passed=0
 
 build() {  # build <dir> <cmake args...>
   local dir=$1; shift
@@ -27,7 +28,10 @@ suite() {  # suite <dir> [env...]
   local dir=$1; shift
   echo "== test $dir"
   (cd "$dir" && env "$@" ctest --output-on-failure -j "$jobs" --timeout 600)
-  summary+=("$dir: all tests passed")
+  local n
+  n=$(cd "$dir" && ctest -N | sed -n 's/^Total Tests: //p')
+  passed=$((passed + n))
+  summary+=("$dir: all $n tests passed")
 }
 
 fuzz() {
@@ -48,6 +52,7 @@ fuzz() {
     grep -E "stat::number_of_executed_units" "$work/$t.log" | sed "s/^/  fuzz_$t: /"
   done
   rm -rf "$work"
+  passed=$((passed + 3))
   summary+=("fuzzers: no crash in ${secs}s each")
 }
 
@@ -68,3 +73,4 @@ case "$mode" in
   *) echo "test.sh: unknown option '$mode' (try --help)" >&2; exit 2 ;;
 esac
 printf '%s\n' "${summary[@]}"
+echo "aerolog: $passed passed, 0 failed"  # (a failure exits non-zero before this line)
