@@ -43,6 +43,18 @@ struct Wal {
   TempDir wal{"/tmp"};
   std::string ctl() const { return std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " "; }
   std::string stream(const std::string& s) const { return wal.path + "/" + s; }
+  // A stream's WAL holding seqs 1..n (payload_for), written by the real sidecar in 64 KiB
+  // blocks, then the sidecar stopped.
+  void fill(const std::string& s, std::uint64_t n) const {
+    SidecarProcess sc(shm.path, wal.path, {"--max-block", "65536"});
+    REQUIRE(wait_exit(spawn_publisher(shm.path, s, 1 << 20, n)) == 0);
+    aerolog::ProducerOptions o;
+    o.shm_dir = shm.path;
+    o.capacity = 1 << 20;
+    REQUIRE(aerolog::Producer::open(s, o).wait_durable(n, std::chrono::seconds(30)));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
 };
 
 // Every standard record type, a user type, and text that needs CSV quoting.
@@ -206,17 +218,7 @@ TEST_CASE("cat --follow prints records as they become durable", "[ctl]") {
 
 TEST_CASE("Reader seeks by seq and time without scanning from the start", "[reader]") {
   Wal w;
-  {
-    SidecarProcess sc(w.shm.path, w.wal.path, {"--max-block", "65536"});
-    REQUIRE(wait_exit(spawn_publisher(w.shm.path, "big", 1 << 20, 400'000)) == 0);
-    aerolog::ProducerOptions o;
-    o.shm_dir = w.shm.path;
-    o.capacity = 1 << 20;
-    auto prod = aerolog::Producer::open("big", o);
-    REQUIRE(prod.wait_durable(400'000, std::chrono::seconds(30)));
-    sc.signal(SIGTERM);
-    REQUIRE(sc.wait() == 0);
-  }
+  w.fill("big", 400'000);
   REQUIRE(segment_files(w.stream("big")).size() > 3);
   auto r = aerolog::Reader::open(w.stream("big"));
   REQUIRE(r.seek_seq(345'678));
@@ -263,16 +265,7 @@ TEST_CASE("Reader seeks by seq and time without scanning from the start", "[read
 
 TEST_CASE("verify and cat report damage and bad input with one clear line and an exit code", "[ctl]") {
   Wal w;
-  {
-    SidecarProcess sc(w.shm.path, w.wal.path, {"--max-block", "65536"});
-    REQUIRE(wait_exit(spawn_publisher(w.shm.path, "v", 1 << 20, 30'000)) == 0);
-    aerolog::ProducerOptions o;
-    o.shm_dir = w.shm.path;
-    o.capacity = 1 << 20;
-    REQUIRE(aerolog::Producer::open("v", o).wait_durable(30'000, std::chrono::seconds(30)));
-    sc.signal(SIGTERM);
-    REQUIRE(sc.wait() == 0);
-  }
+  w.fill("v", 30'000);
   const std::string ctl = AEROLOGCTL_BIN;
   const std::string dir = w.stream("v");
   const std::string seg = dir + "/" + segment_files(dir).back();
