@@ -62,20 +62,8 @@ SegmentResult check_segment(const std::string& path, std::uint64_t expect, bool 
   }
   res.next = e;
   // What lies after the last good block: zeros (clean end), a torn tail, or corruption.
-  std::uint64_t dirty_end = off, stale = 0, corrupt_at = 0;
-  for (std::uint64_t p = off; p < m->size(); p += kPage) {
-    const std::size_t n = std::min<std::size_t>(kPage, m->size() - p);
-    const std::byte* q = m->data() + p;
-    bool zero = true;
-    for (std::size_t i = 0; i < n && zero; ++i) zero = q[i] == std::byte{0};
-    if (zero) continue;
-    dirty_end = p + n;
-    BlockHeader later;
-    if (p == off || detail::check_block_header(q, m->size() - p, h.generation, 0, later) || detail::check_block_body(q, later))
-      continue;
-    if (later.durable_at_submit >= e && !corrupt_at) corrupt_at = p;
-    else ++stale;
-  }
+  const detail::TailScan tail = detail::scan_tail(m->data(), m->size(), off, h.generation, e);
+  const std::uint64_t dirty_end = tail.dirty_end, stale = tail.stale, corrupt_at = tail.corrupt_at;
   if (!quiet || corrupt_at || dirty_end > off)
     std::printf("%s: %llu blocks, seqs %llu..%llu\n", path.c_str(), static_cast<unsigned long long>(res.blocks),
                 static_cast<unsigned long long>(h.base_seq), static_cast<unsigned long long>(e - 1));

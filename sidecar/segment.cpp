@@ -3,6 +3,7 @@
 #include "block.hpp"
 #include "failpoint.hpp"
 #include "fs.hpp"
+#include "block_check.hpp"
 #include "wal_files.hpp"
 
 #include <aerolog/proto/crc32c.hpp>
@@ -17,6 +18,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,15 +106,6 @@ std::string seal(const std::string& dir, SegmentFile& seg) {
   return {};
 }
 
-namespace {
-
-bool all_zero(const std::byte* p, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (p[i] != std::byte{0}) return false;
-  return true;
-}
-
-}  // namespace
 
 Recovery recover(const std::string& dir, const std::string& stream) {
   AEROLOG_CRASH_POINT("recovery_start");
@@ -160,25 +153,18 @@ Recovery recover(const std::string& dir, const std::string& stream) {
   s.write_off = off;
   if (off < s.size) {
     // Past the last good block: only zeros, torn pages, or blocks that were in flight with it.
-    std::uint64_t dirty_end = off, stale = 0;
-    AlignedBuffer chunk(1u << 20);
-    for (std::uint64_t p = off; p < s.size; p += chunk.size()) {
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), s.size - p));
-      if (::pread(fd.get(), chunk.data(), n, static_cast<off_t>(p)) != static_cast<ssize_t>(n)) throw_errno("read " + s.path);
-      for (std::size_t q = 0; q < n; q += kPage) {
-        if (all_zero(chunk.data() + q, std::min<std::size_t>(kPage, n - q))) continue;
-        dirty_end = p + q + kPage;
-        BlockHeader later;
-        if (p + q == off || !reader.read(p + q, 0, later).empty()) continue;
-        if (later.durable_at_submit >= expected)
-          return refuse("mid-log corruption: block at offset " + std::to_string(off) + " is bad (" + why +
-                        ") but the block at offset " + std::to_string(p + q) + " (seqs " +
-                        std::to_string(later.first_seq) + ".." + std::to_string(later.last_seq) +
-                        ") was written after seq " + std::to_string(expected) +
-                        " was acknowledged; the bytes are kept, the stream is not served");
-        ++stale;
-      }
-    }
+    void* m = ::mmap(nullptr, s.size, PROT_READ, MAP_SHARED, fd.get(), 0);
+    if (m == MAP_FAILED) throw_errno("map " + s.path);
+    const detail::TailScan tail =
+        detail::scan_tail(static_cast<const std::byte*>(m), s.size, off, s.generation, expected);
+    ::munmap(m, s.size);
+    const std::uint64_t dirty_end = tail.dirty_end, stale = tail.stale;
+    if (tail.corrupt_at)
+      return refuse("mid-log corruption: block at offset " + std::to_string(off) + " is bad (" + why +
+                    ") but the block at offset " + std::to_string(tail.corrupt_at) + " (seqs " +
+                    std::to_string(tail.corrupt.first_seq) + ".." + std::to_string(tail.corrupt.last_seq) +
+                    ") was written after seq " + std::to_string(expected) +
+                    " was acknowledged; the bytes are kept, the stream is not served");
     if (dirty_end > off) {
       AEROLOG_CRASH_POINT("recovery_before_zero");
       AlignedBuffer zeros(kPage);

@@ -3,6 +3,7 @@
 #include <aerolog/proto/crc32c.hpp>
 #include <aerolog/proto/frame.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace aerolog::detail {
@@ -36,6 +37,27 @@ const char* check_block_body(const std::byte* p, const BlockHeader& h) noexcept 
   }
   if (off != h.length) return "block length does not match its frames";
   return nullptr;
+}
+
+TailScan scan_tail(const std::byte* seg, std::size_t size, std::uint64_t off, std::uint64_t generation,
+                   std::uint64_t expected) noexcept {
+  TailScan t{off};
+  for (std::uint64_t p = off; p < size; p += kPage) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kPage, size - p));
+    const std::byte* q = seg + p;
+    bool zero = true;
+    for (std::size_t i = 0; i < n && zero; ++i) zero = q[i] == std::byte{0};
+    if (zero) continue;
+    t.dirty_end = p + n;
+    BlockHeader later;
+    if (p == off || check_block_header(q, size - p, generation, 0, later) || check_block_body(q, later)) continue;
+    if (later.durable_at_submit >= expected) {
+      if (!t.corrupt_at) t.corrupt_at = p, t.corrupt = later;
+    } else {
+      ++t.stale;
+    }
+  }
+  return t;
 }
 
 }  // namespace aerolog::detail

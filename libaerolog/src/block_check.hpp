@@ -17,4 +17,17 @@ const char* check_block_header(const std::byte* p, std::size_t avail, std::uint6
 // Checks CRC and frames of a block whose header passed check_block_header (out.length bytes at p).
 const char* check_block_body(const std::byte* p, const proto::BlockHeader& h) noexcept;
 
+// What lies in a segment after its last good block (at `off`; `expected` = the next seq):
+// proto/FORMAT.md section 8. A valid later block whose durable_at_submit >= expected proves
+// mid-log corruption; valid later blocks below that were in flight (stale); anything else
+// non-zero is a torn tail. The one rule both recovery and verify apply.
+struct TailScan {
+  std::uint64_t dirty_end;   // end of the last non-zero page (== off: nothing after off)
+  std::uint64_t stale = 0;   // unacknowledged later blocks
+  std::uint64_t corrupt_at = 0;  // offset of the first block proving corruption, 0 if none
+  proto::BlockHeader corrupt{};  // its header
+};
+TailScan scan_tail(const std::byte* segment, std::size_t size, std::uint64_t off, std::uint64_t generation,
+                   std::uint64_t expected) noexcept;
+
 }  // namespace aerolog::detail
