@@ -1,6 +1,5 @@
 #include "segment.hpp"
 
-#include "block.hpp"
 #include "failpoint.hpp"
 #include "fs.hpp"
 #include "block_check.hpp"
@@ -138,26 +137,26 @@ Recovery recover(const std::string& dir, const std::string& stream) {
   s.generation = h.generation;
   s.last_seq = s.base_seq - 1;
 
-  // Walk the valid, contiguous blocks.
-  BlockReader reader(fd.get(), s.size, s.generation);
+  // Walk the valid, contiguous blocks (the same checks as every reader: block_check).
+  void* m = ::mmap(nullptr, s.size, PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (m == MAP_FAILED) throw_errno("map " + s.path);
+  const auto* seg = static_cast<const std::byte*>(m);
   std::uint64_t off = kSegmentHeaderSize, expected = s.base_seq;
-  std::string why;
+  const char* why = nullptr;
   for (;;) {
     BlockHeader bh;
-    why = reader.read(off, expected, bh);
-    if (!why.empty()) break;
+    why = detail::check_block_header(seg + off, s.size - std::min(off, s.size), s.generation, expected, bh);
+    if (!why) why = detail::check_block_body(seg + off, bh);
+    if (why) break;
     s.note_block(bh, off);
     expected = bh.last_seq + 1;
     off += align_up(bh.length, kPage);
   }
   s.write_off = off;
+  // Past the last good block: only zeros, torn pages, or blocks that were in flight with it.
+  const detail::TailScan tail = detail::scan_tail(seg, s.size, off, s.generation, expected);
+  ::munmap(m, s.size);
   if (off < s.size) {
-    // Past the last good block: only zeros, torn pages, or blocks that were in flight with it.
-    void* m = ::mmap(nullptr, s.size, PROT_READ, MAP_SHARED, fd.get(), 0);
-    if (m == MAP_FAILED) throw_errno("map " + s.path);
-    const detail::TailScan tail =
-        detail::scan_tail(static_cast<const std::byte*>(m), s.size, off, s.generation, expected);
-    ::munmap(m, s.size);
     const std::uint64_t dirty_end = tail.dirty_end, stale = tail.stale;
     if (tail.corrupt_at)
       return refuse("mid-log corruption: block at offset " + std::to_string(off) + " is bad (" + why +
