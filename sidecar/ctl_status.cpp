@@ -23,7 +23,11 @@ using nlohmann::json;
 
 namespace {
 
-const char* durability_name(std::uint32_t d) { return d == 0 ? "dsync" : d == 1 ? "fdatasync" : "NONE"; }
+const char* durability_name(std::uint32_t d) {
+  return d == static_cast<std::uint32_t>(Durability::dsync)       ? "dsync"
+         : d == static_cast<std::uint32_t>(Durability::fdatasync) ? "fdatasync"
+                                                                   : "NONE";
+}
 const char* state_name(std::uint32_t s) { return s == 0 ? "ok" : s == 1 ? "QUARANTINED" : "IO_ERROR"; }
 
 std::uint64_t dir_bytes(const std::string& dir) {
@@ -56,7 +60,7 @@ json collect(const StatusOptions& o) {
     if (wal_dir.empty()) wal_dir = s["wal_dir"];
   }
   bool healthy = sc.health == SidecarHealth::up;
-  if (sc.cb && sc.cb->durability.load() == 2) healthy = false;  // nothing is durable
+  if (sc.cb && sc.cb->durability.load() == static_cast<std::uint32_t>(Durability::none)) healthy = false;
   out["streams"] = json::array();
   for (RingInfo& r : read_rings(o.shm_dir, false, true)) {
     json j;

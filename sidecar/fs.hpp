@@ -35,7 +35,6 @@ class AlignedBuffer {
  public:
   explicit AlignedBuffer(std::size_t size);
   AlignedBuffer(AlignedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
-  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept { std::swap(p_, o.p_); std::swap(n_, o.n_); return *this; }
   AlignedBuffer(const AlignedBuffer&) = delete;
   ~AlignedBuffer();
   std::byte* data() const { return p_; }

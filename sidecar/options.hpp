@@ -1,6 +1,8 @@
 // Every sidecar option, its default and its meaning: one struct, registered with CLI11 so the
 // same names work as --flags and as keys of the TOML file given with --config.
 #pragma once
+#include <aerolog/proto/control.hpp>
+
 #include <cstdint>
 #include <string>
 
@@ -10,7 +12,7 @@ class App;
 
 namespace aerolog::sidecar {
 
-enum class Durability { dsync, fdatasync, none };
+using Durability = proto::Durability;  // as the control block encodes it
 enum class Idle { spin, backoff, sleep };
 
 struct Options {
