@@ -12,6 +12,7 @@ namespace aerolog::ctl {
 struct StatusOptions {
   std::string shm_dir = "/dev/shm";
   std::string wal_dir;  // default: the one the sidecar reports
+  std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints and status
   bool json = false, prometheus = false, watch = false;
 };
 int cmd_status(const StatusOptions& o);

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   status->add_flag("--prometheus", st.prometheus, "Prometheus text exposition (node_exporter textfile collector)");
   status->add_flag("-w,--watch", st.watch, "refresh every second until Ctrl-C");
   status->add_option("--wal-dir", st.wal_dir, "WAL root for the WAL sizes (default: the sidecar's)");
+  status->add_option("--ship-state-dir", st.ship_state_dir,
+                     "aerolog-ship's --state-dir: one section per sink with its checkpoints and lag")
+      ->capture_default_str();
 
   FlushOptions fl;
   auto* flush = app.add_subcommand("flush", "wait until everything published before the call is durable");

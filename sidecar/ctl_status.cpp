@@ -1,19 +1,24 @@
-// aerologctl status: the sidecar and every ring, from shared memory only.
+// aerologctl status: the sidecar and every ring, from shared memory, and aerolog-ship's sinks,
+// from its state directory.
 #include "ctl.hpp"
 #include "record_format.hpp"
+#include "ship_checkpoint.hpp"
 #include "shm_view.hpp"
 
 #include "wal_files.hpp"
 
 #include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/ship.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace aerolog::ctl {
@@ -36,6 +41,68 @@ std::uint64_t dir_bytes(const std::string& dir) {
   for (const auto& e : std::filesystem::directory_iterator(dir, ec))
     if (e.is_regular_file(ec) && e.path().filename().string()[0] != '.') n += e.file_size(ec);
   return n;
+}
+
+// One entry per sink aerolog-ship has run: the checkpoint files are the truth for "acknowledged
+// up to"; the shipper's status.json (rewritten every second) adds connection state and lag.
+json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now, bool& healthy) {
+  json sinks = json::array();
+  if (o.ship_state_dir.empty()) return sinks;
+  for (const std::string& name : ship::list_sinks(o.ship_state_dir)) {
+    const std::string dir = o.ship_state_dir + "/" + name;
+    json st;
+    try {
+      std::ifstream f(dir + "/status.json");
+      if (f) st = json::parse(f);
+    } catch (const std::exception&) {
+      st = json();
+    }
+    json sink;
+    sink["sink"] = name;
+    const std::uint64_t updated = st.value("updated_ns", std::uint64_t{0});
+    const double age = updated ? double(now - std::min(now, updated)) / 1e9 : -1;
+    sink["status_age_s"] = age;
+    sink["running"] = updated && age < 5;
+    sink["connected"] = st.value("connected", false);
+    sink["error"] = st.value("error", std::string());
+    if (!sink["running"].get<bool>() || !sink["connected"].get<bool>()) healthy = false;
+    sink["streams"] = json::array();
+    std::error_code ec;
+    std::vector<std::string> streams;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string f = e.path().filename().string(), suffix = proto::kCheckpointSuffix;
+      if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0)
+        streams.push_back(f.substr(0, f.size() - suffix.size()));
+    }
+    std::sort(streams.begin(), streams.end());
+    for (const std::string& stream : streams) {
+      json r;
+      r["stream"] = stream;
+      try {
+        const auto c = ship::read_checkpoint(ship::checkpoint_path(o.ship_state_dir, name, stream));
+        r["checkpoint"] = c ? c->seq : 0;
+        r["skipped_records"] = c ? c->skipped : 0;
+      } catch (const std::exception& e) {
+        r["error"] = e.what();
+        healthy = false;
+        sink["streams"].push_back(r);
+        continue;
+      }
+      const json live = st.contains("streams") ? st["streams"].value(stream, json::object()) : json::object();
+      std::uint64_t durable = live.value("durable_seq", std::uint64_t{0});
+      for (const json& ring : rings)
+        if (ring["stream"] == stream && ring.contains("durable_seq")) durable = ring["durable_seq"];
+      const std::uint64_t ck = r["checkpoint"];
+      r["durable_seq"] = durable;
+      r["lag_records"] = durable > ck ? durable - ck : 0;
+      r["lag_bytes"] = live.value("lag_bytes", std::uint64_t{0});
+      r["lag_s"] = live.value("lag_seconds", 0.0);
+      r["state"] = sink["running"].get<bool>() ? live.value("state", std::string("?")) : std::string("shipper not running");
+      sink["streams"].push_back(r);
+    }
+    sinks.push_back(sink);
+  }
+  return sinks;
 }
 
 json collect(const StatusOptions& o) {
@@ -105,6 +172,7 @@ json collect(const StatusOptions& o) {
     if (st != 0) healthy = false;
     out["streams"].push_back(j);
   }
+  out["sinks"] = collect_sinks(o, out["streams"], now, healthy);
   out["healthy"] = healthy;
   return out;
 }
@@ -152,6 +220,25 @@ void print_text(const json& j) {
                   r["state"].get<std::string>().c_str(), err.empty() ? "" : ": ", err.c_str());
     }
   }
+  for (const json& k : j["sinks"]) {
+    const std::string err = k["error"];
+    std::printf("sink %s: %s%s%s\n", k["sink"].get<std::string>().c_str(),
+                !k["running"].get<bool>() ? "aerolog-ship NOT RUNNING" : k["connected"].get<bool>() ? "connected" : "DOWN",
+                err.empty() ? "" : ": ", err.c_str());
+    std::printf("  %-16s %12s %12s %10s %12s %8s %8s  %s\n", "stream", "checkpoint", "durable", "lag recs", "lag bytes",
+                "lag s", "skipped", "state");
+    for (const json& r : k["streams"]) {
+      if (r.contains("error")) {
+        std::printf("  %-16s %s\n", r["stream"].get<std::string>().c_str(), r["error"].get<std::string>().c_str());
+        continue;
+      }
+      std::printf("  %-16s %12llu %12llu %10llu %12llu %8.3f %8llu  %s\n", r["stream"].get<std::string>().c_str(),
+                  r["checkpoint"].get<unsigned long long>(), r["durable_seq"].get<unsigned long long>(),
+                  r["lag_records"].get<unsigned long long>(), r["lag_bytes"].get<unsigned long long>(),
+                  r["lag_s"].get<double>(), r["skipped_records"].get<unsigned long long>(),
+                  r["state"].get<std::string>().c_str());
+    }
+  }
   std::printf("%s\n", j["healthy"].get<bool>() ? "healthy" : "NOT HEALTHY");
 }
 
@@ -188,6 +275,25 @@ void print_prometheus(const json& j) {
     metric(m.name, m.help, m.type);
     for (const json& r : j["streams"])
       if (r.contains(m.key)) std::printf("%s{stream=\"%s\"} %s\n", m.name, r["stream"].get<std::string>().c_str(), r[m.key].dump().c_str());
+  }
+  metric("aerolog_ship_connected", "1 if aerolog-ship runs and is connected to the sink", "gauge");
+  for (const json& k : j["sinks"])
+    std::printf("aerolog_ship_connected{sink=\"%s\"} %d\n", k["sink"].get<std::string>().c_str(),
+                k["running"].get<bool>() && k["connected"].get<bool>() ? 1 : 0);
+  const M ship[] = {
+      {"checkpoint", "aerolog_ship_checkpoint_seq", "every seq up to this is in the sink", "gauge"},
+      {"lag_records", "aerolog_ship_lag_records", "durable records not yet in the sink", "gauge"},
+      {"lag_bytes", "aerolog_ship_lag_bytes", "durable bytes not yet in the sink (estimate)", "gauge"},
+      {"lag_s", "aerolog_ship_lag_seconds", "age of the last shipped record while records wait", "gauge"},
+      {"skipped_records", "aerolog_ship_skipped_total", "records the retention cap deleted before shipping", "counter"},
+  };
+  for (const M& m : ship) {
+    metric(m.name, m.help, m.type);
+    for (const json& k : j["sinks"])
+      for (const json& r : k["streams"])
+        if (r.contains(m.key))
+          std::printf("%s{sink=\"%s\",stream=\"%s\"} %s\n", m.name, k["sink"].get<std::string>().c_str(),
+                      r["stream"].get<std::string>().c_str(), r[m.key].dump().c_str());
   }
   metric("aerolog_stream_ok", "1 if the sidecar serves the stream without error", "gauge");
   for (const json& r : j["streams"])

@@ -39,6 +39,14 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--retention-age", o.retention_age_s, "delete sealed segments older than this many seconds (0: never)")
       ->capture_default_str();
+  app.add_option("--ship-state-dir", o.ship_state_dir,
+                 "aerolog-ship's --state-dir: retention never deletes a segment a sink there still needs "
+                 "(empty: ignore the shipper)")
+      ->capture_default_str();
+  app.add_option("--retention-cap-bytes", o.retention_cap_bytes,
+                 "hard cap per stream: above it the oldest segments go even if a sink still needs them "
+                 "(logged, with the seqs lost to the sink; 0: no cap)")
+      ->capture_default_str();
   app.add_option("--retire-grace", o.retire_grace_s,
                  "seconds after its producer is gone before a fully durable ring is shrunk to its header")
       ->capture_default_str();

@@ -25,6 +25,8 @@ struct Options {
   std::uint64_t segment_size = 64ull << 20;  // preallocated size of a segment file
   std::uint64_t retention_bytes = 0;         // delete oldest sealed segments above this total (0: keep)
   std::uint64_t retention_age_s = 0;         // delete sealed segments older than this (0: keep)
+  std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints hold retention ("": ignore)
+  std::uint64_t retention_cap_bytes = 0;     // delete above this even if a sink still needs it (0: no cap)
   std::uint64_t retire_grace_s = 60;         // unlink-shrink a drained ring this long after its producer left
   std::uint64_t scan_interval_ms = 1000;     // rescan shm_dir besides inotify
   Idle idle = Idle::backoff;                 // spin: busy poll; backoff: spin, then sleep longer; sleep

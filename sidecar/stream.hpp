@@ -122,6 +122,7 @@ class Stream {
   StreamState state_ = StreamState::ok;
   std::string error_;
   std::uint64_t retry_at_ns_ = 0, idle_since_ns_ = 0, next_retention_ns_ = 0;
+  std::uint64_t held_base_ = 0, unshipped_deleted_ = 0;  // retention held for aerolog-ship; cap deletions
 };
 
 }  // namespace aerolog::sidecar

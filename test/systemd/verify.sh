@@ -70,6 +70,14 @@ rc=0
 systemd-analyze verify --man=no --generators=no --recursive-errors=no "$tmp/unit/$unit" \
   > "$tmp/analyze.out" 2>&1 || rc=$?
 check "systemd-analyze verify" "$rc" "$tmp/analyze.out" "$unit"
+# aerolog-ship.service: the same check (ExecStart pointed at the same existing executable).
+ship_unit=aerolog-ship.service
+[ -f "$dir/$ship_unit" ] || { echo "verify: $dir/$ship_unit is missing" >&2; exit 1; }
+sed "s|^ExecStart=/usr/bin/aerolog-ship\\b|ExecStart=$exe|" "$dir/$ship_unit" > "$tmp/unit/$ship_unit"
+rc=0
+systemd-analyze verify --man=no --generators=no --recursive-errors=no "$tmp/unit/$ship_unit" \
+  > "$tmp/analyze.out" 2>&1 || rc=$?
+check "systemd-analyze verify (ship)" "$rc" "$tmp/analyze.out" "$ship_unit"
 
 # --- sysusers -----------------------------------------------------------------------------
 root=$tmp/root
@@ -132,6 +140,18 @@ if [ "$exe" != /bin/true ] && [[ "$("$exe" --help 2>&1)" == *--config* ]]; then
   wait "$sidecar_pid" || rc=$?
   sidecar_pid=
   check "aerolog-sidecar --config $config" "$rc" "$tmp/config.out" "$config"
+fi
+
+# ship.toml must parse: with a sink that is not there, --once fails on the sink (exit 1), not
+# on the file (exit 2).
+ship=$(dirname "$exe")/aerolog-ship
+if [ "$exe" != /bin/true ] && [ -x "$ship" ]; then
+  mkdir -p "$tmp/ship/wal" "$tmp/ship/state"
+  rc=0
+  env -u JOURNAL_STREAM "$ship" --config "$dir/ship.toml" --wal-dir "$tmp/ship/wal" --state-dir "$tmp/ship/state" \
+    --nats-url nats://127.0.0.1:9 --once > "$tmp/ship.out" 2>&1 || rc=$?
+  if [ "$rc" -eq 1 ] && grep -q 'nats' "$tmp/ship.out"; then rc=0; else echo "expected exit 1 (sink down), got $rc" >> "$tmp/ship.out"; rc=1; fi
+  check "aerolog-ship --config ship.toml" "$rc" "$tmp/ship.out" "ship.toml"
 fi
 
 if [ "$status" -eq 0 ]; then
