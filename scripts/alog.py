@@ -5,6 +5,7 @@
   alog.py follow DIR               the same, then new records as the sidecar writes them (Ctrl-C)
   alog.py summary DIR              records, seqs, types and first/last trades of a stream directory
   alog.py rings [SHM_DIR]          published / durable seqs, fill and state of every ring
+  alog.py batch FILE...            records of aerolog-ship NATS message bodies (one body per file), as CSV
   alog.py layout                   the byte offsets this reader assumes, as JSON (checked by the tests)
 
 DIR is a stream directory (<wal_dir>/<stream>). Standard records (Trade, Order, Quote,
@@ -93,6 +94,7 @@ LAYOUT = {
     "frame.length": 0, "frame.type": 4, "frame.flags": 6, "frame.seq": 8, "frame.timestamp": 16, "frame.size": 24,
     "segment.base_seq": 16, "segment.generation": 24, "segment.crc": 124,
     "block.crc": 4, "block.length": 8, "block.count": 12, "block.first_seq": 16, "block.generation": 32, "block.size": 64,
+    "batch.magic": 0, "batch.count": 8, "batch.first_seq": 16, "batch.last_seq": 24, "batch.size": 32,
     "trade.size": 64, "order.size": 72, "quote.size": 64, "marketdata.size": 64, "risk.size": 72, "text.size": 8,
 }
 
@@ -199,6 +201,39 @@ class Tail:
                 return out
 
 
+BATCH_MAGIC = 0x424E4C41  # "ALNB"
+
+
+def batch_records(body, name="message"):
+    """Yields (seq, type, flags, timestamp, payload) of one aerolog-ship NATS message body."""
+    if len(body) < 32:
+        raise FormatError(f"{name}: shorter than a batch header")
+    magic, version, _r, count, _r2, first, last = struct.unpack_from("<IHHIIQQ", body, 0)
+    if magic != BATCH_MAGIC or version != 1:
+        raise FormatError(f"{name}: not an AeroLog batch (magic {magic:#x}, version {version})")
+    if count == 0 or last != first + count - 1:
+        raise FormatError(f"{name}: header says {count} records for seqs {first}..{last}")
+    p = 32
+    for i in range(count):
+        if p + 24 > len(body):
+            raise FormatError(f"{name}: truncated at record {i}")
+        flen, ftype, flags, seq, ts = struct.unpack_from("<IHHQQ", body, p)
+        if seq != first + i or flen < 24 or p + flen > len(body):
+            raise FormatError(f"{name}: bad record {i} (seq {seq}, length {flen})")
+        yield seq, ftype, flags, ts, body[p + 24:p + flen]
+        p += (flen + 7) & ~7
+
+
+def batch(files):
+    sys.stdout.reconfigure(errors="surrogateescape")
+    print(CSV_HEADER)
+    for name in files:
+        with open(name, "rb") as f:
+            body = f.read()
+        for seq, ftype, _flags, ts, payload in batch_records(body, name):
+            print(csv_line(seq, ts, ftype, payload))
+
+
 def cat(stream_dir, from_seq=0, follow=False):
     sys.stdout.reconfigure(errors="surrogateescape")
     print(CSV_HEADER)
@@ -274,6 +309,8 @@ def main(argv):
             cat(argv[2], int(argv[4]) if len(argv) == 5 else 0)
         elif argv[1] == "follow" and len(argv) == 3:
             cat(argv[2], follow=True)
+        elif argv[1] == "batch" and len(argv) >= 3:
+            batch(argv[2:])
         elif argv[1] == "layout" and len(argv) == 2:
             print(json.dumps(LAYOUT, sort_keys=True))
         elif argv[1] == "rings" and len(argv) <= 3:

@@ -3,12 +3,14 @@
 #include <aerolog/proto/control.hpp>
 #include <aerolog/proto/records.hpp>
 #include <aerolog/proto/segment.hpp>
+#include <aerolog/proto/ship.hpp>
 #include <aerolog/reader.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "proc_util.hpp"
+#include "shell.hpp"
 #include "sidecar_process.hpp"
 #include "wal_reader.hpp"
 
@@ -19,24 +21,6 @@ using namespace testutil;
 namespace p = aerolog::proto;
 
 namespace {
-
-struct Run {
-  int rc;
-  std::string out;
-};
-
-Run sh(const std::string& cmd) {
-  Run r{0, {}};
-  FILE* f = ::popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(f);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-  return r;
-}
-
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
 
 struct Wal {
   TempDir shm{"/dev/shm"};
@@ -374,6 +358,11 @@ TEST_CASE("Python's view of the layouts equals the C++ structs", "[ctl][format]"
       {"marketdata.size", sizeof(p::MarketData)},
       {"risk.size", sizeof(p::Risk)},
       {"text.size", sizeof(p::TextHeader)},
+      {"batch.magic", offsetof(p::BatchHeader, magic)},
+      {"batch.count", offsetof(p::BatchHeader, count)},
+      {"batch.first_seq", offsetof(p::BatchHeader, first_seq)},
+      {"batch.last_seq", offsetof(p::BatchHeader, last_seq)},
+      {"batch.size", sizeof(p::BatchHeader)},
   };
   CHECK(j.size() == cpp.size());
   for (const auto& [k, v] : cpp) {
