@@ -18,7 +18,7 @@ struct SinkError : std::runtime_error {
 
 struct Batch {
   std::uint32_t stream = 0;  // index into the shipper's stream table
-  std::uint64_t first = 0, last = 0, last_ts = 0;
+  std::uint64_t first = 0, last = 0, first_ts = 0, last_ts = 0;
   std::uint32_t count = 0;
   std::uint64_t bytes = 0;   // frame bytes of the records (header + payload)
   std::string body;          // encoded by the sink

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -178,7 +179,10 @@ bool Shipper::fill(Stream& s, std::uint64_t now) {
         s.sent.push_back({s.next, rec.seq - 1, 0, false});
         s.next = rec.seq;
       }
-      if (!b.count) b.first = rec.seq;
+      if (!b.count) {
+        b.first = rec.seq;
+        b.first_ts = rec.timestamp;
+      }
       sink_->append(b, rec);
       b.last = rec.seq;
       b.last_ts = rec.timestamp;
@@ -220,6 +224,13 @@ void Shipper::on_acked(const Batch& b) {
   s.shipped += b.count;
   s.shipped_bytes += b.bytes;
   s.sent.pop_front();
+  const std::uint64_t wall = wall_ns();
+  if (b.first_ts && b.first_ts < wall) {
+    constexpr std::size_t kKeep = 1 << 20;
+    if (lags_.size() < kKeep) lags_.push_back(wall - b.first_ts);
+    else lags_[lag_samples_ % kKeep] = wall - b.first_ts;
+    ++lag_samples_;
+  }
   advance(s);
 }
 
@@ -264,6 +275,19 @@ void Shipper::fail(const std::string& why) {
     s.ready = false;
     save(s, true);
   }
+}
+
+// Publish-to-acknowledged latency of the oldest record of each batch (timestamps are the
+// producer's clock: the same box).
+std::string Shipper::lag_summary() const {
+  if (lags_.empty()) return "no batches";
+  std::vector<std::uint64_t> v = lags_;
+  std::sort(v.begin(), v.end());
+  auto ms = [&](double q) { return double(v[static_cast<std::size_t>(q * double(v.size() - 1))]) / 1e6; };
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "p50 %.1f ms, p99 %.1f ms, max %.1f ms over %zu batches", ms(0.5), ms(0.99), ms(1.0),
+                v.size());
+  return buf;
 }
 
 bool Shipper::idle() const {
@@ -377,6 +401,9 @@ bool Shipper::run(const std::atomic<bool>& stop) {
   }
   for (auto& s : streams_) save(*s, true);
   write_status(wall_ns());
+  std::uint64_t total = 0;
+  for (const auto& s : streams_) total += s->shipped;
+  log_->info("{}: {} records shipped; record age when acknowledged: {}", sink_->name(), total, lag_summary());
   return idle();
 }
 

@@ -77,6 +77,9 @@ class Shipper {
   std::uint64_t backoff_ms_ = 0, retry_at_ = 0, next_scan_ = 0, next_status_ = 0;
   std::string error_;
   std::uint64_t failures_ = 0;
+  std::vector<std::uint64_t> lags_;  // publish -> acknowledged, ns, of each batch's oldest record (last 1M)
+  std::uint64_t lag_samples_ = 0;
+  std::string lag_summary() const;
 };
 
 }  // namespace aerolog::ship

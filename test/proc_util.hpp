@@ -41,15 +41,19 @@ inline int wait_exit(pid_t pid) {
 inline std::uint16_t type_for(std::uint64_t seq) { return static_cast<std::uint16_t>(256 + seq % 5); }
 
 // Publishes payload_for(seq) with type_for(seq) from the ring's next seq through `last`
-// (0: forever), waiting for space when full.
+// (0: forever), waiting for space when full; at most `rate` records per second if given.
 inline int publish_until(const std::string& dir, const std::string& stream, std::uint64_t capacity,
-                         std::uint64_t last) {
+                         std::uint64_t last, std::uint64_t rate = 0) {
   aerolog::ProducerOptions o;
   o.shm_dir = dir;
   o.capacity = capacity;
   o.on_full = aerolog::FullPolicy::spin;
   auto p = aerolog::Producer::open(stream, o);
-  for (std::uint64_t seq = p.last_seq() + 1; last == 0 || seq <= last; ++seq) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::uint64_t first = p.last_seq() + 1;
+  for (std::uint64_t seq = first; last == 0 || seq <= last; ++seq) {
+    if (rate && (seq - first) % 100 == 0)  // pace in steps of 100 records
+      std::this_thread::sleep_until(start + std::chrono::nanoseconds((seq - first) * 1'000'000'000 / rate));
     auto pl = payload_for(seq);
     aerolog::Result r = p.try_publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
     if (!r || r.seq != seq) return 4;
