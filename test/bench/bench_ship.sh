@@ -75,4 +75,4 @@ sleep 1
 "$build/test/aerolog-test-publisher" "$shm" bench 16777216 $((records + rate * rate_s)) "$rate"
 sleep 2
 kill -TERM "$shipper"; wait "$shipper" || true
-grep "record age when acknowledged" "$work/ship.log" | sed 's/^[0-9-]* [0-9:.]* info /lag: /'
+grep "record age when acknowledged" "$work/ship.log" | sed "s/^[0-9-]* [0-9:.]* info /lag: /" || { echo "bench_ship: no lag line; the log ends:"; tail -5 "$work/ship.log"; }
