@@ -3,6 +3,7 @@
 #include "failpoint.hpp"
 #include "options.hpp"
 #include "sidecar.hpp"
+#include "stop_signals.hpp"
 
 #include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/segment.hpp>
@@ -46,16 +47,7 @@ void setup_logging(const aerolog::sidecar::Options& o) {
 
 int main(int argc, char** argv) {
   using namespace aerolog::sidecar;
-  // First thing: SIGTERM/SIGINT are blocked in every thread and read from a signalfd by the
-  // main loop, so a stop request during start-up is kept until the loop sees it, and no thread
-  // can take it by accident.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
-  std::signal(SIGPIPE, SIG_IGN);
+  const int signal_fd = aerolog::stop_signal_fd();  // first: before any thread exists
   Options o;
   CLI::App app{"aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
                "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"

@@ -1,6 +1,7 @@
 // aerolog-ship: ships every stream's durable records from the WAL to ClickHouse and/or NATS
 // JetStream, exactly once, with a checkpoint per stream and sink.
 #include "cli.hpp"
+#include "stop_signals.hpp"
 #include "ship_clickhouse.hpp"
 #include "ship_nats.hpp"
 #include "ship_options.hpp"
@@ -48,13 +49,7 @@ std::shared_ptr<spdlog::logger> make_logger(const aerolog::ship::Options& o) {
 
 int main(int argc, char** argv) {
   using namespace aerolog::ship;
-  sigset_t stop_signals;  // read from a signalfd by the main thread; no other thread takes them
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
-  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
-  std::signal(SIGPIPE, SIG_IGN);
+  const int signal_fd = aerolog::stop_signal_fd();
 
   Options o;
   CLI::App app{"aerolog-ship: ships every stream's durable records (at or below the HWM the sidecar\n"
