@@ -190,7 +190,7 @@ TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decod
   }
 }
 
-TEST_CASE("ship: kill -9 of the shipper, clickhouse-server and nats-server in loops; every record arrives once",
+TEST_CASE("ship: kill -9 of the shipper, clickhouse-server and nats-server in loops: every record arrives once",
           "[ship][crash]") {
   Setup s;
   s.ch.start();
@@ -244,7 +244,7 @@ TEST_CASE("ship: kill -9 of the shipper, clickhouse-server and nats-server in lo
   }
 }
 
-TEST_CASE("ship: retention keeps what a sink still needs; the cap deletes it, logged, and the shipper counts the skip",
+TEST_CASE("ship: retention keeps what a sink still needs, the cap deletes it (logged) and the shipper counts the skip",
           "[ship][retention]") {
   Setup s;
   const std::vector<std::string> small = {"--max-block", "65536", "--ship-state-dir", s.state.path};  // 4 MiB segments
