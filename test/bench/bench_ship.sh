@@ -50,7 +50,8 @@ echo "bench_ship: writing $records records (payload 8..97 bytes) to the WAL"
 "$build/test/aerolog-test-publisher" "$shm" bench 16777216 "$records"
 "$build/sidecar/aerologctl" --shm-dir "$shm" flush --timeout 120 > /dev/null
 
-ship() { "$build/sidecar/aerolog-ship" --wal-dir "$work/wal" --shm-dir "$shm" --host bench --log-file "$work/ship.log" "$@"; }
+shipcmd=("$build/sidecar/aerolog-ship" --wal-dir "$work/wal" --shm-dir "$shm" --host bench --log-file "$work/ship.log")
+ship() { "${shipcmd[@]}" "$@"; }
 secs() { python3 -c "import time; print(time.time())"; }
 echo "run,sink,records,seconds,records_per_s"
 for r in $(seq "$repeats"); do
@@ -69,8 +70,8 @@ for sink in clickhouse nats; do  # the backlog is not part of this measurement: 
   mkdir -p "$work/state-lag/$sink"
   printf 'aerolog-ship checkpoint 1\nseq %s\nts_ns 0\nskipped 0\nresend\nend\n' "$records" > "$work/state-lag/$sink/bench.ckpt"
 done
-ship --state-dir "$work/state-lag" --clickhouse-url "$ch" --clickhouse-table lag --nats-url "nats://127.0.0.1:$np" \
-  --nats-stream LAG --nats-subject lag & shipper=$!; pids+=($shipper)
+"${shipcmd[@]}" --state-dir "$work/state-lag" --clickhouse-url "$ch" --clickhouse-table lag --nats-url "nats://127.0.0.1:$np" \
+  --nats-stream LAG --nats-subject lag & shipper=$!; pids+=($shipper)  # not `ship &`: $! would be a subshell
 sleep 1
 "$build/test/aerolog-test-publisher" "$shm" bench 16777216 $((records + rate * rate_s)) "$rate"
 sleep 2
