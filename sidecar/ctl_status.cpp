@@ -74,7 +74,10 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
       if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0)
         streams.push_back(f.substr(0, f.size() - suffix.size()));
     }
+    if (sink["running"].get<bool>() && st.contains("streams"))  // with no checkpoint yet, e.g. stuck at seq 1
+      for (const auto& item : st["streams"].items()) streams.push_back(item.key());
     std::sort(streams.begin(), streams.end());
+    streams.erase(std::unique(streams.begin(), streams.end()), streams.end());
     for (const std::string& stream : streams) {
       json r;
       r["stream"] = stream;
@@ -98,6 +101,7 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
       r["lag_bytes"] = live.value("lag_bytes", std::uint64_t{0});
       r["lag_s"] = live.value("lag_seconds", 0.0);
       r["state"] = sink["running"].get<bool>() ? live.value("state", std::string("?")) : std::string("shipper not running");
+      if (r["state"].get<std::string>().rfind("refused", 0) == 0) healthy = false;
       sink["streams"].push_back(r);
     }
     sinks.push_back(sink);
@@ -295,6 +299,12 @@ void print_prometheus(const json& j) {
           std::printf("%s{sink=\"%s\",stream=\"%s\"} %s\n", m.name, k["sink"].get<std::string>().c_str(),
                       r["stream"].get<std::string>().c_str(), r[m.key].dump().c_str());
   }
+  metric("aerolog_ship_stream_refused", "1 if the stream cannot be shipped to the sink (see the shipper's log)", "gauge");
+  for (const json& k : j["sinks"])
+    for (const json& r : k["streams"])
+      if (r.contains("state"))
+        std::printf("aerolog_ship_stream_refused{sink=\"%s\",stream=\"%s\"} %d\n", k["sink"].get<std::string>().c_str(),
+                    r["stream"].get<std::string>().c_str(), r["state"].get<std::string>().rfind("refused", 0) == 0 ? 1 : 0);
   metric("aerolog_stream_ok", "1 if the sidecar serves the stream without error", "gauge");
   for (const json& r : j["streams"])
     std::printf("aerolog_stream_ok{stream=\"%s\"} %d\n", r["stream"].get<std::string>().c_str(), r["state"] == "ok" ? 1 : 0);

@@ -22,6 +22,7 @@ class ClickHouseSink final : public Sink {
   std::uint64_t resume_after(std::uint32_t, std::uint64_t checkpoint) override { return checkpoint; }
   std::uint32_t max_records() const override { return o_.clickhouse_batch_rows; }
   std::uint64_t max_bytes() const override { return 256ull << 20; }
+  std::uint64_t max_message_bytes() const override { return UINT64_MAX; }
   std::uint64_t linger_ns() const override { return o_.clickhouse_linger_ms * 1'000'000; }
   void begin(Batch& b) override;
   void append(Batch& b, const Record& r) override;

@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   add_options(app, o);
   app.allow_config_extras(false);
   app.footer("Exit status: 0 stopped cleanly (--once: everything durable was shipped); 1 runtime error or,\n"
-             "with --once, a sink failed; 2 invalid flags or config file.");
+             "with --once, a sink failed or a stream could not be shipped (a record too big for the sink,\n"
+             "an unreadable checkpoint); 2 invalid flags or config file.");
   if (auto rc = aerolog::parse_cli(app, argc, argv, "aerolog-ship")) return *rc;
   if (o.clickhouse_url.empty() && o.nats_url.empty()) {
     std::fprintf(stderr, "aerolog-ship: no sink configured: give --clickhouse-url and/or --nats-url (try --help)\n");

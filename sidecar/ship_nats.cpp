@@ -39,7 +39,7 @@ std::string nats_subject_token(std::string s) {
   return s;
 }
 
-NatsSink::NatsSink(const Options& o) : o_(o), max_bytes_(o.nats_batch_bytes) {}
+NatsSink::NatsSink(const Options& o) : o_(o), max_bytes_(o.nats_batch_bytes), max_message_bytes_(o.nats_batch_bytes) {}
 
 NatsSink::~NatsSink() { disconnect(); }
 
@@ -63,8 +63,9 @@ void NatsSink::connect() {
   natsOptions_Destroy(opts);
   if (s != NATS_OK) throw SinkError("nats " + o_.nats_url + ": " + status_text(s));
   // A message must fit the server's max_payload with room for the headers.
-  max_bytes_ = std::min<std::uint64_t>(o_.nats_batch_bytes,
-                                       static_cast<std::uint64_t>(natsConnection_GetMaxPayload(nc_)) - 1024);
+  const auto max_payload = static_cast<std::uint64_t>(std::max<int64_t>(natsConnection_GetMaxPayload(nc_), 2048));
+  max_message_bytes_ = max_payload - 1024;
+  max_bytes_ = std::min<std::uint64_t>(o_.nats_batch_bytes, max_message_bytes_);
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = static_cast<int64_t>(o_.nats_ack_timeout_ms);

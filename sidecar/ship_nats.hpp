@@ -29,6 +29,7 @@ class NatsSink final : public Sink {
   std::uint64_t resume_after(std::uint32_t id, std::uint64_t checkpoint) override;
   std::uint32_t max_records() const override { return 1u << 20; }
   std::uint64_t max_bytes() const override { return max_bytes_; }
+  std::uint64_t max_message_bytes() const override { return max_message_bytes_; }
   std::uint64_t linger_ns() const override { return o_.nats_linger_ms * 1'000'000; }
   void begin(Batch& b) override;
   void append(Batch& b, const Record& r) override;
@@ -51,7 +52,7 @@ class NatsSink final : public Sink {
   const Options& o_;
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
-  std::uint64_t max_bytes_;
+  std::uint64_t max_bytes_, max_message_bytes_;
   std::vector<std::string> subjects_, ids_;  // by stream id; ids_ is the "<host>/<stream>/" prefix
   mutable std::mutex mu_;
   std::deque<Pending> pending_;  // send order

@@ -36,10 +36,13 @@ class Sink {
   // last message on the stream's subject), reconciled with the checkpoint. Throws SinkError.
   virtual std::uint64_t resume_after(std::uint32_t id, std::uint64_t checkpoint) = 0;
 
-  // Batch shaping: a batch is full at this many records or body bytes; a partial batch is sent
-  // once it is linger_ns old.
+  // Batch shaping: a batch is full at this many records or body bytes (a bigger record goes
+  // alone); a partial batch is sent once it is linger_ns old.
   virtual std::uint32_t max_records() const = 0;
   virtual std::uint64_t max_bytes() const = 0;
+  // What the sink cannot take in one batch body at all (NATS: the server's max_payload); a
+  // record that does not fit alone stops its stream on this sink.
+  virtual std::uint64_t max_message_bytes() const = 0;
   virtual std::uint64_t linger_ns() const = 0;
   virtual void begin(Batch& b) = 0;                   // starts an empty body
   virtual void append(Batch& b, const Record& r) = 0;

@@ -179,7 +179,26 @@ bool Shipper::fill(Stream& s, std::uint64_t now) {
         s.sent.push_back({s.next, rec.seq - 1, 0, false});
         s.next = rec.seq;
       }
+      // The body bytes the record adds: exact for NATS, near enough for ClickHouse's RowBinary.
+      const std::uint64_t size = proto::align_up(proto::kFrameHeaderSize + rec.payload.size(), proto::kFrameAlign);
+      if (b.count && !resending && b.body.size() + size > sink_->max_bytes()) {  // starts the next batch
+        s.held = rec;
+        full = true;
+        break;
+      }
       if (!b.count) {
+        if (b.body.size() + size > sink_->max_message_bytes()) {  // cannot go even alone: the stream waits here
+          if (s.refused.empty())
+            log_->error("{}: stream {}: record seq {} ({} bytes) does not fit in one message (the server takes {} "
+                        "bytes of records); this stream stops here on this sink and the WAL keeps the rest. Raise "
+                        "the server's limit (nats-server: max_payload) and restart aerolog-ship",
+                        sink_->name(), s.name, rec.seq, size, sink_->max_message_bytes());
+          s.refused = "record seq " + std::to_string(rec.seq) + " is too big for this sink";
+          s.held = rec;
+          break;
+        }
+        if (!s.refused.empty()) log_->info("{}: stream {}: record seq {} fits now; shipping", sink_->name(), s.name, rec.seq);
+        s.refused.clear();
         b.first = rec.seq;
         b.first_ts = rec.timestamp;
       }
@@ -290,12 +309,22 @@ std::string Shipper::lag_summary() const {
   return buf;
 }
 
+// Nothing left to do: every stream caught up, or stuck (refused or an unreadable checkpoint)
+// with nothing of it in flight.
 bool Shipper::idle() const {
   if (!connected_) return false;
-  for (const auto& s : streams_)
-    if (!s->broken && s->reader && (!s->ready || !s->caught_up || !s->sent.empty() || !s->resend.empty() || (s->building && s->building->count)))
-      return false;
+  for (const auto& s : streams_) {
+    if (s->broken || !s->reader) continue;
+    if (!s->sent.empty() || (s->building && s->building->count)) return false;
+    if (s->refused.empty() && (!s->ready || !s->caught_up || !s->resend.empty())) return false;
+  }
   return true;
+}
+
+bool Shipper::complete() const {
+  for (const auto& s : streams_)
+    if (s->broken || !s->refused.empty()) return false;
+  return idle();
 }
 
 void Shipper::write_status(std::uint64_t wall) {
@@ -312,7 +341,10 @@ void Shipper::write_status(std::uint64_t wall) {
         {"lag_seconds", lag && s->acked_ts && wall > s->acked_ts ? double(wall - s->acked_ts) / 1e9 : 0.0},
         {"shipped_records", s->shipped},
         {"skipped_records", s->ckpt.skipped + s->ckpt_skipped},
-        {"state", s->broken ? "refused" : !connected_ ? "waiting" : s->caught_up ? "caught up" : "shipping"},
+        {"state", s->broken ? "refused: unreadable checkpoint"
+                  : !s->refused.empty() ? "refused: " + s->refused
+                  : !connected_ ? "waiting"
+                  : s->caught_up ? "caught up" : "shipping"},
     };
   }
   nlohmann::json j = {{"sink", sink_->name()},
@@ -404,7 +436,7 @@ bool Shipper::run(const std::atomic<bool>& stop) {
   std::uint64_t total = 0;
   for (const auto& s : streams_) total += s->shipped;
   log_->info("{}: {} records shipped; record age when acknowledged: {}", sink_->name(), total, lag_summary());
-  return idle();
+  return complete();
 }
 
 }  // namespace aerolog::ship

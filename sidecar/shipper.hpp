@@ -29,7 +29,7 @@ class Shipper {
   Shipper(const Options& o, std::unique_ptr<Sink> sink, std::shared_ptr<spdlog::logger> log);
   ~Shipper();
   // Ships until `stop` is set; with --once, until everything durable at the start is in the
-  // sink. Returns true when it stopped with nothing left to ship.
+  // sink. Returns true when it stopped with nothing left to ship and no stream stuck.
   bool run(const std::atomic<bool>& stop);
 
  private:
@@ -48,7 +48,8 @@ class Shipper {
     std::deque<Sent> sent;        // in flight (and virtual ranges), in order
     std::uint64_t next = 0;       // next seq to read
     std::uint64_t resume_to = 0;  // where the sink said it is, once the re-sends are out
-    bool ready = false, broken = false, caught_up = false;
+    bool ready = false, broken = false, caught_up = false;  // broken: its checkpoint is unreadable
+    std::string refused;  // why its next record cannot go to this sink, or empty
     std::optional<Batch> building;
     std::uint64_t building_since = 0, last_ckpt_ns = 0;
     std::uint64_t hwm = 0, seen = 0, shipped = 0, shipped_bytes = 0;
@@ -68,6 +69,7 @@ class Shipper {
   void write_status(std::uint64_t wall);
   std::uint64_t limit(Stream& s);
   bool idle() const;
+  bool complete() const;  // idle, and no stream stuck
 
   const Options& o_;
   std::unique_ptr<Sink> sink_;

@@ -245,14 +245,21 @@ class NatsServer {
     std::filesystem::create_directories(dir_ + "/js");
   }
 
+  // The largest message the server takes (its default is 1 MiB); applies from the next start().
+  void set_max_payload(std::uint64_t bytes) {
+    std::ofstream(dir_ + "/nats.conf") << "max_payload: " << bytes << "\n";
+  }
+
   // Spawns the server (same port every time); ready once the port accepts and this run's part of
   // the log says so.
   void start() {
     if (proc_.running()) return;
     const std::string log = dir_ + "/nats.log";
     const std::size_t from = detail::file_size(log);
-    proc_.start({"/usr/sbin/nats-server", "-js", "-sd", dir_ + "/js", "-a", "127.0.0.1", "-p", std::to_string(port_)},
-                log);
+    std::vector<std::string> args = {"/usr/sbin/nats-server", "-js",       "-sd", dir_ + "/js",
+                                     "-a",                    "127.0.0.1", "-p",  std::to_string(port_)};
+    if (std::filesystem::exists(dir_ + "/nats.conf")) args.insert(args.end(), {"-c", dir_ + "/nats.conf"});
+    proc_.start(args, log);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (proc_.running() && std::chrono::steady_clock::now() < deadline) {
       const bool ready = detail::file_tail(log, SIZE_MAX, from).find("Server is ready") != std::string::npos;

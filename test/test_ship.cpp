@@ -63,6 +63,7 @@ struct NatsContents {
 };
 NatsContents nats_contents(const std::string& url, const std::string& subject) {
   NatsContents out;
+  const std::string id_prefix = "box1/" + subject.substr(subject.rfind('.') + 1) + "/";
   for (const auto& m : aerolog::test::nats_read_stream(url, "AEROLOG")) {
     if (m.subject != subject) continue;
     ++out.messages;
@@ -72,7 +73,7 @@ NatsContents nats_contents(const std::string& url, const std::string& subject) {
       continue;
     }
     std::memcpy(&h, m.data.data(), sizeof h);
-    if (h.magic != p::kBatchMagic || m.msg_id != "box1/md/" + std::to_string(h.first_seq)) out.well_formed = false;
+    if (h.magic != p::kBatchMagic || m.msg_id != id_prefix + std::to_string(h.first_seq)) out.well_formed = false;
     std::size_t off = sizeof h;
     for (std::uint32_t i = 0; i < h.count; ++i) {
       p::FrameHeader f;
@@ -283,6 +284,80 @@ TEST_CASE("ship: retention keeps what a sink still needs, the cap deletes it (lo
   CHECK(nc.payload.rbegin()->first == n);
   CHECK(nc.payload.begin()->first == c->skipped + 1);
   CHECK_THAT(SidecarProcess::read_file(s.state.path + "/ship.log"), Catch::Contains("deleted by the retention cap"));
+}
+
+TEST_CASE("ship: a record too big for a NATS message stops only its stream, loudly, and a bigger max_payload ships the rest once",
+          "[ship]") {
+  Setup s;
+  s.nats.set_max_payload(16384);
+  s.nats.start();
+  SidecarProcess sc(s.shm.path, s.wal.path);
+  // 6000-byte records: two fit in 16 KiB, a third would not, so a batch must end before a record
+  // takes it over the limit, not after. Seq 51 of "md" (20,000 bytes) does not fit even alone.
+  auto body = [](const std::string& stream, std::uint64_t seq) {
+    const std::size_t len = stream == "md" && seq == 51 ? 20000 : 6000;
+    std::string b(len, static_cast<char>('a' + seq % 26));
+    std::memcpy(b.data(), &seq, sizeof seq);
+    return b;
+  };
+  const std::uint64_t n = 100;
+  for (const std::string stream : {"md", "ok"}) {
+    aerolog::ProducerOptions o;
+    o.shm_dir = s.shm.path;
+    o.capacity = 4 << 20;
+    auto prod = aerolog::Producer::open(stream, o);
+    for (std::uint64_t q = 1; q <= n; ++q) {
+      const std::string b = body(stream, q);
+      REQUIRE(prod.try_publish(p::kTypeText + 100, b.data(), static_cast<std::uint32_t>(b.size())));
+    }
+    REQUIRE(prod.wait_durable(n, std::chrono::seconds(30)));
+  }
+  auto check_stream = [&](const std::string& stream, std::uint64_t last) {
+    INFO(stream);
+    NatsContents nc = nats_contents(s.nats.url(), "aerolog.box1." + stream);
+    CHECK(nc.well_formed);
+    CHECK(nc.records == last);  // each exactly once
+    REQUIRE(nc.payload.size() == last);
+    for (std::uint64_t q = 1; q <= last; ++q) CHECK(nc.payload[q] == body(stream, q));
+  };
+
+  // The daemon ships "ok" whole and "md" up to seq 50, and status says why "md" stopped.
+  const std::vector<std::string> args = ship_args(s, {"--nats-url", s.nats.url()});
+  aerolog::test::detail::Child ship;
+  ship.start(args, s.state.path + "/ship.log");
+  Run st{};
+  const bool stuck = wait_until(
+      [&] {  // status.json is rewritten every second
+        st = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + s.shm.path + " status --ship-state-dir " + s.state.path);
+        return checkpoint(s, "nats", "ok") == n && checkpoint(s, "nats", "md") == 50 &&
+               st.out.find("refused") != std::string::npos;
+      },
+      std::chrono::seconds(30));
+  Run prom = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + s.shm.path + " status --prometheus --ship-state-dir " +
+                s.state.path);
+  ship.stop();
+  const std::string log = SidecarProcess::read_file(s.state.path + "/ship.log");
+  INFO(log);
+  REQUIRE(stuck);
+  CHECK_THAT(log, Catch::Contains("record seq 51 (20024 bytes) does not fit in one message"));
+  CHECK_THAT(log, Catch::Contains("max_payload"));
+  CHECK_THAT(st.out, Catch::Contains("refused: record seq 51 is too big for this sink"));
+  CHECK_THAT(st.out, Catch::Contains("NOT HEALTHY"));
+  CHECK_THAT(prom.out, Catch::Contains("aerolog_ship_stream_refused{sink=\"nats\",stream=\"md\"} 1"));
+  CHECK_THAT(prom.out, Catch::Contains("aerolog_ship_stream_refused{sink=\"nats\",stream=\"ok\"} 0"));
+  check_stream("ok", n);
+  check_stream("md", 50);
+  // --once says so in its exit status.
+  CHECK(ship_once(s, {"--nats-url", s.nats.url()}) == 1);
+
+  // With room for it, the rest of "md" follows, nothing twice.
+  s.nats.stop();
+  s.nats.set_max_payload(65536);
+  s.nats.start();
+  REQUIRE(ship_once(s, {"--nats-url", s.nats.url()}) == 0);
+  CHECK(checkpoint(s, "nats", "md") == n);
+  check_stream("md", n);
+  check_stream("ok", n);
 }
 
 TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and a distinct exit status", "[ship]") {
