@@ -358,6 +358,14 @@ TEST_CASE("ship: a record too big for a NATS message stops only its stream, loud
   CHECK(checkpoint(s, "nats", "md") == n);
   check_stream("md", n);
   check_stream("ok", n);
+
+  // A damaged checkpoint also stops its stream, and stays as it was for the user to look at.
+  const std::string ok_ckpt = aerolog::ship::checkpoint_path(s.state.path, "nats", "ok");
+  std::ofstream(ok_ckpt, std::ios::trunc) << "garbage\n";
+  CHECK(ship_once(s, {"--nats-url", s.nats.url()}) == 1);
+  CHECK(SidecarProcess::read_file(ok_ckpt) == "garbage\n");
+  CHECK_THAT(SidecarProcess::read_file(s.state.path + "/ship.log"), Catch::Contains("not an aerolog-ship checkpoint"));
+  check_stream("ok", n);
 }
 
 TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and a distinct exit status", "[ship]") {
