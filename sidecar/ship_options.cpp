@@ -32,7 +32,8 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--nats-in-flight", o.nats_in_flight, "async publishes awaiting their ack, at most")
       ->check(CLI::Range(1u, 4096u))->capture_default_str();
-  app.add_option("--nats-batch-bytes", o.nats_batch_bytes, "body bytes per message (a bigger record goes alone; capped by the server's max_payload)")
+  app.add_option("--nats-batch-bytes", o.nats_batch_bytes,
+                 "body bytes per message (a bigger record goes alone; capped by the server's max_payload)")
       ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{64} << 20))->capture_default_str();
   app.add_option("--nats-linger-ms", o.nats_linger_ms, "send a partial batch once its oldest record waited this long")
       ->capture_default_str();
