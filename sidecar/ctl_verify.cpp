@@ -52,10 +52,7 @@ SegmentResult check_segment(const std::string& path, std::uint64_t expect, bool 
   std::uint64_t off = kSegmentHeaderSize, e = h.base_seq;
   const char* why = nullptr;
   BlockHeader b;
-  for (;;) {
-    why = detail::check_block_header(m->data() + off, m->size() - std::min<std::size_t>(off, m->size()), h.generation, e, b);
-    if (!why) why = detail::check_block_body(m->data() + off, b);
-    if (why) break;
+  while (!(why = detail::check_block(m->data(), m->size(), off, h.generation, e, b))) {
     ++res.blocks;
     e = b.last_seq + 1;
     off += align_up(b.length, kPage);

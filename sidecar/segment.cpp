@@ -1,8 +1,8 @@
 #include "segment.hpp"
 
+#include "block_check.hpp"
 #include "failpoint.hpp"
 #include "fs.hpp"
-#include "block_check.hpp"
 #include "wal_files.hpp"
 
 #include <aerolog/proto/crc32c.hpp>
@@ -15,7 +15,6 @@
 #include <ctime>
 #include <system_error>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -105,7 +104,6 @@ std::string seal(const std::string& dir, SegmentFile& seg) {
   return {};
 }
 
-
 Recovery recover(const std::string& dir, const std::string& stream) {
   AEROLOG_CRASH_POINT("recovery_start");
   Recovery r;
@@ -143,11 +141,8 @@ Recovery recover(const std::string& dir, const std::string& stream) {
   const auto* seg = static_cast<const std::byte*>(m);
   std::uint64_t off = kSegmentHeaderSize, expected = s.base_seq;
   const char* why = nullptr;
-  for (;;) {
-    BlockHeader bh;
-    why = detail::check_block_header(seg + off, s.size - std::min(off, s.size), s.generation, expected, bh);
-    if (!why) why = detail::check_block_body(seg + off, bh);
-    if (why) break;
+  BlockHeader bh;
+  while (!(why = detail::check_block(seg, s.size, off, s.generation, expected, bh))) {
     s.note_block(bh, off);
     expected = bh.last_seq + 1;
     off += align_up(bh.length, kPage);

@@ -245,6 +245,19 @@ TEST_CASE("Reader seeks by seq and time without scanning from the start", "[read
   CHECK(sum == 400'000ull * 400'001 / 2);
   CHECK(set.counters("type256").records == 80'000);
   CHECK(set.poll(c) == 0);  // nothing new: nothing twice
+
+  // A limit (the durable seq, when following) stops next() exactly there, across segments, and
+  // raising it carries on from the next seq.
+  auto l = aerolog::Reader::open(w.stream("big"));
+  std::uint64_t seen = 0;
+  for (std::uint64_t limit : {std::uint64_t{1}, std::uint64_t{123'456}, std::uint64_t{123'456}, std::uint64_t{400'000}}) {
+    l.set_limit(limit);
+    while ((rec = l.next())) {
+      REQUIRE(rec->seq == seen + 1);
+      seen = rec->seq;
+    }
+    CHECK(seen == limit);
+  }
 }
 
 TEST_CASE("verify and cat report damage and bad input with one clear line and an exit code", "[ctl]") {
@@ -308,6 +321,9 @@ TEST_CASE("verify and cat report damage and bad input with one clear line and an
     Run badtime = sh(ctl + " cat " + dir + " --from-time yesterday");
     CHECK(badtime.rc == 2);
     CHECK(lines(badtime.out) == 1);
+    Run hugetime = sh(ctl + " cat " + dir + " --from-time 999999999999999999999999");  // out of range
+    CHECK(hugetime.rc == 2);
+    CHECK(lines(hugetime.out) == 1);
     Run usage = sh(ctl + " frobnicate");
     CHECK(usage.rc == 2);
     Run py = sh("python3 " AEROLOG_SCRIPTS "/alog.py cat /nonexistent");

@@ -39,6 +39,13 @@ const char* check_block_body(const std::byte* p, const BlockHeader& h) noexcept 
   return nullptr;
 }
 
+const char* check_block(const std::byte* seg, std::size_t size, std::uint64_t off, std::uint64_t generation,
+                        std::uint64_t expected_first, BlockHeader& h) noexcept {
+  if (off >= size) return "block header runs past the end of the file";
+  const char* why = check_block_header(seg + off, size - off, generation, expected_first, h);
+  return why ? why : check_block_body(seg + off, h);
+}
+
 TailScan scan_tail(const std::byte* seg, std::size_t size, std::uint64_t off, std::uint64_t generation,
                    std::uint64_t expected) noexcept {
   TailScan t{off};
@@ -50,7 +57,7 @@ TailScan scan_tail(const std::byte* seg, std::size_t size, std::uint64_t off, st
     if (zero) continue;
     t.dirty_end = p + n;
     BlockHeader later;
-    if (p == off || check_block_header(q, size - p, generation, 0, later) || check_block_body(q, later)) continue;
+    if (p == off || check_block(seg, size, p, generation, 0, later)) continue;
     if (later.durable_at_submit >= expected) {
       if (!t.corrupt_at) t.corrupt_at = p, t.corrupt = later;
     } else {

@@ -17,6 +17,10 @@ const char* check_block_header(const std::byte* p, std::size_t avail, std::uint6
 // Checks CRC and frames of a block whose header passed check_block_header (out.length bytes at p).
 const char* check_block_body(const std::byte* p, const proto::BlockHeader& h) noexcept;
 
+// Both checks on the block at offset `off` of a segment of `size` bytes mapped at `segment`.
+const char* check_block(const std::byte* segment, std::size_t size, std::uint64_t off, std::uint64_t generation,
+                        std::uint64_t expected_first, proto::BlockHeader& out) noexcept;
+
 // What lies in a segment after its last good block (at `off`; `expected` = the next seq):
 // proto/FORMAT.md section 8. A valid later block whose durable_at_submit >= expected proves
 // mid-log corruption; valid later blocks below that were in flight (stale); anything else

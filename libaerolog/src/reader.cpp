@@ -84,13 +84,14 @@ struct Reader::Impl {
       if (bases[i] == expect || !expect) return open_segment(i);
     return false;
   }
-  // Positions `off` at the block holding seq, using the segment's index when there is one.
-  bool position(std::uint64_t seq) {
+  // Positions `off` at the first block of the open segment that reaches `key` (a seq, or with
+  // by_time a timestamp), using the segment's index when there is one.
+  bool position(std::uint64_t key, bool by_time) {
     std::uint64_t at = kSegmentHeaderSize, first = bases[seg];
     for (const IndexEntry& e : detail::read_index(dir, bases[seg]))
-      if (e.first_seq <= seq) at = e.offset, first = e.first_seq;
+      if ((by_time ? e.first_ts : e.first_seq) <= key) at = e.offset, first = e.first_seq;
     BlockHeader h;
-    while (header_at(at, first, h) && h.last_seq < seq) {
+    while (header_at(at, first, h) && (by_time ? h.last_ts : h.last_seq) < key) {
       at += align_up(h.length, kPage);
       first = h.last_seq + 1;
     }
@@ -138,7 +139,7 @@ bool Reader::seek_seq(std::uint64_t seq) {
   if (!m.open_segment(i)) return false;
   m.skip_seq = seq;
   m.skip_ts = 0;
-  return m.position(std::max(seq, m.bases[i]));
+  return m.position(std::max(seq, m.bases[i]), false);
 }
 
 bool Reader::seek_time(std::uint64_t ns) {
@@ -159,24 +160,15 @@ bool Reader::seek_time(std::uint64_t ns) {
   }
   m.expect = 0;
   if (!m.open_segment(pick)) return false;
-  std::uint64_t at = kSegmentHeaderSize, first = m.bases[pick];
-  for (const IndexEntry& e : detail::read_index(m.dir, m.bases[pick]))
-    if (e.first_ts <= ns) at = e.offset, first = e.first_seq;
-  BlockHeader h;
-  while (m.header_at(at, first, h) && h.last_ts < ns) {
-    at += align_up(h.length, kPage);
-    first = h.last_seq + 1;
-  }
-  m.off = at;
-  m.expect = first;
   m.skip_seq = 0;
   m.skip_ts = ns;
-  return m.header_at(at, first, h);
+  return m.position(ns, true);
 }
 
 const Record* Reader::next() {
   Impl& m = *impl_;
   for (;;) {
+    if (m.expect > limit_) return nullptr;  // caught up with the limit: no file to look at
     if (m.frames_left) {
       FrameHeader f;
       std::memcpy(&f, m.frame, sizeof f);
@@ -195,7 +187,7 @@ const Record* Reader::next() {
       if (m.bases.empty() || !m.open_segment(m.seg)) return nullptr;
     }
     BlockHeader h;
-    if (m.header_at(m.off, m.expect, h) && !detail::check_block_body(m.map + m.off, h)) {
+    if (!detail::check_block(m.map, m.len, m.off, m.generation, m.expect, h)) {
       m.frame = m.map + m.off + kBlockHeaderSize;
       m.frames_left = h.count;
       m.off += align_up(h.length, kPage);
