@@ -2,6 +2,7 @@
 
 #include <aerolog/proto/records.hpp>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -18,10 +19,16 @@ struct Fields {  // one decoded record, in the CSV's columns
 
 std::string fixed_str(const char* s, std::size_t n) { return std::string(s, strnlen(s, n)); }
 const char* side_name(Side s) { return s == Side::buy ? "buy" : s == Side::sell ? "sell" : ""; }
-const char* level_name(std::uint8_t l) {
-  static const char* n[] = {"trace", "debug", "info", "warn", "error", "critical"};
-  return l < 6 ? n[l] : "level?";
+// The name of an enum value from its table, or `unknown` past the end.
+template <class E, std::size_t N>
+const char* name_of(E v, const char* const (&names)[N], const char* unknown) {
+  const auto i = static_cast<std::size_t>(v);
+  return i < N ? names[i] : unknown;
 }
+constexpr const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical"};
+constexpr const char* kActions[] = {"", "new", "cancel", "replace", "fill", "partial_cancel"};
+constexpr const char* kEvents[] = {"", "add", "modify", "remove", "execute", "clear", "halt"};
+constexpr const char* kVerdicts[] = {"pass", "warn", "breach"};
 std::string hex(std::span<const std::byte> p) {
   static const char* d = "0123456789abcdef";
   std::string s;
@@ -53,10 +60,8 @@ Fields decode(const Record& r) {
     }
     case kTypeOrder: {
       Order o;
-      static const char* actions[] = {"", "new", "cancel", "replace", "fill", "partial_cancel"};
       if ((ok = as(r, o))) {
-        const auto a = static_cast<unsigned>(o.action);
-        f = {"Order", fixed_str(o.symbol, sizeof o.symbol), a < 6 ? actions[a] : "action?", side_name(o.side),
+        f = {"Order", fixed_str(o.symbol, sizeof o.symbol), name_of(o.action, kActions, "action?"), side_name(o.side),
              format_price(o.price), std::to_string(o.qty), std::to_string(o.order_id), ""};
       }
       break;
@@ -71,20 +76,16 @@ Fields decode(const Record& r) {
     }
     case kTypeMarketData: {
       MarketData m;
-      static const char* events[] = {"", "add", "modify", "remove", "execute", "clear", "halt"};
       if ((ok = as(r, m))) {
-        const auto e = static_cast<unsigned>(m.event);
-        f = {"MarketData", fixed_str(m.symbol, sizeof m.symbol), e < 7 ? events[e] : "event?", side_name(m.side),
+        f = {"MarketData", fixed_str(m.symbol, sizeof m.symbol), name_of(m.event, kEvents, "event?"), side_name(m.side),
              format_price(m.price), std::to_string(m.qty), std::to_string(m.order_id), ""};
       }
       break;
     }
     case kTypeRisk: {
       Risk k;
-      static const char* verdicts[] = {"pass", "warn", "breach"};
       if ((ok = as(r, k))) {
-        const auto v = static_cast<unsigned>(k.verdict);
-        f = {"Risk", fixed_str(k.symbol, sizeof k.symbol), v < 3 ? verdicts[v] : "verdict?", "", format_price(k.exposure),
+        f = {"Risk", fixed_str(k.symbol, sizeof k.symbol), name_of(k.verdict, kVerdicts, "verdict?"), "", format_price(k.exposure),
              std::to_string(k.position), std::to_string(k.check_id), fixed_str(k.account, sizeof k.account)};
       }
       break;
@@ -93,7 +94,7 @@ Fields decode(const Record& r) {
       TextHeader t;
       if ((ok = as(r, t))) {
         f.type = "Text";
-        f.event = level_name(static_cast<std::uint8_t>(t.level));
+        f.event = name_of(t.level, kLevels, "level?");
         f.text.assign(reinterpret_cast<const char*>(r.payload.data()) + sizeof t, r.payload.size() - sizeof t);
       }
       break;
@@ -151,10 +152,8 @@ std::string format_time(std::uint64_t ns) {
 }
 
 bool parse_time(const std::string& s, std::uint64_t& ns) {
-  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
-    ns = std::stoull(s);
-    return true;
-  }
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos)
+    return std::from_chars(s.data(), s.data() + s.size(), ns).ec == std::errc();  // false when out of range
   std::tm tm{};
   const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (!rest) return false;

@@ -1,5 +1,7 @@
 // aerolog-replay: publishes a LOBSTER message file into a stream as Order / Trade records.
 #include "cli.hpp"
+#include "fs.hpp"
+#include "record_format.hpp"
 
 #include <aerolog/producer.hpp>
 
@@ -78,29 +80,15 @@ bool parse_price(std::string_view f, std::int64_t& out) {
   return true;
 }
 
+// ns since the epoch or ISO 8601 UTC (as aerologctl's --from-time), or seconds with a fraction.
 bool parse_ts(std::string_view f, std::uint64_t& ns) {
-  if (f.find_first_not_of("0123456789") == std::string_view::npos && !f.empty())
-    return std::from_chars(f.data(), f.data() + f.size(), ns).ec == std::errc();
-  if (f.find_first_not_of("0123456789.") == std::string_view::npos && !f.empty()) {
+  if (!f.empty() && f.find('.') != std::string_view::npos && f.find_first_not_of("0123456789.") == std::string_view::npos) {
     double sec;
-    if (std::from_chars(f.data(), f.data() + f.size(), sec).ec != std::errc()) return false;
+    if (std::from_chars(f.data(), f.data() + f.size(), sec).ptr != f.data() + f.size()) return false;
     ns = static_cast<std::uint64_t>(sec * 1e9 + 0.5);
     return true;
   }
-  std::tm tm{};
-  std::string s(f);
-  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!rest) return false;
-  std::uint64_t frac = 0;
-  int digits = 0;
-  if (*rest == '.')
-    for (++rest; *rest >= '0' && *rest <= '9'; ++rest)
-      if (digits++ < 9) frac = frac * 10 + static_cast<std::uint64_t>(*rest - '0');
-  for (; digits < 9; ++digits) frac *= 10;
-  if (*rest == 'Z') ++rest;
-  if (*rest) return false;
-  ns = static_cast<std::uint64_t>(timegm(&tm)) * 1'000'000'000ull + frac;
-  return true;
+  return aerolog::ctl::parse_time(std::string(f), ns);
 }
 
 bool parse_trade(std::string_view line, TradeLine& t) {
@@ -127,21 +115,13 @@ bool parse_trade(std::string_view line, TradeLine& t) {
 // Sleeps (or spins, when close) until `due` on CLOCK_MONOTONIC.
 void wait_until_ns(std::uint64_t due) {
   for (;;) {
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    const std::uint64_t n = std::uint64_t(now.tv_sec) * 1'000'000'000ull + std::uint64_t(now.tv_nsec);
+    const std::uint64_t n = aerolog::sidecar::mono_ns();
     if (n >= due) return;
     if (due - n > 200'000) {
       timespec nap{0, static_cast<long>(std::min<std::uint64_t>(due - n - 100'000, 100'000'000))};
       nanosleep(&nap, nullptr);
     }
   }
-}
-
-std::uint64_t mono_now() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return std::uint64_t(now.tv_sec) * 1'000'000'000ull + std::uint64_t(now.tv_nsec);
 }
 
 // Midnight America/New_York of YYYY-MM-DD, as ns since the epoch (LOBSTER times are local).
@@ -247,7 +227,7 @@ int main(int argc, char** argv) {
   auto pace = [&](std::uint64_t ts) {
     if (speed <= 0) return;
     if (!wall0) {
-      wall0 = mono_now();
+      wall0 = aerolog::sidecar::mono_ns();
       first_ts = ts;
     }
     if (ts > first_ts) wait_until_ns(wall0 + static_cast<std::uint64_t>(double(ts - first_ts) / speed));
