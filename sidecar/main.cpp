@@ -13,17 +13,13 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 #include <sched.h>
-#include <sys/signalfd.h>
 
 namespace {
-
 
 void setup_logging(const aerolog::sidecar::Options& o) {
   std::shared_ptr<spdlog::logger> log;

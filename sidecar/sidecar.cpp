@@ -227,18 +227,6 @@ int Sidecar::run(int signal_fd) {
   std::uint64_t deadline = 0;
   for (std::uint64_t loops = 0;; ++loops) {
     const std::uint64_t now = mono_ns();
-    if (now >= next_signal_check_ns_ && !stopping_) {  // every ms: SIGTERM / SIGINT pending?
-      next_signal_check_ns_ = now + 1'000'000;
-      signalfd_siginfo si;
-      stop_requested_ = stop_requested_ || ::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si);
-    }
-    if (stop_requested_ && !stopping_) {
-      stopping_ = true;
-      deadline = now + opt_.stop_timeout_s * 1'000'000'000ull;
-      control_->stopping.store(1, std::memory_order_relaxed);
-      sd_notifyf(0, "STOPPING=1\nSTATUS=%s", status_line().c_str());
-      spdlog::info("stopping: draining every ring (at most {} s)", opt_.stop_timeout_s);
-    }
     bool work = false;
     for (auto& [n, s] : streams_) work |= s->poll(now, stopping_);
     uring_.submit();
@@ -250,6 +238,14 @@ int Sidecar::run(int signal_fd) {
       next_hk_ns_ = now + kHousekeepingNs;
       control_->loops.store(loops, std::memory_order_relaxed);
       housekeeping(now);
+      signalfd_siginfo si;  // SIGTERM / SIGINT pending? (the first check is on the first pass)
+      if (!stopping_ && ::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        stopping_ = true;
+        deadline = now + opt_.stop_timeout_s * 1'000'000'000ull;
+        control_->stopping.store(1, std::memory_order_relaxed);
+        sd_notifyf(0, "STOPPING=1\nSTATUS=%s", status_line().c_str());
+        spdlog::info("stopping: draining every ring (at most {} s)", opt_.stop_timeout_s);
+      }
     }
     if (stopping_) {
       bool all = true;

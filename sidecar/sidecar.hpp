@@ -47,8 +47,6 @@ class Sidecar {
   std::uint64_t last_work_ns_ = 0, nap_ns_ = 10'000;
   std::uint64_t next_hk_ns_ = 0, next_scan_ns_ = 0, next_status_ns_ = 0, next_watchdog_ns_ = 0;
   std::uint64_t watchdog_usec_ = 0;
-  std::uint64_t next_signal_check_ns_ = 0;
-  bool stop_requested_ = false;
 };
 
 }  // namespace aerolog::sidecar
