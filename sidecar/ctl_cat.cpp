@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -35,7 +36,7 @@ int cmd_cat(const CatOptions& o) {
     std::string wal = o.wal_dir;
     if (wal.empty()) {
       SidecarInfo sc = read_sidecar(o.shm_dir);
-      wal = sc.cb ? std::string(sc.cb->wal_dir) : "/var/lib/aerolog";
+      wal = sc.cb ? std::string(sc.cb->wal_dir, strnlen(sc.cb->wal_dir, sizeof sc.cb->wal_dir)) : "/var/lib/aerolog";
     }
     path = wal + "/" + o.target;
     if (o.target.find('/') != std::string::npos || !std::filesystem::is_directory(path, ec)) {

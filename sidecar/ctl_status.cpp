@@ -1,6 +1,7 @@
 // aerologctl status: the sidecar and every ring, from shared memory, and aerolog-ship's sinks,
 // from its state directory.
 #include "ctl.hpp"
+#include "fs.hpp"
 #include "record_format.hpp"
 #include "ship_checkpoint.hpp"
 #include "shm_view.hpp"
@@ -101,7 +102,8 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
       r["lag_bytes"] = live.value("lag_bytes", std::uint64_t{0});
       r["lag_s"] = live.value("lag_seconds", 0.0);
       r["state"] = sink["running"].get<bool>() ? live.value("state", std::string("?")) : std::string("shipper not running");
-      if (r["state"].get<std::string>().rfind("refused", 0) == 0) healthy = false;
+      r["refused"] = r["state"].get<std::string>().rfind("refused", 0) == 0;  // the shipper says why
+      if (r["refused"].get<bool>()) healthy = false;
       sink["streams"].push_back(r);
     }
     sinks.push_back(sink);
@@ -111,7 +113,7 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
 
 json collect(const StatusOptions& o) {
   json out;
-  const std::uint64_t now = now_ns();
+  const std::uint64_t now = sidecar::wall_ns();
   SidecarInfo sc = read_sidecar(o.shm_dir);
   json& s = out["sidecar"];
   s["health"] = to_string(sc.health);
@@ -250,6 +252,7 @@ void print_prometheus(const json& j) {
   auto metric = [](const char* name, const char* help, const char* type) {
     std::printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
   };
+  auto sample = [](const json& v) { return v.is_boolean() ? std::string(v.get<bool>() ? "1" : "0") : v.dump(); };
   const json& s = j["sidecar"];
   metric("aerolog_sidecar_up", "1 if the sidecar runs and its loop is alive", "gauge");
   std::printf("aerolog_sidecar_up %d\n", s["health"] == "up" ? 1 : 0);
@@ -278,7 +281,8 @@ void print_prometheus(const json& j) {
   for (const M& m : ms) {
     metric(m.name, m.help, m.type);
     for (const json& r : j["streams"])
-      if (r.contains(m.key)) std::printf("%s{stream=\"%s\"} %s\n", m.name, r["stream"].get<std::string>().c_str(), r[m.key].dump().c_str());
+      if (r.contains(m.key))
+        std::printf("%s{stream=\"%s\"} %s\n", m.name, r["stream"].get<std::string>().c_str(), sample(r[m.key]).c_str());
   }
   metric("aerolog_ship_connected", "1 if aerolog-ship runs and is connected to the sink", "gauge");
   for (const json& k : j["sinks"])
@@ -290,6 +294,8 @@ void print_prometheus(const json& j) {
       {"lag_bytes", "aerolog_ship_lag_bytes", "durable bytes not yet in the sink (estimate)", "gauge"},
       {"lag_s", "aerolog_ship_lag_seconds", "age of the last shipped record while records wait", "gauge"},
       {"skipped_records", "aerolog_ship_skipped_total", "records the retention cap deleted before shipping", "counter"},
+      {"refused", "aerolog_ship_stream_refused", "1 if the stream cannot be shipped to the sink (see the shipper's log)",
+       "gauge"},
   };
   for (const M& m : ship) {
     metric(m.name, m.help, m.type);
@@ -297,14 +303,8 @@ void print_prometheus(const json& j) {
       for (const json& r : k["streams"])
         if (r.contains(m.key))
           std::printf("%s{sink=\"%s\",stream=\"%s\"} %s\n", m.name, k["sink"].get<std::string>().c_str(),
-                      r["stream"].get<std::string>().c_str(), r[m.key].dump().c_str());
+                      r["stream"].get<std::string>().c_str(), sample(r[m.key]).c_str());
   }
-  metric("aerolog_ship_stream_refused", "1 if the stream cannot be shipped to the sink (see the shipper's log)", "gauge");
-  for (const json& k : j["sinks"])
-    for (const json& r : k["streams"])
-      if (r.contains("state"))
-        std::printf("aerolog_ship_stream_refused{sink=\"%s\",stream=\"%s\"} %d\n", k["sink"].get<std::string>().c_str(),
-                    r["stream"].get<std::string>().c_str(), r["state"].get<std::string>().rfind("refused", 0) == 0 ? 1 : 0);
   metric("aerolog_stream_ok", "1 if the sidecar serves the stream without error", "gauge");
   for (const json& r : j["streams"])
     std::printf("aerolog_stream_ok{stream=\"%s\"} %d\n", r["stream"].get<std::string>().c_str(), r["state"] == "ok" ? 1 : 0);
@@ -324,7 +324,7 @@ int cmd_status(const StatusOptions& o) {
       std::fprintf(stderr, "aerologctl: %s\n", e.what());
       return 1;
     }
-    if (o.watch) std::printf("\033[H\033[2J%s\n", format_time(now_ns()).c_str());
+    if (o.watch) std::printf("\033[H\033[2J%s\n", format_time(sidecar::wall_ns()).c_str());
     if (o.json) std::printf("%s\n", j.dump(o.watch ? 2 : -1).c_str());
     else if (o.prometheus) print_prometheus(j);
     else print_text(j);

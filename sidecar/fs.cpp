@@ -14,6 +14,11 @@ namespace aerolog::sidecar {
 
 void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
+int errno_of(const std::exception& e) {
+  const auto* se = dynamic_cast<const std::system_error*>(&e);
+  return se ? se->code().value() : 0;
+}
+
 std::uint64_t wall_ns() {
   timespec t;
   clock_gettime(CLOCK_REALTIME, &t);

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -10,6 +11,7 @@
 namespace aerolog::sidecar {
 
 [[noreturn]] void throw_errno(const std::string& what);
+int errno_of(const std::exception& e);  // the errno a std::system_error carries, else 0
 std::uint64_t wall_ns();
 std::uint64_t mono_ns();
 void fsync_dir(const std::string& dir);

@@ -1,8 +1,7 @@
 #include "preparer.hpp"
 
+#include "fs.hpp"
 #include "segment.hpp"
-
-#include <system_error>
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,13 +45,9 @@ void Preparer::run() {
     try {
       prepare_spare(job.path, job.size);
       job.spare->state = Spare::ready;
-    } catch (const std::system_error& e) {
-      job.spare->error = e.what();
-      job.spare->error_code = e.code().value();
-      job.spare->state = Spare::failed;
     } catch (const std::exception& e) {
       job.spare->error = e.what();
-      job.spare->error_code = 0;
+      job.spare->error_code = errno_of(e);
       job.spare->state = Spare::failed;
     }
   }

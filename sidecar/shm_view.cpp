@@ -1,11 +1,11 @@
 #include "shm_view.hpp"
 
+#include "fs.hpp"
 #include "ring_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <stdexcept>
 
 #include <dirent.h>
@@ -52,12 +52,6 @@ const char* to_string(SidecarHealth h) {
   return "?";
 }
 
-std::uint64_t now_ns() {
-  timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return std::uint64_t(t.tv_sec) * 1'000'000'000ull + std::uint64_t(t.tv_nsec);
-}
-
 static bool alive(std::uint32_t pid) { return pid && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
 SidecarInfo read_sidecar(const std::string& shm_dir) {
@@ -72,7 +66,8 @@ SidecarInfo read_sidecar(const std::string& shm_dir) {
     s.cb = nullptr;
     return s;
   }
-  s.heartbeat_age_s = double(now_ns() - std::min(now_ns(), s.cb->heartbeat_ns.load())) / 1e9;
+  const std::uint64_t now = sidecar::wall_ns();
+  s.heartbeat_age_s = double(now - std::min(now, s.cb->heartbeat_ns.load())) / 1e9;
   if (!alive(s.cb->pid.load())) s.health = SidecarHealth::down;
   else s.health = s.heartbeat_age_s > 2.0 ? SidecarHealth::hung : SidecarHealth::up;
   return s;

@@ -49,6 +49,4 @@ struct RingInfo {
 // Every aerolog.<stream> in shm_dir, sorted by name; `writable` maps them read-write (flush).
 std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable = false, bool whole = false);
 
-std::uint64_t now_ns();
-
 }  // namespace aerolog::ctl

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -416,13 +415,9 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   AEROLOG_CRASH_POINT("roll_after_seal");
   try {
     seg_ = activate_spare(dir_, dir_ + "/" + kSpareName, name_, first_seq, generation);
-  } catch (const std::system_error& e) {
-    spare_->state = Spare::none;
-    fail(StreamState::io_error, e.code().value(), std::string("cannot start a segment (") + e.what() + ")");
-    return false;
   } catch (const std::exception& e) {
     spare_->state = Spare::none;
-    fail(StreamState::io_error, 0, std::string("cannot start a segment (") + e.what() + ")");
+    fail(StreamState::io_error, errno_of(e), std::string("cannot start a segment (") + e.what() + ")");
     return false;
   }
   spare_->state = Spare::none;

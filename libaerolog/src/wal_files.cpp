@@ -14,17 +14,18 @@ namespace aerolog::detail {
 
 using namespace proto;
 
-std::string segment_file_name(std::uint64_t base_seq) {
+namespace {
+
+std::string file_name(std::uint64_t base_seq, const char* suffix) {
   char b[48];
-  std::snprintf(b, sizeof b, "%020llu%s", static_cast<unsigned long long>(base_seq), kSegmentSuffix);
+  std::snprintf(b, sizeof b, "%0*llu%s", kSegmentNameDigits, static_cast<unsigned long long>(base_seq), suffix);
   return b;
 }
 
-std::string index_file_name(std::uint64_t base_seq) {
-  char b[48];
-  std::snprintf(b, sizeof b, "%020llu.idx", static_cast<unsigned long long>(base_seq));
-  return b;
-}
+}  // namespace
+
+std::string segment_file_name(std::uint64_t base_seq) { return file_name(base_seq, kSegmentSuffix); }
+std::string index_file_name(std::uint64_t base_seq) { return file_name(base_seq, kIndexSuffix); }
 
 std::vector<std::uint64_t> list_segment_bases(const std::string& dir) {
   std::vector<std::uint64_t> out;
@@ -32,7 +33,9 @@ std::vector<std::uint64_t> list_segment_bases(const std::string& dir) {
   if (!d) return out;
   while (dirent* e = ::readdir(d)) {
     const std::string n = e->d_name;
-    if (n.size() != kSegmentNameDigits + 5 || n.compare(kSegmentNameDigits, 5, kSegmentSuffix) != 0) continue;
+    constexpr std::size_t kSuffixLen = sizeof kSegmentSuffix - 1;
+    if (n.size() != kSegmentNameDigits + kSuffixLen || n.compare(kSegmentNameDigits, kSuffixLen, kSegmentSuffix) != 0)
+      continue;
     if (!std::all_of(n.begin(), n.begin() + kSegmentNameDigits, [](unsigned char c) { return std::isdigit(c); })) continue;
     out.push_back(std::stoull(n.substr(0, kSegmentNameDigits)));
   }

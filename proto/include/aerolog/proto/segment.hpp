@@ -15,6 +15,7 @@ inline constexpr std::uint32_t kSegmentVersion = 1;
 inline constexpr std::uint32_t kSegmentHeaderSize = kPage;  // first block starts here
 inline constexpr std::uint32_t kBlockMagic = 0x4B424C41u;   // "ALBK" little-endian
 inline constexpr char kSegmentSuffix[] = ".alog";
+inline constexpr char kIndexSuffix[] = ".idx";      // the sparse index of a sealed segment
 inline constexpr int kSegmentNameDigits = 20;
 inline constexpr char kSpareName[] = ".spare.alog";  // the next segment, zeroed ahead of need
 
