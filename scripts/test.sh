@@ -56,20 +56,21 @@ fuzz() {
   summary+=("fuzzers: no crash in ${secs}s each")
 }
 
+normal() { build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; suite build; }
+asan() { build build-asan -DAEROLOG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DAEROLOG_BUILD_BENCH=OFF; suite build-asan; }
+tsan() {
+  build build-tsan -DAEROLOG_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEROLOG_BUILD_BENCH=OFF
+  suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+}
+
 mode=${1:-}
 case "$mode" in
-  "")
-    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; suite build
-    build build-asan -DAEROLOG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DAEROLOG_BUILD_BENCH=OFF; suite build-asan
-    build build-tsan -DAEROLOG_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEROLOG_BUILD_BENCH=OFF
-    suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-    fuzz ;;
-  --quick) build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; suite build ;;
-  --sanitize) build build-asan -DAEROLOG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DAEROLOG_BUILD_BENCH=OFF; suite build-asan ;;
-  --tsan) build build-tsan -DAEROLOG_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEROLOG_BUILD_BENCH=OFF
-    suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ;;
+  "") normal; asan; tsan; fuzz ;;
+  --quick) normal ;;
+  --sanitize) asan ;;
+  --tsan) tsan ;;
   --fuzz) fuzz ;;
-  -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+  -h|--help) sed -n 2,8p "$0"; exit 0 ;;
   *) echo "test.sh: unknown option '$mode' (try --help)" >&2; exit 2 ;;
 esac
 printf '%s\n' "${summary[@]}"
