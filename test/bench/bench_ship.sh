@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Shipping benchmark: aerolog-ship's throughput into clickhouse-server and nats-server (records/s,
 # WAL already durable, `--once`), with ClickHouse's own INSERT ... SELECT of the same rows as the
-# in-run baseline; then the publish-to-acknowledged latency at a steady offered rate. Servers run
-# on 127.0.0.1 in a temp directory and are stopped at the end.
-#   test/bench/bench_ship.sh [BUILD_DIR] [RECORDS] [REPEATS] [RATE] [RATE_SECONDS]
+# in-run baseline; then the publish-to-acknowledged latency at a steady offered rate; then the
+# shipper's CPU while every stream is caught up. Servers run on 127.0.0.1 in a temp directory and
+# are stopped at the end.
+#   test/bench/bench_ship.sh [BUILD_DIR] [RECORDS] [REPEATS] [RATE] [RATE_SECONDS] [IDLE_SECONDS]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 records=${2:-2000000}
 repeats=${3:-3}
 rate=${4:-100000}
 rate_s=${5:-10}
+idle_s=${6:-10}
 for b in sidecar/aerolog-sidecar sidecar/aerolog-ship sidecar/aerologctl test/aerolog-test-publisher; do
   [ -x "$build/$b" ] || { echo "bench_ship: $build/$b not built" >&2; exit 2; }
 done
@@ -77,3 +79,16 @@ sleep 1
 sleep 2
 kill -TERM "$shipper"; wait "$shipper" || true
 grep "record age when acknowledged" "$work/ship.log" | sed "s/^[0-9-]* [0-9:.]* info /lag: /" || { echo "bench_ship: no lag line; the log ends:"; tail -5 "$work/ship.log"; }
+
+echo "bench_ship: CPU while idle, 9 streams caught up, one NATS sink, $idle_s s"
+for i in $(seq 8); do "$build/test/aerolog-test-publisher" "$shm" "idle$i" 1048576 1000; done
+"$build/sidecar/aerologctl" --shm-dir "$shm" flush --timeout 60 > /dev/null
+last=$((records + rate * rate_s))  # the backlog of "bench" is not part of this either
+mkdir -p "$work/state-idle/nats"
+printf 'aerolog-ship checkpoint 1\nseq %s\nts_ns 0\nskipped 0\nresend\nend\n' "$last" > "$work/state-idle/nats/bench.ckpt"
+"${shipcmd[@]}" --state-dir "$work/state-idle" --nats-url "nats://127.0.0.1:$np" --nats-stream IDLE --nats-subject idle &
+idler=$!; pids+=($idler)
+sleep 2  # ships the 8 x 1000 records, then idles
+ticks() { awk '{print $14 + $15}' "/proc/$idler/stat"; }
+t0=$(ticks); sleep "$idle_s"; t1=$(ticks)
+python3 -c "t=($t1-$t0)/$(getconf CLK_TCK); print(f'idle: {t:.2f} CPU s over $idle_s s ({100*t/$idle_s:.1f}% of a core)')"
