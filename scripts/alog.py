@@ -9,7 +9,12 @@
   alog.py layout                   the byte offsets this reader assumes, as JSON (checked by the tests)
 
 DIR is a stream directory (<wal_dir>/<stream>). Standard records (Trade, Order, Quote,
-MarketData, Risk, Text) are decoded; other types are printed as hex. CRC32C is checked.
+MarketData, Risk, Text) are decoded; other types are printed as hex. CRC32C is checked, and so
+is every segment header (FORMAT.md 4.1), as aerologctl and the sidecar's recovery check them.
+
+Exit status: 0 ok; 1 an error, or damage (one line on stderr says why): cat, follow and summary
+stop at a bad segment header, missing records or mid-log corruption (cat and follow print the
+records before it; a torn tail at the end of the log is where it ends, not damage); 2 bad usage.
 """
 import json
 import os
@@ -49,40 +54,207 @@ class FormatError(Exception):
     pass
 
 
+SEGMENT_VERSION = 1
+BLOCK_HEADER = struct.Struct("<IIIIQQQQQQ")  # magic crc length count first last generation first_ts last_ts durable
+FRAME_HEADER = struct.Struct("<IHHQQ")       # length type flags seq timestamp
+MAX_FRAME = 1 << 20
+
+
+def _align(n, a):
+    return (n + a - 1) & ~(a - 1)
+
+
+def segment_name_base(name):
+    """The base_seq in a segment file name (<20 digits>.alog), None if `name` is not one."""
+    if len(name) != 25 or not name.endswith(".alog") or not name[:20].isdigit() or not name[:20].isascii():
+        return None
+    base = int(name[:20])
+    return base if 0 < base < 1 << 64 else None
+
+
+def valid_stream_name(s):
+    return 1 <= len(s) <= 64 and s not in (".", "..") and all(c.isascii() and (c.isalnum() or c in "_.-") for c in s)
+
+
 def segments(stream_dir):
-    names = sorted(n for n in os.listdir(stream_dir) if n.endswith(".alog") and len(n) == 25 and n[:20].isdigit())
+    names = sorted(n for n in os.listdir(stream_dir) if segment_name_base(n))
     return [os.path.join(stream_dir, n) for n in names]
 
 
+def check_segment_header(path, f):
+    """The header checks of FORMAT.md 4.1, as aerolog's C++ readers and the sidecar's recovery make
+    them: returns (base_seq, generation) or raises FormatError. segment_size is not compared with
+    the file size: the blocks that lie within the file are read."""
+    size = os.fstat(f.fileno()).st_size
+    if size < PAGE:
+        raise FormatError(f"{path}: shorter than a segment header ({size} bytes; a segment starts with a "
+                          f"4096-byte header page): not a segment, or a truncated one")
+    head = os.pread(f.fileno(), 128, 0)
+    magic, version, header_size, base, generation = struct.unpack_from("<QIIQQ", head, 0)
+    if magic != SEGMENT_MAGIC:
+        raise FormatError(f"{path}: not a valid .alog segment (bad magic)")
+    if version != SEGMENT_VERSION:
+        raise FormatError(f"{path}: not a valid .alog segment (format version {version}; this reader reads 1)")
+    if struct.unpack_from("<I", head, 124)[0] != crc32c(head[:124]):
+        raise FormatError(f"{path}: not a valid .alog segment (header CRC mismatch: the header is damaged)")
+    if header_size != PAGE or base == 0:
+        raise FormatError(f"{path}: not a valid .alog segment (header_size {header_size}, base_seq {base})")
+    full = os.path.abspath(path)
+    name_base = segment_name_base(os.path.basename(full))
+    if name_base and base != name_base:
+        raise FormatError(f"{path}: header base_seq {base} does not match the file name: a renamed or misplaced "
+                          f"file; give it its right name ({base:020d}.alog) or move it out of the stream directory")
+    stream = head[48:112].split(b"\0")[0].decode("ascii", errors="replace")
+    dir_name = os.path.basename(os.path.dirname(full))
+    if name_base and valid_stream_name(dir_name) and stream != dir_name:
+        raise FormatError(f"{path}: header says stream '{stream}' but the file lies in the directory of stream "
+                          f"'{dir_name}': it belongs to another stream; move it to that stream's directory")
+    return base, generation
+
+
+def check_block(read, size, off, generation, expect, check_crc=True):
+    """The block checks of FORMAT.md 5 (aerolog's block_check), on the block at `off` of a segment
+    of `size` bytes; read(offset, n) returns its bytes. Returns (None, header, records) when the
+    block is good, else (why, None, None). expect None accepts any first seq. check_crc=False skips
+    the pure-Python CRC (the dashboard's --no-crc), never the other checks."""
+    if off + BLOCK_HEADER.size > size:
+        return "block header runs past the end of the file", None, None
+    h = BLOCK_HEADER.unpack(read(off, BLOCK_HEADER.size))
+    magic, crc, length, count, first, last, gen = h[:7]
+    if magic != BLOCK_MAGIC:
+        return ("no block (zeros)" if magic == 0 else "bad block magic"), None, None
+    if length < 64 + 24 or length % 8:
+        return "bad block length", None, None
+    if _align(length, PAGE) > size - off:
+        return "block runs past the end of the file", None, None
+    if gen != generation:
+        return "block from another segment generation", None, None
+    if count == 0 or last != first + count - 1:
+        return "block count and seqs disagree", None, None
+    if expect is not None and first != expect:
+        return "block seqs do not continue the log", None, None
+    block = read(off, length)
+    if check_crc and crc32c(memoryview(block)[8:]) != crc:
+        return "block CRC mismatch", None, None
+    out, p = [], 64
+    for i in range(count):
+        if p + 24 > length:
+            return "frame runs past the block", None, None
+        flen, ftype, flags, seq, ts = FRAME_HEADER.unpack_from(block, p)
+        if ftype == 0 or flen < 24 or flen > MAX_FRAME:
+            return "bad frame in block", None, None
+        if seq != first + i:
+            return "frame seq does not match the block", None, None
+        if p + _align(flen, 8) > length:
+            return "frame runs past the block", None, None
+        out.append((seq, ftype, flags, ts, block[p + 24:p + flen]))
+        p += _align(flen, 8)
+    if p != length:
+        return "block length does not match its frames", None, None
+    return None, h, out
+
+
+def corrupt_after(read, size, off, generation, expect):
+    """FORMAT.md 8 on what follows a segment's last good block (at `off`; `expect` = the next seq):
+    the first later valid block whose durable_at_submit >= expect proves mid-log corruption, as
+    (offset, header); None means zeros or a torn tail."""
+    for p in range(off + PAGE, size, PAGE):
+        page = read(p, 4)
+        if page != BLOCK_MAGIC.to_bytes(4, "little"):
+            continue
+        why, h, _ = check_block(read, size, p, generation, None)
+        if why is None and h[9] >= expect:
+            return p, h
+    return None
+
+
+class Tail:
+    """Reads a stream directory as aerolog::Reader does: poll() returns the records written since
+    the last poll(), in seq order; damage() says why reading stopped short of the log's end."""
+
+    def __init__(self, stream_dir, check_crc=True):
+        self.dir, self.check_crc = stream_dir, check_crc
+        self.f, self.path, self.size, self.off, self.expect, self.generation = None, None, 0, PAGE, None, None
+        self.error = None  # a segment header that failed its checks after the start
+        if not os.path.isdir(stream_dir):
+            raise FormatError(f"{stream_dir}: not a directory")
+        paths = segments(stream_dir)
+        if not paths and not os.path.exists(os.path.join(stream_dir, ".spare.alog")):
+            raise FormatError(f"{stream_dir}: not a stream directory (no .alog segments)")
+        for path in paths:  # every header now: a segment recovery would refuse is an error at once
+            with open(path, "rb") as f:
+                check_segment_header(path, f)
+
+    def _read(self, off, n):
+        return os.pread(self.f.fileno(), n, off)  # unbuffered: a followed segment changes under us
+
+    def _open(self, path):
+        f = open(path, "rb")
+        try:
+            base, generation = check_segment_header(path, f)
+        except FormatError as e:
+            f.close()
+            self.error = str(e)
+            return False
+        if self.f:
+            self.f.close()
+        self.f, self.path, self.off, self.generation = f, path, PAGE, generation
+        self.size = os.fstat(f.fileno()).st_size
+        self.expect = base if self.expect is None else self.expect
+        return True
+
+    def _next_segment(self):
+        """Moves to the segment that carries on from the seqs read so far."""
+        for path in segments(self.dir):
+            base = segment_name_base(os.path.basename(path))
+            if path != self.path and (self.expect is None or base == self.expect):
+                return self._open(path)
+        return False
+
+    def poll(self):
+        out = []
+        if self.f is None and not self._next_segment():
+            return out
+        while True:
+            why, h, recs = check_block(self._read, self.size, self.off, self.generation, self.expect,
+                                       self.check_crc)
+            if why is None:
+                out.extend(recs)
+                self.expect = h[5] + 1
+                self.off += _align(h[2], PAGE)
+            elif not self._next_segment():
+                return out
+
+    def damage(self):
+        """Why reading stopped short of the end of the log, None if it did not: a bad segment
+        header, a later segment that does not carry on (records missing), or mid-log corruption.
+        A torn tail at the end of the last segment is the end of the log, as for recovery."""
+        if self.error:
+            return self.error
+        if self.f is None:
+            return None
+        why, _h, _recs = check_block(self._read, self.size, self.off, self.generation, self.expect)
+        if why is None:
+            return None
+        at = f"{self.path}: the log stops after seq {self.expect - 1} (offset {self.off}: {why})"
+        later = [p for p in segments(self.dir) if p > self.path]
+        if later:
+            return f"{at} but the next segment, {later[0]}, starts at seq " \
+                   f"{segment_name_base(os.path.basename(later[0]))}: records are missing"
+        bad = corrupt_after(self._read, self.size, self.off, self.generation, self.expect)
+        if bad:
+            return f"{at} but the block at offset {bad[0]} (seqs {bad[1][4]}..{bad[1][5]}) was written after seq " \
+                   f"{self.expect} was acknowledged: mid-log corruption (the sidecar refuses this stream)"
+        return None
+
+
 def records(stream_dir, check_crc=True):
-    """Yields (seq, type, flags, timestamp, payload) in seq order; raises FormatError on a gap."""
-    expect = None
-    for path in segments(stream_dir):
-        with open(path, "rb") as f:
-            data = f.read()
-        if len(data) < PAGE:
-            raise FormatError(f"{path}: shorter than a segment header")
-        magic, _version, _hsize, base, generation = struct.unpack_from("<QIIQQ", data, 0)
-        if magic != SEGMENT_MAGIC or struct.unpack_from("<I", data, 124)[0] != crc32c(data[:124]):
-            raise FormatError(f"{path}: bad segment header")
-        if expect is not None and base != expect:
-            raise FormatError(f"{path}: starts at seq {base}, expected {expect}")
-        off = PAGE
-        while off + 64 <= len(data):
-            bmagic, bcrc, length, count, first, last, gen = struct.unpack_from("<IIIIQQQ", data, off)
-            if bmagic != BLOCK_MAGIC or gen != generation or off + length > len(data):
-                break  # end of this segment's log
-            if check_crc and crc32c(data[off + 8:off + length]) != bcrc:
-                break
-            p = off + 64
-            for _ in range(count):
-                flen, ftype, flags, seq, ts = struct.unpack_from("<IHHQQ", data, p)
-                if expect is not None and seq != expect:
-                    raise FormatError(f"{path}: seq {seq} where {expect} was due")
-                yield seq, ftype, flags, ts, data[p + 24:p + flen]
-                expect = seq + 1
-                p += (flen + 7) & ~7
-            off += (length + PAGE - 1) & ~(PAGE - 1)
+    """Yields (seq, type, flags, timestamp, payload) in seq order; raises FormatError at damage."""
+    tail = Tail(stream_dir, check_crc)
+    yield from tail.poll()
+    damage = tail.damage()
+    if damage:
+        raise FormatError(damage)
 
 
 # Offsets (bytes) of the fields this reader uses; `alog.py layout` prints them for the tests,
@@ -155,52 +327,6 @@ def csv_line(seq, ts, ftype, payload):
     return ",".join([str(seq), str(ts), t, csv_field(sym), event, side, px, qty, rid, csv_field(text)])
 
 
-class Tail:
-    """Reads a stream directory incrementally: the records written since the last poll()."""
-
-    def __init__(self, stream_dir):
-        self.dir = stream_dir
-        self.path, self.off, self.expect, self.generation = None, PAGE, None, None
-
-    def _open_next(self):
-        for path in segments(self.dir):
-            base = int(os.path.basename(path)[:20])
-            if (self.path is None and self.expect is None) or base == self.expect:
-                if path != self.path:
-                    with open(path, "rb") as f:
-                        head = f.read(128)
-                    if len(head) < 128 or struct.unpack_from("<Q", head, 0)[0] != SEGMENT_MAGIC:
-                        return False
-                    self.path, self.off, self.generation = path, PAGE, struct.unpack_from("<Q", head, 24)[0]
-                    self.expect = base if self.expect is None else self.expect
-                    return True
-        return False
-
-    def poll(self):
-        out = []
-        if self.path is None and not self._open_next():
-            return out
-        while True:
-            with open(self.path, "rb") as f:
-                f.seek(self.off)
-                head = f.read(64)
-                if len(head) == 64:
-                    bmagic, bcrc, length, count, first, _last, gen = struct.unpack_from("<IIIIQQQ", head)
-                    if bmagic == BLOCK_MAGIC and gen == self.generation and first == self.expect and length >= 88:
-                        body = head + f.read(length - 64)
-                        if len(body) == length and crc32c(body[8:]) == bcrc:
-                            p = 64
-                            for _ in range(count):
-                                flen, ftype, _flags, seq, ts = struct.unpack_from("<IHHQQ", body, p)
-                                out.append((seq, ftype, ts, body[p + 24:p + flen]))
-                                self.expect = seq + 1
-                                p += (flen + 7) & ~7
-                            self.off += (length + PAGE - 1) & ~(PAGE - 1)
-                            continue
-            if not self._open_next():
-                return out
-
-
 BATCH_MAGIC = 0x424E4C41  # "ALNB"
 
 
@@ -235,24 +361,31 @@ def batch(files):
 
 
 def cat(stream_dir, from_seq=0, follow=False):
+    """Like `aerologctl cat`: FormatError (exit 1) if reading stops short at damage, after the
+    records before it; a torn tail at the end of the log is its end, not damage."""
     sys.stdout.reconfigure(errors="surrogateescape")
-    print(CSV_HEADER)
-    if not os.path.isdir(stream_dir):
-        raise FormatError(f"{stream_dir}: not a directory")
     tail = Tail(stream_dir)
-    while True:
-        for seq, ftype, ts, payload in tail.poll():
-            if seq >= from_seq:
-                print(csv_line(seq, ts, ftype, payload))
-        if not follow:
-            return
-        sys.stdout.flush()
-        time.sleep(0.05)
+    print(CSV_HEADER)
+    try:
+        while True:
+            for seq, ftype, _flags, ts, payload in tail.poll():
+                if seq >= from_seq:
+                    print(csv_line(seq, ts, ftype, payload))
+            if not follow:
+                break
+            sys.stdout.flush()
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    sys.stdout.flush()
+    damage = tail.damage()
+    if damage:
+        raise FormatError(f"{damage}; the records before it were printed")
 
 
 def trade(payload):
     sym, price, qty, trade_id, order_id, exch_ts, side = struct.unpack_from("<16sqqQQQB", payload, 0)
-    return {"symbol": sym.rstrip(b"\0").decode(), "price": price / PRICE_SCALE, "qty": qty,
+    return {"symbol": _sym(sym), "price": price / PRICE_SCALE, "qty": qty,
             "trade_id": trade_id, "exch_ts": exch_ts, "aggressor": {1: "buy", 2: "sell"}.get(side, "?")}
 
 
@@ -263,13 +396,14 @@ def summary(stream_dir):
         first = seq if first is None else first
         last = seq
         types[ftype] = types.get(ftype, 0) + 1
-        if ftype == 2:
+        if ftype == 2 and len(payload) >= 64:  # a shorter one is malformed (FORMAT.md 7)
             t = trade(payload)
             if len(trades) < 1:
                 trades.append(t)
             else:
                 trades[1:] = [t]
-    print(f"{stream_dir}: {n} records, seqs {first}..{last}, {len(segments(stream_dir))} segment(s)")
+    seqs = f", seqs {first}..{last}" if n else ""
+    print(f"{stream_dir}: {n} records{seqs}, {len(segments(stream_dir))} segment(s)")
     print("  by type: " + ", ".join(f"{TYPE_NAMES.get(k, k)} {v}" for k, v in sorted(types.items())))
     for label, t in zip(("first trade", "last trade"), trades):
         print(f"  {label}: {t['symbol']} {t['qty']} @ {t['price']:.4f} (aggressor {t['aggressor']}, trade {t['trade_id']})")
@@ -278,14 +412,14 @@ def summary(stream_dir):
 def rings(shm_dir="/dev/shm"):
     found = False
     for name in sorted(os.listdir(shm_dir)):
-        if not name.startswith("aerolog."):
+        if not name.startswith("aerolog.") or not os.path.isfile(os.path.join(shm_dir, name)):
             continue
         with open(os.path.join(shm_dir, name), "rb") as f:
             h = f.read(PAGE)
         if len(h) < 896 or struct.unpack_from("<Q", h, 0)[0] != RING_MAGIC:
             continue
         found = True
-        cap = struct.unpack_from("<Q", h, 16)[0]
+        cap = struct.unpack_from("<Q", h, 16)[0] or 1  # 0 only in a damaged header: no division by it
         wpos, last_seq, payload, dropped = struct.unpack_from("<QQQQ", h, 128)
         rpos = struct.unpack_from("<Q", h, 256)[0]
         durable = struct.unpack_from("<Q", h, 384)[0]
@@ -293,7 +427,7 @@ def rings(shm_dir="/dev/shm"):
         err = h[672:768].split(b"\0")[0].decode(errors="replace")
         print(f"{name[8:]}: published {last_seq}, durable {durable}, lag {last_seq - durable}, "
               f"fill {100.0 * (wpos - rpos) / cap:.1f}% of {cap >> 20} MiB, dropped {dropped}, "
-              f"state {['ok', 'quarantined', 'io_error'][state] if state < 3 else state}" + (f" ({err})" if err else ""))
+              f"state {['ok', 'quarantined', 'io_error', 'refused'][state] if state < 4 else state}" + (f" ({err})" if err else ""))
     if not found:
         print(f"no AeroLog rings in {shm_dir}")
 
@@ -320,6 +454,9 @@ def main(argv):
             return 2
     except (OSError, FormatError, ValueError) as e:
         print(f"alog.py: {e}", file=sys.stderr)
+        return 1
+    except struct.error as e:  # a length check missed somewhere: still one line, never a traceback
+        print(f"alog.py: malformed input ({e})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

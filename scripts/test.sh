@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs every test. With no option (what CI runs):
 #   1. the normal build (build/): the whole ctest suite;
-#   2. ASan + UBSan (build-asan/) and TSan (build-tsan/): the same suite;
-#   3. the libFuzzer targets (build-fuzz/, clang), each for AEROLOG_FUZZ_SECONDS (default 15) s
+#   2. the crash, reboot and power-cut tests of that build again with every WAL on a
+#      loop-mounted XFS image (needs root; skipped, loudly, without it);
+#   3. ASan + UBSan (build-asan/) and TSan (build-tsan/): the same suite as 1;
+#   4. the libFuzzer targets (build-fuzz/, clang), each for AEROLOG_FUZZ_SECONDS (default 15) s
 #      from the seed corpus in test/fuzz/corpus (longer: AEROLOG_FUZZ_SECONDS=600).
-# Options run one part: --quick (1 only), --sanitize (ASan+UBSan), --tsan, --fuzz.
-# AEROLOG_SOAK_CYCLES (default 100) sets the kill -9 soak's cycles.
+# Options run one part: --quick (1 only), --xfs (1 and 2), --sanitize (ASan+UBSan), --tsan, --fuzz.
+# AEROLOG_SOAK_CYCLES (default 100) sets the kill -9 soak's cycles; AEROLOG_POWERCUT_CUTS
+# (default 8) and AEROLOG_POWERCUT_IMAGES (default 24) the power-cut suite's size (240 images).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "scripts/deps.sh"
@@ -56,21 +59,52 @@ fuzz() {
   summary+=("fuzzers: no crash in ${secs}s each")
 }
 
+# The sanitizer builds run the power-cut suite small: the normal build cuts 240 images.
+small_powercut=(AEROLOG_POWERCUT_CUTS=2 AEROLOG_POWERCUT_IMAGES=8)
+
+# The kill, reboot and power-cut tests again with every WAL on a loop-mounted XFS image (trading
+# boxes often run XFS; the rest of the suite runs on /tmp, ext4 here).
+xfs() {
+  local img=/tmp/aerolog-xfs.img mnt=/tmp/aerolog-xfs out
+  echo "== test build on XFS ($mnt)"
+  if [ "$(id -u)" -ne 0 ]; then echo "   SKIPPED: loop-mounting an XFS image needs root"; return; fi
+  mountpoint -q "$mnt" && umount "$mnt"
+  rm -f "$img" && truncate -s 4G "$img" && mkfs.xfs -q -f "$img" && mkdir -p "$mnt"
+  if ! mount -o loop "$img" "$mnt"; then
+    echo "   SKIPPED: cannot loop-mount $img (no loop device?)"
+    rm -f "$img"
+    return
+  fi
+  out=$(mktemp)
+  (cd build && AEROLOG_TEST_DIR="$mnt" AEROLOG_POWERCUT_CUTS=4 test/aerolog_tests "[crash],[reboot],[powercut]" \
+    > "$out" 2>&1) || { tail -60 "$out"; umount "$mnt"; rm -f "$img" "$out"; exit 1; }
+  umount "$mnt" && rm -f "$img"
+  local n
+  n=$(sed -n 's/^All tests passed (.* in \([0-9]*\) test cases)$/\1/p' "$out")
+  rm -f "$out"
+  passed=$((passed + n))
+  summary+=("build on XFS: all $n crash, reboot and power-cut tests passed")
+}
+
 normal() { build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; suite build; }
-asan() { build build-asan -DAEROLOG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DAEROLOG_BUILD_BENCH=OFF; suite build-asan; }
+asan() {
+  build build-asan -DAEROLOG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DAEROLOG_BUILD_BENCH=OFF
+  suite build-asan "${small_powercut[@]}"
+}
 tsan() {
   build build-tsan -DAEROLOG_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEROLOG_BUILD_BENCH=OFF
-  suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "${small_powercut[@]}"
 }
 
 mode=${1:-}
 case "$mode" in
-  "") normal; asan; tsan; fuzz ;;
+  "") normal; xfs; asan; tsan; fuzz ;;
   --quick) normal ;;
+  --xfs) normal; xfs ;;
   --sanitize) asan ;;
   --tsan) tsan ;;
   --fuzz) fuzz ;;
-  -h|--help) sed -n 2,8p "$0"; exit 0 ;;
+  -h|--help) sed -n 2,12p "$0"; exit 0 ;;
   *) echo "test.sh: unknown option '$mode' (try --help)" >&2; exit 2 ;;
 esac
 printf '%s\n' "${summary[@]}"

@@ -41,4 +41,10 @@ struct VerifyOptions {
 };
 int cmd_verify(const VerifyOptions& o);
 
+struct AdoptOptions {
+  std::string shm_dir = "/dev/shm";
+  std::string stream;
+};
+int cmd_adopt(const AdoptOptions& o);
+
 }  // namespace aerolog::ctl

@@ -17,7 +17,17 @@ namespace aerolog::ctl {
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
+
+// The exit status once reading is over: 1, with the reason, if it stopped short at damage (a
+// torn tail at the end of the log is not: recovery would zero it and serve the records before).
+int finish(const Reader& r) {
+  const std::string damage = r.damage();
+  if (damage.empty()) return 0;
+  std::fprintf(stderr, "aerologctl: %s; the records before it were printed (aerologctl verify names every problem)\n",
+               damage.c_str());
+  return 1;
 }
+}  // namespace
 
 int cmd_cat(const CatOptions& o) {
   std::uint64_t from_ns = 0, to_ns = ~std::uint64_t{0};
@@ -73,7 +83,7 @@ int cmd_cat(const CatOptions& o) {
       std::fputc('\n', stdout);
     }
     std::fflush(stdout);
-    if (!o.follow || g_stop) return 0;
+    if (!o.follow || g_stop) return finish(*reader);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

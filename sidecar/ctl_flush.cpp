@@ -40,6 +40,13 @@ int cmd_flush(const FlushOptions& o) {
       return 1;
     }
     auto* h = reinterpret_cast<RingHeader*>(r.map->mutable_data());
+    if (const auto st = static_cast<RingState>(h->sidecar.state.load(std::memory_order_acquire));
+        st == RingState::refused || st == RingState::quarantined) {  // never drained: waiting cannot help
+      std::fprintf(stderr, "aerologctl: stream %s is %s, nothing published since is durable: %.*s\n", r.stream.c_str(),
+                   st == RingState::refused ? "REFUSED" : "QUARANTINED", static_cast<int>(sizeof h->sidecar.error),
+                   h->sidecar.error);
+      return 1;
+    }
     wants.push_back({&r, h->producer.last_seq.load(std::memory_order_acquire)});
     h->flush.flush_request.fetch_add(1, std::memory_order_acq_rel);
   }

@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
 
   CatOptions ct;
   const std::map<std::string, Format> formats{{"text", Format::text}, {"csv", Format::csv}, {"json", Format::json}};
-  auto* cat = app.add_subcommand("cat", "decode records: standard trading types pretty-printed, others as hex");
+  auto* cat = app.add_subcommand("cat", "decode records: standard trading types pretty-printed, others as hex; exit 1 "
+                                   "if the log stops short at damage (a torn tail at its end is not damage)");
   cat->alias("dump");
   cat->add_option("target", ct.target, "a .alog file, a stream directory, or a stream name in the WAL root")->required();
   cat->add_option("--format", ct.format, "text, csv (same columns as scripts/alog.py cat) or json (lines)")
@@ -53,8 +54,14 @@ int main(int argc, char** argv) {
   verify->add_option("target", vf.target, "a .alog file, a stream directory, or a WAL root")->required();
   verify->add_flag("-q,--quiet", vf.quiet, "only problems and the per-stream verdict");
 
+  AdoptOptions ad;
+  auto* adopt = app.add_subcommand(
+      "adopt", "renumber a REFUSED ring's unacknowledged records to follow its WAL (after a reboot, when the\n"
+               "strategy started before the sidecar); stop the producer first, start it again after");
+  adopt->add_option("stream", ad.stream, "the refused stream")->required();
+
   if (auto rc = aerolog::parse_cli(app, argc, argv, "aerologctl")) return *rc;
-  st.shm_dir = fl.shm_dir = ct.shm_dir = shm_dir;
+  st.shm_dir = fl.shm_dir = ct.shm_dir = ad.shm_dir = shm_dir;
   if (*status) {
     if (st.json && st.prometheus) {
       std::fprintf(stderr, "aerologctl: choose one of --json and --prometheus\n");
@@ -64,5 +71,6 @@ int main(int argc, char** argv) {
   }
   if (*flush) return cmd_flush(fl);
   if (*cat) return cmd_cat(ct);
+  if (*adopt) return cmd_adopt(ad);
   return cmd_verify(vf);
 }

@@ -34,7 +34,15 @@ const char* durability_name(std::uint32_t d) {
          : d == static_cast<std::uint32_t>(Durability::fdatasync) ? "fdatasync"
                                                                    : "NONE";
 }
-const char* state_name(std::uint32_t s) { return s == 0 ? "ok" : s == 1 ? "QUARANTINED" : "IO_ERROR"; }
+const char* state_name(std::uint32_t s) {
+  switch (static_cast<proto::RingState>(s)) {
+    case proto::RingState::ok: return "ok";
+    case proto::RingState::quarantined: return "QUARANTINED";
+    case proto::RingState::io_error: return "IO_ERROR";
+    case proto::RingState::refused: return "REFUSED";
+  }
+  return "UNKNOWN";
+}
 
 std::uint64_t dir_bytes(const std::string& dir) {
   std::error_code ec;

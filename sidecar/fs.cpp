@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace aerolog::sidecar {
@@ -35,6 +36,16 @@ void fsync_dir(const std::string& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) throw_errno("open directory " + dir);
   if (::fsync(fd.get()) != 0) throw_errno("fsync directory " + dir);
+}
+
+void make_dirs_durably(const std::string& path, unsigned mode) {
+  struct stat st;
+  if (path.empty() || ::stat(path.c_str(), &st) == 0) return;
+  const auto slash = path.find_last_of('/', path.size() - 2);  // a trailing '/' is not a component
+  const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  make_dirs_durably(parent, mode);
+  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) throw_errno("create directory " + path);
+  fsync_dir(parent);
 }
 
 void write_file_durably(const std::string& dir, const std::string& name, std::string_view bytes) {

@@ -15,6 +15,9 @@ int errno_of(const std::exception& e);  // the errno a std::system_error carries
 std::uint64_t wall_ns();
 std::uint64_t mono_ns();
 void fsync_dir(const std::string& dir);
+// mkdir -p with every directory it creates made durable (its parent fsynced) before it returns:
+// after a power cut a directory that held acknowledged data can't vanish. Throws system_error.
+void make_dirs_durably(const std::string& path, unsigned mode = 0750);
 void write_file_durably(const std::string& dir, const std::string& name, std::string_view bytes);
 
 class Fd {

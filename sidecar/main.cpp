@@ -63,9 +63,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (std::filesystem::create_directories(o.wal_dir))
-      std::filesystem::permissions(o.wal_dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
-                                                  std::filesystem::perms::group_exec);
+    make_dirs_durably(o.wal_dir, 0750);
     setup_logging(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "aerolog-sidecar: cannot open the log: %s\n", e.what());

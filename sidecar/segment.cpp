@@ -3,6 +3,7 @@
 #include "block_check.hpp"
 #include "failpoint.hpp"
 #include "fs.hpp"
+#include "segment_check.hpp"
 #include "wal_files.hpp"
 
 #include <aerolog/proto/crc32c.hpp>
@@ -92,10 +93,7 @@ std::string seal(const std::string& dir, SegmentFile& seg) {
   if (seg.fd >= 0) ::close(seg.fd);
   seg.fd = -1;
   if (!err.empty() || seg.index.empty()) return err;
-  IndexHeader ih{kIndexMagic, seg.base_seq, seg.last_seq, static_cast<std::uint32_t>(seg.index.size()), 0};
-  ih.crc = crc32c(seg.index.data(), seg.index.size() * sizeof(IndexEntry));
-  std::string bytes(reinterpret_cast<const char*>(&ih), sizeof ih);
-  bytes.append(reinterpret_cast<const char*>(seg.index.data()), seg.index.size() * sizeof(IndexEntry));
+  const std::string bytes = detail::encode_index(seg.base_seq, seg.last_seq, seg.index);
   try {
     write_file_durably(dir, index_file_name(seg.base_seq), bytes);
   } catch (const std::exception& e) {
@@ -104,7 +102,7 @@ std::string seal(const std::string& dir, SegmentFile& seg) {
   return {};
 }
 
-Recovery recover(const std::string& dir, const std::string& stream) {
+Recovery recover(const std::string& dir, const std::string& stream, std::uint64_t acked) {
   AEROLOG_CRASH_POINT("recovery_start");
   Recovery r;
   ::unlink((dir + "/" + kSpareName).c_str());  // a half-made spare is simply made again
@@ -127,11 +125,8 @@ Recovery recover(const std::string& dir, const std::string& stream) {
     return r;
   };
   SegmentHeader h{};
-  if (s.size < kSegmentHeaderSize || ::pread(fd.get(), &h, sizeof h, 0) != sizeof h) return refuse("shorter than a segment header");
-  if (h.magic != kSegmentMagic || h.version != kSegmentVersion || h.crc != crc32c(&h, offsetof(SegmentHeader, crc)))
-    return refuse("segment header is not valid (magic, version or CRC)");
-  if (h.base_seq != s.base_seq) return refuse("segment header base_seq " + std::to_string(h.base_seq) + " does not match its name");
-  if (std::string(h.stream, strnlen(h.stream, sizeof h.stream)) != stream) return refuse("segment belongs to another stream");
+  if (const std::string why = detail::check_segment_header(fd.get(), {s.base_seq, stream}, h); !why.empty())
+    return refuse(why);
   s.generation = h.generation;
   s.last_seq = s.base_seq - 1;
 
@@ -151,6 +146,14 @@ Recovery recover(const std::string& dir, const std::string& stream) {
   // Past the last good block: only zeros, torn pages, or blocks that were in flight with it.
   const detail::TailScan tail = detail::scan_tail(seg, s.size, off, s.generation, expected);
   ::munmap(m, s.size);
+  // Everything known acknowledged must be in the valid prefix: a damaged block, or zeros, where
+  // an acknowledged seq belongs is lost or damaged data, never a torn tail to zero.
+  if (acked >= expected && !tail.corrupt_at) {
+    const std::string damage = tail.dirty_end > off ? ", then a damaged block at offset " + std::to_string(off) +
+                                                          " (" + (why ? why : "?") + ")" : "";
+    return refuse("seq " + std::to_string(acked) + " was acknowledged (the ring's durable_seq) but the WAL ends at seq " +
+                  std::to_string(expected - 1) + damage + "; the bytes are kept, the stream is not served");
+  }
   if (off < s.size) {
     const std::uint64_t dirty_end = tail.dirty_end, stale = tail.stale;
     if (tail.corrupt_at)

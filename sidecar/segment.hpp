@@ -46,8 +46,11 @@ struct Recovery {
   SegmentFile last;                 // the last segment, open, ready to append (unless refused/empty)
 };
 
-// Recovers the stream directory: only the last segment is read. A torn tail is zeroed; a bad
-// block followed by a block submitted after it was acknowledged is corruption.
-Recovery recover(const std::string& dir, const std::string& stream);
+// Recovers the stream directory: only the last segment is read. `acked` is the highest seq
+// known to have been acknowledged from outside the WAL (a surviving ring's durable_seq; 0 if
+// none is known). A torn tail is zeroed only if it holds no acknowledged seq; a bad block at or
+// below `acked`, or followed by a block submitted after it was acknowledged, is corruption:
+// refused, and nothing on disk is changed.
+Recovery recover(const std::string& dir, const std::string& stream, std::uint64_t acked);
 
 }  // namespace aerolog::sidecar

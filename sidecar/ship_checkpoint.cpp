@@ -81,8 +81,7 @@ std::optional<Checkpoint> read_checkpoint(const std::string& path) {
 void write_checkpoint(const std::string& state_dir, const std::string& sink, const std::string& stream,
                       const Checkpoint& c) {
   const std::string dir = state_dir + "/" + sink;
-  std::error_code ec;
-  if (fs::create_directories(dir, ec)) sidecar::fsync_dir(state_dir);
+  sidecar::make_dirs_durably(dir);
   sidecar::write_file_durably(dir, stream + proto::kCheckpointSuffix, format_checkpoint(c));
 }
 

@@ -1,6 +1,7 @@
 // aerolog-ship: ships every stream's durable records from the WAL to ClickHouse and/or NATS
 // JetStream, exactly once, with a checkpoint per stream and sink.
 #include "cli.hpp"
+#include "fs.hpp"
 #include "stop_signals.hpp"
 #include "ship_clickhouse.hpp"
 #include "ship_nats.hpp"
@@ -72,8 +73,12 @@ int main(int argc, char** argv) {
     ::gethostname(h, sizeof h - 1);
     o.host = h;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(o.state_dir, ec);
+  try {
+    aerolog::sidecar::make_dirs_durably(o.state_dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aerolog-ship: state dir: %s\n", e.what());
+    return 1;
+  }
   const int lock_fd = ::open((o.state_dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (lock_fd < 0) {
     std::fprintf(stderr, "aerolog-ship: state dir %s: %s\n", o.state_dir.c_str(), std::strerror(errno));

@@ -44,7 +44,7 @@ std::string stream_of(const std::string& file) {
 }
 
 Fd lock_wal_dir(const std::string& wal_dir) {
-  if (::mkdir(wal_dir.c_str(), 0750) != 0 && errno != EEXIST) throw_errno("create WAL directory " + wal_dir);
+  make_dirs_durably(wal_dir);
   const std::string path = wal_dir + "/.lock";
   Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
   if (!fd) throw_errno("open " + path);

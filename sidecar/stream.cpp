@@ -71,13 +71,18 @@ Stream::~Stream() {
 }
 
 void Stream::recover() {
-  if (::mkdir(dir_.c_str(), 0750) != 0 && errno != EEXIST) {
-    fail(StreamState::refused, errno, "cannot create " + dir_);
+  try {
+    make_dirs_durably(dir_);
+  } catch (const std::exception& e) {
+    fail(StreamState::refused, errno_of(e), e.what());
     return;
   }
+  // What a producer may have seen acknowledged: recovery must find it in the WAL, whole.
+  const std::string ring = detail::ring_path(opt_.shm_dir, name_);
+  const std::uint64_t acked = detail::peek_durable_seq(ring, name_).value_or(0);
   Recovery r;
   try {
-    r = sidecar::recover(dir_, name_);
+    r = sidecar::recover(dir_, name_, acked);
   } catch (const std::exception& e) {
     fail(StreamState::refused, 0, std::string("recovery failed: ") + e.what());
     return;
@@ -94,8 +99,24 @@ void Stream::recover() {
     next_seq_ = durable_seq_ + 1;
     log_->info("stream {}: WAL recovered through seq {} (segment {}, offset {})", name_, durable_seq_,
                detail::segment_file_name(seg_.base_seq), seg_.write_off);
+    continue_after_reboot(ring);
   }
   preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
+}
+
+// No ring but a WAL: /dev/shm was wiped (a reboot) or the ring was removed. Recreate the ring,
+// retired, with its seqs continuing the WAL, so that the next producer publishes seq N + 1 and
+// is told nothing it did not write is durable. A ring a producer made first is left alone (and
+// refused at attach if it does not continue the WAL).
+void Stream::continue_after_reboot(const std::string& ring) {
+  try {
+    if (detail::create_continuation_ring(ring, name_, durable_seq_))
+      log_->info("stream {}: no ring in {}: created it retired, continuing the WAL at seq {}", name_, opt_.shm_dir,
+                 durable_seq_ + 1);
+  } catch (const Error& e) {
+    log_->error("stream {}: cannot recreate its ring after a reboot ({}); a producer starting now would "
+                "restart at seq 1 and be refused", name_, e.what());
+  }
 }
 
 bool Stream::attach(const std::string& ring_path) {
@@ -154,9 +175,10 @@ bool Stream::attach(const std::string& ring_path) {
     fail(StreamState::quarantined, 0, "ring contents invalid at position " + std::to_string(scan.bad_pos) + ": " + scan.error);
     return true;
   }
-  if (!wal_empty_ && d > durable_seq_) {
+  hdr_->counters.wal_last_seq.store(wal_empty_ ? 0 : durable_seq_, memory_order_relaxed);
+  if (d > durable_seq_) {  // also with no WAL at all: a lost WAL directory must not go unnoticed
     fail(StreamState::refused, 0, "the ring says seq " + std::to_string(d) + " was made durable but the WAL in " +
-                                      dir_ + " ends at seq " + std::to_string(durable_seq_));
+                                      dir_ + (wal_empty_ ? " is empty" : " ends at seq " + std::to_string(durable_seq_)));
     return true;
   }
   // Skip what the WAL already holds (a crash between the HWM store and the read_pos store).
@@ -169,15 +191,15 @@ bool Stream::attach(const std::string& ring_path) {
       cursor_ += f.stride;
     }
     // Records skipped as already durable must be the WAL's own: the last one is its last record.
-    if (skipped_seq && (skipped_seq != durable_seq_ || skipped_ts != seg_.last_ts)) {
-      fail(StreamState::refused, 0, "the ring holds seqs up to " + std::to_string(skipped_seq) +
-                                        " that do not match the WAL (which ends at seq " + std::to_string(durable_seq_) +
-                                        "): a new ring reusing old seqs? The WAL is kept, the ring is not drained");
+    // A ring with nothing to skip and nothing undrained must have been told the WAL's end.
+    const bool ring_is_ours = skipped_seq ? skipped_seq == durable_seq_ && skipped_ts == seg_.last_ts
+                                          : cursor_ < w || d == durable_seq_;
+    if (!ring_is_ours) {
+      fail_ring(scan.records ? scan.first_seq : d + 1);
       return true;
     }
-    if (cursor_ < w && !f.pad && f.header.seq != durable_seq_ + 1) {
-      fail(StreamState::refused, 0, "the ring's next record is seq " + std::to_string(f.header.seq) +
-                                        " but the WAL ends at seq " + std::to_string(durable_seq_) + ": records are missing");
+    if (cursor_ < w && !f.pad && f.header.seq != durable_seq_ + 1) {  // a gap: records are missing
+      fail_ring(f.header.seq);
       return true;
     }
   } else {
@@ -195,6 +217,18 @@ bool Stream::attach(const std::string& ring_path) {
   log_->info("stream {}: attached {} ({} MiB ring, {} undrained records, next seq {})", name_, ring_path,
              cap_ >> 20, scan.records, next_seq_);
   return true;
+}
+
+// The ring does not continue the WAL: typically /dev/shm was wiped by a reboot and the producer
+// made a new ring (seqs from 1) before the sidecar recreated it. Nothing in it is acknowledged,
+// ever: it is not drained and its durable_seq is not touched. `aerologctl adopt` renumbers its
+// unacknowledged records to follow the WAL (README, "After a reboot"); the sidecar looks again
+// whenever the ring changes (check_replaced, recheck_ring).
+void Stream::fail_ring(std::uint64_t ring_first) {
+  ring_refused_ = true;
+  recheck_at_ns_ = mono_ns() + kRetryNs;
+  fail(StreamState::refused, 0, "ring seqs from " + std::to_string(ring_first) + " do not continue the WAL (ends at " +
+                                    std::to_string(durable_seq_) + "): see aerologctl adopt");
 }
 
 void Stream::detach() {
@@ -439,7 +473,9 @@ void Stream::fail(StreamState s, int err, const std::string& why) {
     retry_at_ns_ = mono_ns() + kRetryNs;
   }
   if (!hdr_) return;
-  const RingState rs = s == StreamState::io_error ? RingState::io_error : RingState::quarantined;
+  const RingState rs = s == StreamState::io_error  ? RingState::io_error
+                       : s == StreamState::refused ? RingState::refused
+                                                   : RingState::quarantined;
   if (s == StreamState::quarantined)
     hdr_->counters.quarantines.store(hdr_->counters.quarantines.load(memory_order_relaxed) + 1, memory_order_relaxed);
   if (s == StreamState::io_error)
@@ -478,6 +514,7 @@ void Stream::recover_from_io_error(std::uint64_t now) {
 void Stream::housekeeping(std::uint64_t now) {
   if (hdr_) hdr_->sidecar.heartbeat_ns.store(wall_ns(), memory_order_relaxed);
   check_replaced();
+  recheck_ring(now);
   if (state_ == StreamState::io_error) recover_from_io_error(now);
   retire_if_idle(now);
   if (now >= next_retention_ns_) {
@@ -504,6 +541,18 @@ void Stream::check_replaced() {
   log_->warn("stream {}: ring file {} was removed or replaced; the old ring is {}: detached", name_, ring_path_,
              empty ? "fully durable" : "not being served");
   detach();
+}
+
+// A ring refused for not continuing the WAL is looked at again every second (the sidecar then
+// re-attaches it): `aerologctl adopt` may have renumbered it, or a new ring may have replaced it.
+// If it was deleted, the continuation ring takes its place, as after a reboot.
+void Stream::recheck_ring(std::uint64_t now) {
+  if (!ring_refused_ || now < recheck_at_ns_) return;
+  recheck_at_ns_ = now + kRetryNs;
+  detach();
+  ring_refused_ = false;
+  state_ = StreamState::ok;  // error_ is kept: the same refusal again is logged quietly
+  if (!wal_empty_ && ::access(ring_path_.c_str(), F_OK) != 0 && errno == ENOENT) continue_after_reboot(ring_path_);
 }
 
 bool Stream::drained() const {

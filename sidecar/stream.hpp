@@ -83,6 +83,9 @@ class Stream {
   void apply_retention(std::uint64_t now_ns);
   void detach();
   void check_replaced();
+  void continue_after_reboot(const std::string& ring);
+  void fail_ring(std::uint64_t ring_first);
+  void recheck_ring(std::uint64_t now_ns);
 
   std::string name_, dir_;
   const Options& opt_;
@@ -120,7 +123,9 @@ class Stream {
   std::uint64_t failed_off_ = 0;    // first offset written by a failed attempt (to zero)
 
   StreamState state_ = StreamState::ok;
+  bool ring_refused_ = false;       // refused because of the ring (not the WAL): looked at again
   std::string error_;
+  std::uint64_t recheck_at_ns_ = 0;
   std::uint64_t retry_at_ns_ = 0, idle_since_ns_ = 0, next_retention_ns_ = 0;
   std::uint64_t held_base_ = 0, unshipped_deleted_ = 0;  // retention held for aerolog-ship; cap deletions
 };

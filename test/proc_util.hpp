@@ -63,9 +63,9 @@ inline int publish_until(const std::string& dir, const std::string& stream, std:
 
 // publish_until in a fresh process (fork + exec of aerolog-test-publisher).
 inline pid_t spawn_publisher(const std::string& dir, const std::string& stream, std::uint64_t capacity,
-                             std::uint64_t last) {
-  const std::string cap = std::to_string(capacity), n = std::to_string(last);
-  const char* argv[] = {AEROLOG_TEST_PUBLISHER, dir.c_str(), stream.c_str(), cap.c_str(), n.c_str(), nullptr};
+                             std::uint64_t last, std::uint64_t rate = 0) {
+  const std::string cap = std::to_string(capacity), n = std::to_string(last), r = std::to_string(rate);
+  const char* argv[] = {AEROLOG_TEST_PUBLISHER, dir.c_str(), stream.c_str(), cap.c_str(), n.c_str(), r.c_str(), nullptr};
   pid_t pid = ::fork();
   if (pid == 0) {
     sigset_t none;

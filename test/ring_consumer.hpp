@@ -6,6 +6,7 @@
 #include <aerolog/proto/ring.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -101,6 +102,13 @@ inline std::vector<unsigned char> payload_for(std::uint64_t seq, std::size_t max
   std::vector<unsigned char> p(static_cast<std::size_t>((seq * 2654435761u) % max_len));
   for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<unsigned char>(seq * 31 + i);
   return p;
+}
+
+// Where the tests put WALs: AEROLOG_TEST_DIR (test.sh points it at a loop-mounted XFS image to
+// run the durability tests there too), else /tmp (ext4 here).
+inline const char* wal_base() {
+  const char* d = std::getenv("AEROLOG_TEST_DIR");
+  return d && *d ? d : "/tmp";
 }
 
 // A private shm directory per test, removed at the end.

@@ -1,5 +1,6 @@
 // The real aerolog-sidecar as a child process, on private shm and WAL directories.
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <stdexcept>
@@ -22,8 +23,9 @@ class SidecarProcess {
     static int instance = 0;
     log_ = (log_dir.empty() ? wal_ : log_dir) + "/sidecar-" + std::to_string(++instance) + ".log";  // one per run
     std::vector<std::string> args = {AEROLOG_SIDECAR_BIN, "--shm-dir", shm_, "--wal-dir", wal_,
-                                     "--log-file", log_, "--segment-size", "4194304",
-                                     "--scan-interval-ms", "50"};
+                                     "--log-file", log_, "--scan-interval-ms", "50"};
+    if (std::find(extra.begin(), extra.end(), "--segment-size") == extra.end())
+      args.insert(args.end(), {"--segment-size", "4194304"});
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -119,7 +119,7 @@ class Rig {
   std::uint64_t records(const std::string& s) const { return records_.at(s); }
 
   TempDir shm{"/dev/shm"};
-  TempDir wal{"/tmp"};
+  TempDir wal{wal_base()};
   std::string last_log;  // of the last run_until_death
 
  private:
@@ -210,7 +210,7 @@ TEST_CASE("kill -9 soak: sidecar and producers killed at random moments, several
 }
 
 TEST_CASE("a producer killed between claim and commit, or in the middle of a wrap, blocks nothing", "[crash]") {
-  TempDir shm("/dev/shm"), wal("/tmp");
+  TempDir shm("/dev/shm"), wal(wal_base());
   SidecarProcess sc(shm.path, wal.path);
   const std::uint64_t cap = 64 * 1024;
   auto child = [&](bool wrap) {
@@ -300,7 +300,7 @@ TEST_CASE("two producers racing to open one stream: exactly one wins, the others
 }
 
 TEST_CASE("a ring truncated or replaced underneath a running sidecar is handled, others keep running", "[crash]") {
-  TempDir shm("/dev/shm"), wal("/tmp");
+  TempDir shm("/dev/shm"), wal(wal_base());
   SidecarProcess sc(shm.path, wal.path);
   REQUIRE(wait_exit(spawn_publisher(shm.path, "victim", 1 << 20, 1000)) == 0);
   REQUIRE(wait_exit(spawn_publisher(shm.path, "bystander", 1 << 20, 1000)) == 0);
@@ -324,7 +324,7 @@ TEST_CASE("a ring truncated or replaced underneath a running sidecar is handled,
     o.capacity = 1 << 20;
     auto p = aerolog::Producer::open("bystander", o);
     for (int i = 0; i < 10; ++i) p.try_publish(300, "new", 3);
-    REQUIRE(wait_until([&] { return sc.log().find("do not match the WAL") != std::string::npos ||
+    REQUIRE(wait_until([&] { return sc.log().find("do not continue the WAL") != std::string::npos ||
                                     sc.log().find("seq jump") != std::string::npos; }));
   }
   sc.signal(SIGTERM);
@@ -339,7 +339,7 @@ TEST_CASE("a ring owned by another user and group is refused unless the group ma
     WARN("skipped: needs root to create files owned by another user");
     return;
   }
-  TempDir shm("/dev/shm"), wal("/tmp");
+  TempDir shm("/dev/shm"), wal(wal_base());
   {
     aerolog::ProducerOptions o;
     o.shm_dir = shm.path;

@@ -12,6 +12,7 @@
 #include "proc_util.hpp"
 #include "shell.hpp"
 #include "sidecar_process.hpp"
+#include "wal_fixture.hpp"
 #include "wal_reader.hpp"
 
 #include <fstream>
@@ -21,25 +22,6 @@ using namespace testutil;
 namespace p = aerolog::proto;
 
 namespace {
-
-struct Wal {
-  TempDir shm{"/dev/shm"};
-  TempDir wal{"/tmp"};
-  std::string ctl() const { return std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " "; }
-  std::string stream(const std::string& s) const { return wal.path + "/" + s; }
-  // A stream's WAL holding seqs 1..n (payload_for), written by the real sidecar in 64 KiB
-  // blocks, then the sidecar stopped.
-  void fill(const std::string& s, std::uint64_t n) const {
-    SidecarProcess sc(shm.path, wal.path, {"--max-block", "65536"});
-    REQUIRE(wait_exit(spawn_publisher(shm.path, s, 1 << 20, n)) == 0);
-    aerolog::ProducerOptions o;
-    o.shm_dir = shm.path;
-    o.capacity = 1 << 20;
-    REQUIRE(aerolog::Producer::open(s, o).wait_durable(n, std::chrono::seconds(30)));
-    sc.signal(SIGTERM);
-    REQUIRE(sc.wait() == 0);
-  }
-};
 
 // Every standard record type, a user type, and text that needs CSV quoting.
 void publish_mixed(aerolog::Producer& prod, std::uint64_t n) {

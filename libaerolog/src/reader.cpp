@@ -1,9 +1,9 @@
 #include <aerolog/reader.hpp>
 
 #include "block_check.hpp"
+#include "segment_check.hpp"
 #include "wal_files.hpp"
 
-#include <aerolog/proto/crc32c.hpp>
 #include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/segment.hpp>
 
@@ -34,6 +34,8 @@ struct Reader::Impl {
   std::uint64_t expect = 0;    // next seq (0: whatever comes first)
   std::uint64_t skip_seq = 0, skip_ts = 0;
   Record rec{};
+  std::string error;           // why the last open_segment() failed, "" if it did not
+  Errc error_code = Errc::corrupt;
 
   ~Impl() { unmap(); }
   void unmap() {
@@ -47,26 +49,40 @@ struct Reader::Impl {
   void refresh() {
     if (!dir.empty()) bases = detail::list_segment_bases(dir);
   }
-  // Maps segment i and checks its header; false if it is not readable (yet).
+  // Opens segment i and checks its header (the check every reader shares); the fd, or -1 with
+  // `error` set. A file deleted meanwhile (retention) leaves `error` empty.
+  int open_checked(std::size_t i, SegmentHeader& h) {
+    const std::string p = seg_path(i);
+    error.clear();
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno != ENOENT) error = p + ": " + std::strerror(errno), error_code = Errc::system;
+      return -1;
+    }
+    if (std::string why = detail::check_segment_header(fd, detail::identity_from_path(p), h); !why.empty()) {
+      ::close(fd);
+      error = p + ": " + why, error_code = Errc::corrupt;
+      return -1;
+    }
+    return fd;
+  }
+  // Maps segment i after checking its header; false if it cannot be read (`error` says why).
   bool open_segment(std::size_t i) {
     unmap();
     if (i >= bases.size()) return false;
-    const std::string p = seg_path(i);
-    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    SegmentHeader h;
+    const int fd = open_checked(i, h);
     if (fd < 0) return false;
     struct stat st;
-    const bool ok = ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kSegmentHeaderSize);
-    void* m = ok ? ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    const auto size = ::fstat(fd, &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
+    void* m = size ? ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
     ::close(fd);
-    if (m == MAP_FAILED) return false;
-    map = static_cast<const std::byte*>(m);
-    len = static_cast<std::size_t>(st.st_size);
-    SegmentHeader h;
-    std::memcpy(&h, map, sizeof h);
-    if (h.magic != kSegmentMagic || h.crc != crc32c(&h, offsetof(SegmentHeader, crc))) {
-      unmap();
+    if (m == MAP_FAILED) {
+      error = seg_path(i) + ": cannot map: " + std::strerror(errno), error_code = Errc::system;
       return false;
     }
+    map = static_cast<const std::byte*>(m);
+    len = size;
     if (dir.empty()) bases = {h.base_seq};
     seg = i;
     generation = h.generation;
@@ -112,16 +128,27 @@ Reader Reader::open(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0)
     throw Error(Errc::invalid_argument, path + ": " + std::strerror(errno));
+  Impl& m = *impl;
+  auto fail = [&] {
+    return Error(m.error_code, m.error.empty() ? path + ": deleted while opening; try again" : m.error);
+  };
   if (S_ISDIR(st.st_mode)) {
-    impl->dir = path;
-    impl->refresh();
-    if (impl->bases.empty() && !detail::looks_like_stream_dir(path))
+    m.dir = path;
+    m.refresh();
+    if (m.bases.empty() && !detail::looks_like_stream_dir(path))
       throw Error(Errc::invalid_argument, path + ": not a stream directory (no .alog segments)");
-    if (!impl->bases.empty() && !impl->open_segment(0))
-      throw Error(Errc::corrupt, impl->seg_path(0) + ": not a valid .alog segment (bad header)");
+    if (!m.bases.empty() && !m.open_segment(0)) throw fail();
+    // Every other header too: a segment that recovery would refuse is an error here, not a
+    // silent stop in the middle of the log.
+    for (std::size_t i = 1; i < m.bases.size(); ++i) {
+      SegmentHeader h;
+      const int fd = m.open_checked(i, h);
+      if (fd >= 0) ::close(fd);
+      else if (!m.error.empty()) throw fail();
+    }
   } else {
-    impl->bases = {0};
-    if (!impl->open_segment(0)) throw Error(Errc::corrupt, path + ": not a valid .alog segment (bad header)");
+    m.bases = {0};
+    if (!m.open_segment(0)) throw fail();
   }
   return Reader(std::move(impl));
 }
@@ -197,6 +224,27 @@ const Record* Reader::next() {
     // End of this segment's log (not written yet, or a torn tail): go on where the seqs do.
     if (!m.next_segment()) return nullptr;
   }
+}
+
+std::string Reader::damage() const {
+  const Impl& m = *impl_;
+  if (!m.error.empty()) return m.error;
+  if (!m.map || m.frames_left || m.expect > limit_) return {};
+  BlockHeader h;
+  const char* why = detail::check_block(m.map, m.len, m.off, m.generation, m.expect, h);
+  if (!why) return {};  // a good block: next() has more to read
+  const std::string at = m.seg_path(m.seg) + ": the log stops after seq " + std::to_string(m.expect - 1) +
+                         " (offset " + std::to_string(m.off) + ": " + why + ")";
+  // A later segment that does not carry on from here: the seqs in between are missing.
+  if (m.seg + 1 < m.bases.size())
+    return at + " but the next segment, " + m.seg_path(m.seg + 1) + ", starts at seq " +
+           std::to_string(m.bases[m.seg + 1]) + ": records are missing";
+  // The last segment: the rule recovery applies (FORMAT.md 8) tells a torn tail from corruption.
+  const detail::TailScan t = detail::scan_tail(m.map, m.len, m.off, m.generation, m.expect);
+  if (!t.corrupt_at) return {};
+  return at + " but the block at offset " + std::to_string(t.corrupt_at) + " (seqs " +
+         std::to_string(t.corrupt.first_seq) + ".." + std::to_string(t.corrupt.last_seq) + ") was written after seq " +
+         std::to_string(m.expect) + " was acknowledged: mid-log corruption (the sidecar refuses this stream)";
 }
 
 void ConsumerSet::add(std::string name, Callback cb, std::uint16_t type_filter) {

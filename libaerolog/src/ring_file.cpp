@@ -1,7 +1,10 @@
 #include "ring_file.hpp"
 
 #include <aerolog/error.hpp>
+#include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/ring.hpp>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
@@ -148,6 +151,50 @@ void* map_ring(int fd, const std::string& path, std::size_t len, bool writable, 
   if (writable && prefault) ::madvise(m, len, MADV_POPULATE_WRITE);  // best effort (Linux >= 5.14)
 #endif
   return m;
+}
+
+bool create_continuation_ring(const std::string& path, std::string_view stream, std::uint64_t wal_last_seq) {
+  // The temporary name lacks the ring prefix, so no sidecar or producer takes it for a ring.
+  const std::string tmp = path.substr(0, path.rfind('/') + 1) + ".aerolog-continue-" + std::to_string(::getpid());
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0660);
+  if (fd < 0) fail_errno("cannot create " + tmp, errno);
+  RingHeader h;
+  std::memset(static_cast<void*>(&h), 0, sizeof h);
+  h.id.magic.store(kRingMagic);
+  h.id.version.store(kRingVersion);
+  h.id.header_size = kRingHeaderSize;
+  h.id.capacity = kRingDefaultCapacity;  // the producer sets its own at regrow
+  h.id.created_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch()).count());
+  h.id.max_frame = static_cast<std::uint32_t>(std::min<std::uint64_t>(kMaxFrameSize, kRingDefaultCapacity / 4));
+  std::memcpy(h.id.stream, stream.data(), std::min(stream.size(), sizeof h.id.stream));
+  h.producer.last_seq.store(wal_last_seq);
+  h.durable.durable_seq.store(wal_last_seq);
+  const bool ok = ::fchmod(fd, 0660) == 0 && ::ftruncate(fd, kRingHeaderSize) == 0 &&
+                  ::pwrite(fd, static_cast<const void*>(&h), sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    fail_errno("cannot write " + tmp, err);
+  }
+  const bool linked = ::link(tmp.c_str(), path.c_str()) == 0;
+  const int link_err = errno;
+  ::unlink(tmp.c_str());
+  if (!linked && link_err != EEXIST) fail_errno("cannot create " + path, link_err);
+  return linked;
+}
+
+std::optional<std::uint64_t> peek_durable_seq(const std::string& path, std::string_view stream) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  RingHeader h;
+  const bool whole = read_header(fd, h);
+  ::close(fd);
+  if (!whole || h.id.magic.load() != kRingMagic || h.id.version.load() != kRingVersion) return std::nullopt;
+  if (std::string_view(h.id.stream, strnlen(h.id.stream, sizeof h.id.stream)) != stream) return std::nullopt;
+  return h.durable.durable_seq.load();
 }
 
 }  // namespace aerolog::detail

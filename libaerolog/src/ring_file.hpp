@@ -1,6 +1,7 @@
 // The ring's file in /dev/shm: naming, the single-producer lock, probing, sizing, mapping.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,7 @@ class RingFile {
  public:
   static RingFile open_locked(const std::string& path, unsigned mode, const std::string& group);
   int release_fd() noexcept { int f = fd_; fd_ = -1; return f; }
+  int fd() const noexcept { return fd_; }
   ~RingFile();
 
  private:
@@ -35,5 +37,18 @@ RingProbe probe_ring(int fd, const std::string& path);
 // Sets the file to `size` bytes, all reserved in tmpfs. fresh: zero everything first.
 void resize_ring(int fd, const std::string& path, std::uint64_t size, bool fresh);
 void* map_ring(int fd, const std::string& path, std::size_t len, bool writable, bool prefault);
+
+// After a reboot /dev/shm is empty but the WAL is not. The sidecar recreates the stream's ring
+// as a retired ring (header only, FORMAT.md 2.6) whose seqs continue the WAL: durable_seq and
+// last_seq = `wal_last_seq`, every position 0. A producer opening it regrows it and publishes
+// wal_last_seq + 1 next. Written under a temporary name and linked into place, so neither a
+// producer nor the sidecar ever sees half a header, and a ring a producer made first is never
+// replaced: returns false if `path` already exists. Throws Error for anything else.
+bool create_continuation_ring(const std::string& path, std::string_view stream, std::uint64_t wal_last_seq);
+
+// The durable_seq of the ring at `path` if it is a valid ring of `stream` (read with pread:
+// a ring truncated underneath cannot fault), else nothing. Recovery uses it to know which seqs
+// a producer may have seen acknowledged.
+std::optional<std::uint64_t> peek_durable_seq(const std::string& path, std::string_view stream);
 
 }  // namespace aerolog::detail

@@ -31,7 +31,9 @@ struct Record {
 
 class Reader {
  public:
-  // A stream directory (<wal_dir>/<stream>) or a single segment file. Throws Error.
+  // A stream directory (<wal_dir>/<stream>) or a single segment file. Throws Error, e.g. for a
+  // segment whose header fails the checks of proto/FORMAT.md 4.1 (damaged, truncated, renamed,
+  // or another stream's): every segment's header in the directory is checked here.
   static Reader open(const std::string& path);
   Reader(Reader&&) noexcept;
   Reader& operator=(Reader&&) noexcept;
@@ -47,6 +49,14 @@ class Reader {
   // order with no gap; a block that fails its checks ends the segment (a torn tail) and, if a
   // later segment continues the seqs, reading goes on there.
   const Record* next();
+  // Why next() stopped short of the end of the log, or "" if it did not. Damage is a segment
+  // whose header fails its checks (one that appeared after open()), a later segment that does
+  // not continue the seqs (records are missing), or a bad block followed by one written after
+  // it was acknowledged (mid-log corruption: the sidecar refuses such a stream). A torn tail at
+  // the end of the last segment is not damage: the log ends there (the sidecar zeroes it at its
+  // next start). Call it once next() returned nullptr and you are done reading, not in a
+  // polling loop: it may scan the rest of the segment.
+  std::string damage() const;
   // Stops next() at records with seq > limit (e.g. the ring's durable seq when following).
   void set_limit(std::uint64_t max_seq) { limit_ = max_seq; }
 

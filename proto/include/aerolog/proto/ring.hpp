@@ -26,8 +26,10 @@ inline constexpr std::size_t kRegion = 128;
 inline constexpr char kRingPrefix[] = "aerolog.";  // file name = prefix + stream
 inline constexpr std::size_t kMaxStreamName = 64;
 
-// Ring state word (control region), written by the sidecar.
-enum class RingState : std::uint32_t { ok = 0, quarantined = 1, io_error = 2 };
+// Ring state word (control region), written by the sidecar. quarantined: the ring's contents
+// are invalid; refused: the ring or the WAL cannot be served without losing or renumbering
+// records (for example a ring that does not continue the WAL's seqs after a reboot).
+enum class RingState : std::uint32_t { ok = 0, quarantined = 1, io_error = 2, refused = 3 };
 
 using u64a = std::atomic<std::uint64_t>;
 using u32a = std::atomic<std::uint32_t>;
@@ -88,6 +90,7 @@ struct alignas(kRegion) RingCounters {  // written by the sidecar only
   u64a quarantines;     // times this ring was quarantined (bad contents)
   u64a io_errors;
   u64a segment_base;    // base seq of the active segment
+  u64a wal_last_seq;    // the WAL's last seq when the sidecar attached or refused this ring
 };
 
 struct RingHeader {
@@ -118,6 +121,7 @@ static_assert(offsetof(RingSidecar, heartbeat_ns) == 16 && offsetof(RingSidecar,
 static_assert(offsetof(RingSidecar, error) == 32);
 static_assert(offsetof(RingHeader, counters) == 768);
 static_assert(offsetof(RingCounters, write_ns_last) == 24 && offsetof(RingCounters, segment_base) == 56);
+static_assert(offsetof(RingCounters, wal_last_seq) == 64);
 static_assert(sizeof(RingHeader) == 896 && sizeof(RingHeader) <= kRingHeaderSize);
 
 constexpr bool is_pow2(std::uint64_t v) { return v && !(v & (v - 1)); }
