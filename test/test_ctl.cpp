@@ -83,6 +83,8 @@ void publish_mixed(aerolog::Producer& prod, std::uint64_t n) {
 TEST_CASE("status, flush, cat and verify round-trip through a live sidecar", "[ctl]") {
   Wal w;
   SidecarProcess sc(w.shm.path, w.wal.path);
+  // flush needs a sidecar that is up (a loaded machine may still be starting it)
+  REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
   aerolog::ProducerOptions o;
   o.shm_dir = w.shm.path;
   o.capacity = 1 << 20;
@@ -374,6 +376,7 @@ TEST_CASE("aerolog-replay: the LOBSTER sample and a trades CSV round-trip, bad l
           "[ctl][replay]") {
   Wal w;
   SidecarProcess sc(w.shm.path, w.wal.path);
+  REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
   const std::string replay = std::string(AEROLOG_REPLAY_BIN) + " --shm-dir " + w.shm.path + " ";
   const std::string sample = AEROLOG_DATA "/AAPL_2012-06-21_34200000_37800000_message_50.csv";
   Run lob = sh(replay + sample + " --stream aapl");

@@ -94,7 +94,7 @@ bool check_image(const std::string& image, const Seen& seen, const std::string& 
     REQUIRE(w.records.back().seq >= durable);
   }
   if (seen.checkpoint) {
-    const auto c = aerolog::ship::read_checkpoint(aerolog::ship::checkpoint_path(image + "/ship", "sink", "pc0"));
+    const auto c = aerolog::common::read_checkpoint(aerolog::common::checkpoint_path(image + "/ship", "sink", "pc0"));
     REQUIRE(c.has_value());
     CHECK(c->seq >= seen.checkpoint);
   }
@@ -137,7 +137,7 @@ std::vector<std::string> run_and_cut(const Plan& p, const std::string& root, uns
   std::thread shipper([&] {  // aerolog-ship's checkpoint writes (write, fsync, rename, fsync dir)
     for (std::uint64_t seq = 1; !stop; ++seq) {
       try {
-        aerolog::ship::write_checkpoint(fs.mount() + "/ship", "sink", "pc0", {seq, seq, 0, {}});
+        aerolog::common::write_checkpoint(fs.mount() + "/ship", "sink", "pc0", {seq, seq, 0, {}});
         checkpoint = seq;
       } catch (const std::exception&) {
         break;  // the power is off

@@ -89,7 +89,7 @@ NatsContents nats_contents(const std::string& url, const std::string& subject) {
 
 std::uint64_t checkpoint(const Setup& s, const std::string& sink, const std::string& stream) {
   try {
-    auto c = aerolog::ship::read_checkpoint(aerolog::ship::checkpoint_path(s.state.path, sink, stream));
+    auto c = aerolog::common::read_checkpoint(aerolog::common::checkpoint_path(s.state.path, sink, stream));
     return c ? c->seq : 0;
   } catch (const std::exception&) {
     return 0;
@@ -249,7 +249,7 @@ TEST_CASE("ship: retention keeps what a sink still needs, the cap deletes it (lo
           "[ship][retention]") {
   Setup s;
   const std::vector<std::string> small = {"--max-block", "65536", "--ship-state-dir", s.state.path};  // 4 MiB segments
-  aerolog::ship::write_checkpoint(s.state.path, "nats", "md", {});  // a sink that has shipped nothing yet
+  aerolog::common::write_checkpoint(s.state.path, "nats", "md", {});  // a sink that has shipped nothing yet
   const std::uint64_t n = 250'000;  // about 20 MiB of frames: five 4 MiB segments
   {
     std::vector<std::string> a = small;
@@ -275,7 +275,7 @@ TEST_CASE("ship: retention keeps what a sink still needs, the cap deletes it (lo
   }
   s.nats.start();
   REQUIRE(ship_once(s, {"--nats-url", s.nats.url()}) == 0);
-  auto c = aerolog::ship::read_checkpoint(aerolog::ship::checkpoint_path(s.state.path, "nats", "md"));
+  auto c = aerolog::common::read_checkpoint(aerolog::common::checkpoint_path(s.state.path, "nats", "md"));
   REQUIRE(c);
   CHECK(c->seq == n);
   CHECK(c->skipped > 0);
@@ -360,7 +360,7 @@ TEST_CASE("ship: a record too big for a NATS message stops only its stream, loud
   check_stream("ok", n);
 
   // A damaged checkpoint also stops its stream, and stays as it was for the user to look at.
-  const std::string ok_ckpt = aerolog::ship::checkpoint_path(s.state.path, "nats", "ok");
+  const std::string ok_ckpt = aerolog::common::checkpoint_path(s.state.path, "nats", "ok");
   std::ofstream(ok_ckpt, std::ios::trunc) << "garbage\n";
   CHECK(ship_once(s, {"--nats-url", s.nats.url()}) == 1);
   CHECK(SidecarProcess::read_file(ok_ckpt) == "garbage\n");

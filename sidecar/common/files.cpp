@@ -1,0 +1,58 @@
+#include "files.hpp"
+
+#include "sys_error.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <new>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aerolog::common {
+
+void fsync_dir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("open directory " + dir);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync directory " + dir);
+}
+
+void make_dirs_durably(const std::string& path, unsigned mode) {
+  struct stat st;
+  if (path.empty() || ::stat(path.c_str(), &st) == 0) return;
+  const auto slash = path.find_last_of('/', path.size() - 2);  // a trailing '/' is not a component
+  const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  make_dirs_durably(parent, mode);
+  if (::mkdir(path.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) throw_errno("create directory " + path);
+  fsync_dir(parent);
+}
+
+void write_file_durably(const std::string& dir, const std::string& name, std::string_view bytes) {
+  const std::string tmp = dir + "/." + name + ".tmp", path = dir + "/" + name;
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd) throw_errno("create " + tmp);
+  if (::write(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) throw_errno("write " + tmp);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync " + tmp);
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp);
+  fsync_dir(dir);
+}
+
+void Fd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+AlignedBuffer::AlignedBuffer(std::size_t size) : n_(size) {
+  p_ = static_cast<std::byte*>(std::aligned_alloc(4096, (size + 4095) & ~std::size_t{4095}));
+  if (!p_) throw std::bad_alloc();
+  std::memset(p_, 0, n_);
+}
+
+AlignedBuffer::~AlignedBuffer() { std::free(p_); }
+
+}  // namespace aerolog::common

@@ -1,0 +1,48 @@
+// Small file helpers for every program: owned fds, aligned buffers, directory sync, durable
+// directories and small-file writes (write, fsync, rename, fsync dir). Errors: sys_error.hpp.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace aerolog::common {
+
+void fsync_dir(const std::string& dir);
+// mkdir -p with every directory it creates made durable (its parent fsynced) before it returns:
+// after a power cut a directory that held acknowledged data can't vanish. Throws system_error.
+void make_dirs_durably(const std::string& path, unsigned mode = 0750);
+void write_file_durably(const std::string& dir, const std::string& name, std::string_view bytes);
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept { reset(o.release()); return *this; }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+  void reset(int fd = -1);
+
+ private:
+  int fd_;
+};
+
+// Zeroed, 4096-aligned memory for O_DIRECT I/O.
+class AlignedBuffer {
+ public:
+  explicit AlignedBuffer(std::size_t size);
+  AlignedBuffer(AlignedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  ~AlignedBuffer();
+  std::byte* data() const { return p_; }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::byte* p_;
+  std::size_t n_;
+};
+
+}  // namespace aerolog::common

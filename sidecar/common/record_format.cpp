@@ -1,0 +1,208 @@
+#include "record_format.hpp"
+
+#include <aerolog/proto/records.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+namespace aerolog::common {
+
+using namespace proto;
+
+namespace {
+
+struct Fields {  // one decoded record, in the CSV's columns
+  std::string type, symbol, event, side, price, qty, id, text;
+};
+
+std::string fixed_str(const char* s, std::size_t n) { return std::string(s, strnlen(s, n)); }
+const char* side_name(Side s) { return s == Side::buy ? "buy" : s == Side::sell ? "sell" : ""; }
+// The name of an enum value from its table, or `unknown` past the end.
+template <class E, std::size_t N>
+const char* name_of(E v, const char* const (&names)[N], const char* unknown) {
+  const auto i = static_cast<std::size_t>(v);
+  return i < N ? names[i] : unknown;
+}
+constexpr const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical"};
+constexpr const char* kActions[] = {"", "new", "cancel", "replace", "fill", "partial_cancel"};
+constexpr const char* kEvents[] = {"", "add", "modify", "remove", "execute", "clear", "halt"};
+constexpr const char* kVerdicts[] = {"pass", "warn", "breach"};
+std::string hex(std::span<const std::byte> p) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (std::byte b : p) {
+    s += d[std::to_integer<unsigned>(b) >> 4];
+    s += d[std::to_integer<unsigned>(b) & 15];
+  }
+  return s;
+}
+
+template <class T>
+bool as(const Record& r, T& out) {
+  if (r.payload.size() < sizeof(T)) return false;
+  std::memcpy(&out, r.payload.data(), sizeof(T));
+  return true;
+}
+
+Fields decode(const Record& r) {
+  Fields f;
+  bool ok = true;
+  switch (r.type) {
+    case kTypeTrade: {
+      Trade t;
+      if ((ok = as(r, t))) {
+        f = {"Trade", fixed_str(t.symbol, sizeof t.symbol), "trade", side_name(t.aggressor), format_price(t.price),
+             std::to_string(t.qty), std::to_string(t.trade_id), ""};
+      }
+      break;
+    }
+    case kTypeOrder: {
+      Order o;
+      if ((ok = as(r, o))) {
+        f = {"Order", fixed_str(o.symbol, sizeof o.symbol), name_of(o.action, kActions, "action?"), side_name(o.side),
+             format_price(o.price), std::to_string(o.qty), std::to_string(o.order_id), ""};
+      }
+      break;
+    }
+    case kTypeQuote: {
+      Quote q;
+      if ((ok = as(r, q))) {
+        f = {"Quote", fixed_str(q.symbol, sizeof q.symbol), "quote", "", format_price(q.bid_price),
+             std::to_string(q.bid_qty), "", "ask " + format_price(q.ask_price) + " x " + std::to_string(q.ask_qty)};
+      }
+      break;
+    }
+    case kTypeMarketData: {
+      MarketData m;
+      if ((ok = as(r, m))) {
+        f = {"MarketData", fixed_str(m.symbol, sizeof m.symbol), name_of(m.event, kEvents, "event?"), side_name(m.side),
+             format_price(m.price), std::to_string(m.qty), std::to_string(m.order_id), ""};
+      }
+      break;
+    }
+    case kTypeRisk: {
+      Risk k;
+      if ((ok = as(r, k))) {
+        f = {"Risk", fixed_str(k.symbol, sizeof k.symbol), name_of(k.verdict, kVerdicts, "verdict?"), "", format_price(k.exposure),
+             std::to_string(k.position), std::to_string(k.check_id), fixed_str(k.account, sizeof k.account)};
+      }
+      break;
+    }
+    case kTypeText: {
+      TextHeader t;
+      if ((ok = as(r, t))) {
+        f.type = "Text";
+        f.event = name_of(t.level, kLevels, "level?");
+        f.text.assign(reinterpret_cast<const char*>(r.payload.data()) + sizeof t, r.payload.size() - sizeof t);
+      }
+      break;
+    }
+    default:
+      f.type = std::to_string(r.type);
+      f.text = hex(r.payload);
+  }
+  if (!ok) {
+    f = {};
+    f.type = std::to_string(r.type);
+    f.text = "malformed: " + std::to_string(r.payload.size()) + " bytes: " + hex(r.payload);
+  }
+  return f;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string json_string(const std::string& s) {
+  std::string q = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') q += '\\', q += static_cast<char>(c);
+    else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      q += b;
+    } else q += static_cast<char>(c);
+  }
+  return q + "\"";
+}
+
+}  // namespace
+
+std::string format_price(std::int64_t v) {
+  const bool neg = v < 0;
+  const unsigned long long a = neg ? 0ull - static_cast<unsigned long long>(v) : static_cast<unsigned long long>(v);
+  char b[40];
+  std::snprintf(b, sizeof b, "%s%llu.%08llu", neg ? "-" : "", a / kPriceScale, a % kPriceScale);
+  return b;
+}
+
+std::string format_time(std::uint64_t ns) {
+  const std::time_t s = static_cast<std::time_t>(ns / 1'000'000'000ull);
+  std::tm tm;
+  gmtime_r(&s, &tm);
+  char b[64];
+  const std::size_t n = std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(b + n, sizeof b - n, ".%09lluZ", static_cast<unsigned long long>(ns % 1'000'000'000ull));
+  return b;
+}
+
+bool parse_time(const std::string& s, std::uint64_t& ns) {
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos)
+    return std::from_chars(s.data(), s.data() + s.size(), ns).ec == std::errc();  // false when out of range
+  std::tm tm{};
+  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return false;
+  std::uint64_t frac = 0;
+  if (*rest == '.') {
+    int digits = 0;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest)
+      if (digits++ < 9) frac = frac * 10 + static_cast<std::uint64_t>(*rest - '0');
+    for (; digits < 9; ++digits) frac *= 10;
+  }
+  if (*rest == 'Z') ++rest;
+  if (*rest) return false;
+  const std::time_t t = timegm(&tm);
+  ns = static_cast<std::uint64_t>(t) * 1'000'000'000ull + frac;
+  return true;
+}
+
+std::string format_record(const Record& r, Format fmt) {
+  const Fields f = decode(r);
+  switch (fmt) {
+    case Format::csv:
+      return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + "," + f.type + "," + csv_field(f.symbol) + "," +
+             f.event + "," + f.side + "," + f.price + "," + f.qty + "," + f.id + "," + csv_field(f.text);
+    case Format::json: {
+      std::string j = "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
+                      ",\"type\":" + json_string(f.type);
+      auto add = [&](const char* k, const std::string& v, bool number = false) {
+        if (!v.empty()) j += std::string(",\"") + k + "\":" + (number ? v : json_string(v));
+      };
+      add("symbol", f.symbol);
+      add("event", f.event);
+      add("side", f.side);
+      add("price", f.price, true);
+      add("qty", f.qty, true);
+      add("id", f.id, true);
+      add("text", f.text);
+      return j + "}";
+    }
+    case Format::text:
+    default: {
+      std::string t = format_time(r.timestamp) + " #" + std::to_string(r.seq) + " " + f.type;
+      for (const std::string* s : {&f.event, &f.symbol, &f.side}) if (!s->empty()) t += " " + *s;
+      if (!f.qty.empty()) t += " " + f.qty;
+      if (!f.price.empty()) t += " @ " + f.price;
+      if (!f.id.empty()) t += " id=" + f.id;
+      if (!f.text.empty()) t += " " + f.text;
+      return t;
+    }
+  }
+}
+
+}  // namespace aerolog::common

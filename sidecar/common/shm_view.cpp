@@ -1,0 +1,112 @@
+#include "shm_view.hpp"
+
+#include "clock.hpp"
+#include "ring_file.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aerolog::common {
+
+using namespace proto;
+
+Mapping::Mapping(const std::string& path, std::size_t min_size, bool writable) {
+  fd_ = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+  if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+  struct stat st;
+  ::fstat(fd_, &st);
+  n_ = static_cast<std::size_t>(st.st_size);
+  if (n_ < min_size) {
+    ::close(fd_);
+    throw std::runtime_error(path + ": too small (" + std::to_string(n_) + " bytes)");
+  }
+  void* m = ::mmap(nullptr, n_, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd_, 0);
+  if (m == MAP_FAILED) {
+    ::close(fd_);
+    throw std::runtime_error(path + ": cannot map: " + std::strerror(errno));
+  }
+  p_ = static_cast<std::byte*>(m);
+}
+
+Mapping::~Mapping() {
+  if (p_) ::munmap(p_, n_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+const char* to_string(SidecarHealth h) {
+  switch (h) {
+    case SidecarHealth::up: return "up";
+    case SidecarHealth::hung: return "HUNG";
+    case SidecarHealth::down: return "DOWN";
+    case SidecarHealth::absent: return "ABSENT";
+  }
+  return "?";
+}
+
+static bool alive(std::uint32_t pid) { return pid && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+
+SidecarInfo read_sidecar(const std::string& shm_dir) {
+  SidecarInfo s;
+  try {
+    s.map = std::make_unique<Mapping>(shm_dir + "/" + kControlName, sizeof(ControlBlock), false);
+  } catch (const std::exception&) {
+    return s;
+  }
+  s.cb = reinterpret_cast<const ControlBlock*>(s.map->data());
+  if (s.cb->magic.load(std::memory_order_acquire) != kControlMagic || s.cb->version.load() != kControlVersion) {
+    s.cb = nullptr;
+    return s;
+  }
+  const std::uint64_t now = common::wall_ns();
+  s.heartbeat_age_s = double(now - std::min(now, s.cb->heartbeat_ns.load())) / 1e9;
+  if (!alive(s.cb->pid.load())) s.health = SidecarHealth::down;
+  else s.health = s.heartbeat_age_s > 2.0 ? SidecarHealth::hung : SidecarHealth::up;
+  return s;
+}
+
+std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable, bool whole) {
+  std::vector<RingInfo> out;
+  DIR* d = ::opendir(shm_dir.c_str());
+  if (!d) throw std::runtime_error(shm_dir + ": " + std::strerror(errno));
+  std::vector<std::string> names;
+  const std::string prefix = kRingPrefix;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.compare(0, prefix.size(), prefix) == 0 && valid_stream_name(n.data() + prefix.size(), n.size() - prefix.size()))
+      names.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    RingInfo r;
+    r.stream = n.substr(prefix.size());
+    r.path = shm_dir + "/" + n;
+    try {
+      r.map = std::make_unique<Mapping>(r.path, kRingHeaderSize, writable);
+      r.h = reinterpret_cast<const RingHeader*>(r.map->data());
+      if (r.h->id.magic.load(std::memory_order_acquire) != kRingMagic || r.h->id.version.load() != kRingVersion) {
+        r.problem = "not an AeroLog ring of layout version " + std::to_string(kRingVersion);
+        r.h = nullptr;
+      } else if (whole && r.map->size() != kRingHeaderSize + r.h->id.capacity && r.map->size() != kRingHeaderSize) {
+        r.problem = "file size does not match the header";
+        r.h = nullptr;
+      }
+      if (r.h) r.producer_alive = detail::producer_lock_held(r.map->fd());
+    } catch (const std::exception& e) {
+      r.problem = e.what();
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace aerolog::common

@@ -1,0 +1,52 @@
+// aerologctl's subcommands. Each returns the process exit status:
+// 0 success / healthy, 1 failure or unhealthy (one clear line on stderr), 2 bad usage,
+// 3 (verify) only a torn tail, which the sidecar repairs at its next start.
+#pragma once
+#include "record_format.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace aerolog::ctl {
+
+using namespace common;  // aerologctl is built on sidecar/common (shm views, formats, files)
+
+struct StatusOptions {
+  std::string shm_dir = "/dev/shm";
+  std::string wal_dir;  // default: the one the sidecar reports
+  std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints and status
+  bool json = false, prometheus = false, watch = false;
+};
+int cmd_status(const StatusOptions& o);
+
+struct FlushOptions {
+  std::string shm_dir = "/dev/shm";
+  std::string stream;   // empty: every ring
+  double timeout_s = 10;
+};
+int cmd_flush(const FlushOptions& o);
+
+struct CatOptions {
+  std::string shm_dir = "/dev/shm";
+  std::string wal_dir;
+  std::string target;   // a .alog file, a stream directory, or a stream name
+  Format format = Format::text;
+  std::uint64_t from_seq = 0, to_seq = ~std::uint64_t{0};
+  std::string from_time, to_time;
+  bool follow = false;
+};
+int cmd_cat(const CatOptions& o);
+
+struct VerifyOptions {
+  std::string target;   // a .alog file, a stream directory, or a WAL root of stream directories
+  bool quiet = false;
+};
+int cmd_verify(const VerifyOptions& o);
+
+struct AdoptOptions {
+  std::string shm_dir = "/dev/shm";
+  std::string stream;
+};
+int cmd_adopt(const AdoptOptions& o);
+
+}  // namespace aerolog::ctl

@@ -1,0 +1,76 @@
+// aerologctl: status and flush of a running AeroLog pair, and reading / verifying .alog files.
+#include "cli.hpp"
+#include "ctl.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+int main(int argc, char** argv) {
+  using namespace aerolog::ctl;
+  CLI::App app{"aerologctl: status and flush of the AeroLog sidecar and its rings (read from shared memory,\n"
+               "so it answers even when the sidecar is down or hung), and cat / verify of .alog WALs."};
+  app.require_subcommand(1);
+  app.footer("Exit status: 0 ok / healthy; 1 failure or not healthy (one line on stderr says why);\n"
+             "2 bad usage; 3 (verify) only a torn tail, which the sidecar repairs at its next start.");
+  std::string shm_dir = "/dev/shm";
+  app.add_option("--shm-dir", shm_dir, "where the rings and the sidecar's control block live")->capture_default_str();
+
+  StatusOptions st;
+  auto* status = app.add_subcommand("status", "the sidecar and one row per stream; exit 0 if healthy");
+  status->add_flag("--json", st.json, "one JSON document");
+  status->add_flag("--prometheus", st.prometheus, "Prometheus text exposition (node_exporter textfile collector)");
+  status->add_flag("-w,--watch", st.watch, "refresh every second until Ctrl-C");
+  status->add_option("--wal-dir", st.wal_dir, "WAL root for the WAL sizes (default: the sidecar's)");
+  status->add_option("--ship-state-dir", st.ship_state_dir,
+                     "aerolog-ship's --state-dir: one section per sink with its checkpoints and lag")
+      ->capture_default_str();
+
+  FlushOptions fl;
+  auto* flush = app.add_subcommand("flush", "wait until everything published before the call is durable");
+  flush->add_option("-s,--stream", fl.stream, "only this stream (default: every ring)");
+  flush->add_option("-t,--timeout", fl.timeout_s, "seconds to wait before failing")->capture_default_str();
+
+  CatOptions ct;
+  const std::map<std::string, Format> formats{{"text", Format::text}, {"csv", Format::csv}, {"json", Format::json}};
+  auto* cat = app.add_subcommand("cat", "decode records: standard trading types pretty-printed, others as hex; exit 1 "
+                                   "if the log stops short at damage (a torn tail at its end is not damage)");
+  cat->alias("dump");
+  cat->add_option("target", ct.target, "a .alog file, a stream directory, or a stream name in the WAL root")->required();
+  cat->add_option("--format", ct.format, "text, csv (same columns as scripts/alog.py cat) or json (lines)")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
+      ->type_name("text|csv|json")
+      ->default_str("text");
+  cat->add_option("--from-seq", ct.from_seq, "first seq (seeks through the sparse index)");
+  cat->add_option("--to-seq", ct.to_seq, "last seq");
+  cat->add_option("--from-time", ct.from_time, "first timestamp: ns since the epoch or YYYY-MM-DDTHH:MM:SS[.fff]Z");
+  cat->add_option("--to-time", ct.to_time, "last timestamp, same forms");
+  cat->add_flag("-f,--follow", ct.follow, "keep printing records as they become durable, until Ctrl-C");
+  cat->add_option("--wal-dir", ct.wal_dir, "WAL root for stream names (default: the sidecar's, else /var/lib/aerolog)");
+
+  VerifyOptions vf;
+  auto* verify = app.add_subcommand("verify", "check CRCs and seq continuity; report torn tails and corruption with offsets");
+  verify->add_option("target", vf.target, "a .alog file, a stream directory, or a WAL root")->required();
+  verify->add_flag("-q,--quiet", vf.quiet, "only problems and the per-stream verdict");
+
+  AdoptOptions ad;
+  auto* adopt = app.add_subcommand(
+      "adopt", "renumber a REFUSED ring's unacknowledged records to follow its WAL (after a reboot, when the\n"
+               "strategy started before the sidecar); stop the producer first, start it again after");
+  adopt->add_option("stream", ad.stream, "the refused stream")->required();
+
+  if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerologctl")) return *rc;
+  st.shm_dir = fl.shm_dir = ct.shm_dir = ad.shm_dir = shm_dir;
+  if (*status) {
+    if (st.json && st.prometheus) {
+      std::fprintf(stderr, "aerologctl: choose one of --json and --prometheus\n");
+      return 2;
+    }
+    return cmd_status(st);
+  }
+  if (*flush) return cmd_flush(fl);
+  if (*cat) return cmd_cat(ct);
+  if (*adopt) return cmd_adopt(ad);
+  return cmd_verify(vf);
+}

@@ -1,0 +1,88 @@
+// aerolog-sidecar: drains every AeroLog ring into durable .alog segments.
+#include "cli.hpp"
+#include "failpoint.hpp"
+#include "options.hpp"
+#include "sidecar.hpp"
+#include "stop_signals.hpp"
+#include "files.hpp"
+
+#include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/segment.hpp>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include <sched.h>
+
+namespace {
+
+void setup_logging(const aerolog::sidecar::Options& o) {
+  std::shared_ptr<spdlog::logger> log;
+  if (o.log_file.empty() && std::getenv("JOURNAL_STREAM")) {
+    log = spdlog::stderr_logger_mt("aerolog");
+    log->set_pattern("<%l> %v");  // journald adds the time
+  } else if (o.log_file == "-") {
+    log = spdlog::stderr_logger_mt("aerolog");
+    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  } else {
+    const std::string file = o.log_file.empty() ? o.wal_dir + "/sidecar.log" : o.log_file;
+    log = spdlog::basic_logger_mt("aerolog", file);
+    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  }
+  log->set_level(spdlog::level::from_str(o.log_level));
+  log->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(log);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace aerolog::sidecar;
+  using namespace aerolog::common;
+  const int signal_fd = aerolog::common::stop_signal_fd();  // first: before any thread exists
+  Options o;
+  CLI::App app{"aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
+               "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
+               "(Type=notify); SIGTERM/SIGINT drain every ring, sync and exit 0."};
+  add_options(app, o);
+  app.allow_config_extras(false);  // an unknown key in the config file is an error, not ignored
+  app.footer("Exit status: 0 stopped cleanly; 1 runtime error (message on stderr and in the log);\n"
+             "2 invalid flags or config file.");
+  if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-sidecar")) return *rc;
+  fp::init();
+  const std::uint64_t biggest_block = std::max<std::uint64_t>(o.max_block, aerolog::proto::kBlockHeaderSize +
+                                                                                aerolog::proto::kMaxFrameSize);
+  if (o.segment_size < 2 * biggest_block + aerolog::proto::kSegmentHeaderSize) {
+    std::fprintf(stderr, "aerolog-sidecar: --segment-size %llu is too small for --max-block %llu (need >= %llu)\n",
+                 static_cast<unsigned long long>(o.segment_size), static_cast<unsigned long long>(o.max_block),
+                 static_cast<unsigned long long>(2 * biggest_block + aerolog::proto::kSegmentHeaderSize));
+    return 2;
+  }
+  try {
+    make_dirs_durably(o.wal_dir, 0750);
+    setup_logging(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aerolog-sidecar: cannot open the log: %s\n", e.what());
+    return 1;
+  }
+  if (o.cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(o.cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) spdlog::warn("cannot pin to CPU {}", o.cpu);
+  }
+  try {
+    Sidecar s(o);
+    return s.run(signal_fd);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    std::fprintf(stderr, "aerolog-sidecar: %s\n", e.what());
+    return 1;
+  }
+}

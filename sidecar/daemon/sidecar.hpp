@@ -1,0 +1,52 @@
+// The daemon: finds rings, owns the streams and the io_uring, runs the drain loop, talks to
+// systemd, and publishes its control block for aerologctl.
+#pragma once
+#include "files.hpp"
+#include "options.hpp"
+#include "preparer.hpp"
+#include "stream.hpp"
+#include "uring.hpp"
+
+#include <aerolog/proto/control.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace aerolog::sidecar {
+
+class Sidecar {
+ public:
+  explicit Sidecar(const Options& opt);  // takes the WAL lock and the control block; throws
+  ~Sidecar();
+  int run(int signal_fd);  // until SIGTERM/SIGINT arrive on signal_fd; returns the exit code
+
+ private:
+  Stream& stream(const std::string& name);
+  void recover_all();
+  void scan_shm();
+  void read_inotify();
+  void try_attach(const std::string& name);
+  void housekeeping(std::uint64_t now);
+  void idle(std::uint64_t now);
+  std::string status_line() const;
+
+  Options opt_;
+  common::Fd wal_lock_;
+  common::Fd control_fd_;
+  proto::ControlBlock* control_ = nullptr;
+  Uring uring_;
+  Preparer preparer_;
+  StreamTotals totals_;
+  std::map<std::string, std::unique_ptr<Stream>> streams_;
+  std::set<std::string> waiting_;  // rings seen but not attachable yet
+  common::Fd inotify_;
+  bool stopping_ = false;
+  std::uint64_t last_work_ns_ = 0, nap_ns_ = 10'000;
+  std::uint64_t next_hk_ns_ = 0, next_scan_ns_ = 0, next_status_ns_ = 0, next_watchdog_ns_ = 0;
+  std::uint64_t watchdog_usec_ = 0;
+};
+
+}  // namespace aerolog::sidecar

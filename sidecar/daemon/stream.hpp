@@ -1,0 +1,133 @@
+// One stream: its ring in shm (untrusted), its WAL directory, and the blocks in flight between.
+//
+// Drain protocol (DESIGN.md, Data flow 3-5):
+//   poll():    copy committed frames from cursor_ into a block (validated, seq-checked),
+//              submit it at the active segment's write offset; up to `depth` in flight.
+//   on_cqe():  mark the block done; advance over the contiguous prefix of done blocks:
+//              store durable_seq/durable_pos, and only then read_pos (frees ring space).
+//   errors:    a failed block stops the stream; once nothing is in flight it goes back to the
+//              HWM (the ring still holds everything after it) and rewrites into a fresh segment.
+#pragma once
+#include "files.hpp"
+#include "options.hpp"
+#include "preparer.hpp"
+#include "segment.hpp"
+#include "uring.hpp"
+
+#include <aerolog/proto/ring.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace aerolog::sidecar {
+
+class Stream;
+
+struct Block {
+  Stream* owner;
+  common::AlignedBuffer buf;
+  std::uint32_t length = 0;     // header + frames
+  std::uint32_t disk_len = 0;   // padded to 4096
+  std::uint64_t first_seq = 0, last_seq = 0;
+  std::uint64_t ring_end = 0;   // ring position after the block's last frame
+  std::uint64_t seg_off = 0;
+  std::uint64_t submit_ns = 0;
+  int pending_cqes = 0;
+  int error = 0;                // first errno from its CQEs
+  bool done = false;
+  explicit Block(Stream* s, std::size_t cap) : owner(s), buf(cap) {}
+};
+
+enum class StreamState { ok, quarantined, io_error, refused };
+const char* to_string(StreamState s);
+
+struct StreamTotals {
+  std::uint64_t blocks = 0, bytes = 0, frames = 0, io_errors = 0;
+};
+
+class Stream {
+ public:
+  Stream(std::string name, const Options& opt, Uring& uring, Preparer& preparer, StreamTotals& totals);
+  ~Stream();
+
+  void recover();                                  // the WAL side, at start or first sight
+  bool attach(const std::string& ring_path);       // false: not a ready ring yet (retry later)
+  bool poll(std::uint64_t now_ns, bool stopping);  // true if it did work
+  void on_cqe(Block* b, int res, bool is_sync);
+  void housekeeping(std::uint64_t now_ns);
+  bool drained() const;                            // everything committed is durable, nothing in flight
+  void sync_for_stop();
+
+  const std::string& name() const { return name_; }
+  bool attached() const { return hdr_ != nullptr; }
+  std::size_t inflight() const { return inflight_.size(); }
+  StreamState state() const { return state_; }
+  const std::string& error() const { return error_; }
+  std::uint64_t durable_seq() const { return durable_seq_; }
+  std::uint64_t ring_inode() const { return ring_ino_; }
+
+ private:
+  bool build_block(std::uint64_t upto, std::uint64_t end);
+  void submit(Block* b);
+  void advance();
+  bool ensure_segment(std::uint64_t need, std::uint64_t first_seq);
+  void fail(StreamState s, int err, const std::string& why);
+  void recover_from_io_error(std::uint64_t now_ns);
+  void retire_if_idle(std::uint64_t now_ns);
+  void apply_retention(std::uint64_t now_ns);
+  void detach();
+  void check_replaced();
+  void continue_after_reboot(const std::string& ring);
+  void fail_ring(std::uint64_t ring_first);
+  void recheck_ring(std::uint64_t now_ns);
+
+  std::string name_, dir_;
+  const Options& opt_;
+  Uring& uring_;
+  Preparer& preparer_;
+  StreamTotals& totals_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  // ring (untrusted shared memory)
+  std::string ring_path_;
+  int ring_fd_ = -1;
+  std::uint64_t ring_ino_ = 0;
+  std::size_t map_len_ = 0;
+  proto::RingHeader* hdr_ = nullptr;
+  const std::byte* data_ = nullptr;
+  std::uint64_t cap_ = 0;
+  std::uint32_t max_frame_ = 0;
+  int guard_ = -1;                  // ring_guard slot (SIGBUS on a truncated ring)
+
+  // drain state
+  std::uint64_t cursor_ = 0;        // ring position of the next frame to copy
+  std::uint64_t next_seq_ = 0;      // seq the next frame must carry (0: not known yet)
+  std::uint64_t durable_seq_ = 0;   // HWM: every seq <= this is on disk
+  std::uint64_t durable_pos_ = 0;
+  std::uint64_t last_w_ = 0, last_poll_ns_ = 0, pending_since_ns_ = 0;
+  std::uint64_t flush_req_ = 0, flush_target_ = 0;
+  std::vector<std::unique_ptr<Block>> blocks_;
+  std::vector<Block*> free_;
+  std::deque<Block*> inflight_;     // in submit order
+
+  // WAL
+  bool wal_empty_ = true;
+  SegmentFile seg_;
+  std::shared_ptr<Spare> spare_;
+  std::uint64_t failed_off_ = 0;    // first offset written by a failed attempt (to zero)
+
+  StreamState state_ = StreamState::ok;
+  bool ring_refused_ = false;       // refused because of the ring (not the WAL): looked at again
+  std::string error_;
+  std::uint64_t recheck_at_ns_ = 0;
+  std::uint64_t retry_at_ns_ = 0, idle_since_ns_ = 0, next_retention_ns_ = 0;
+  std::uint64_t held_base_ = 0, unshipped_deleted_ = 0;  // retention held for aerolog-ship; cap deletions
+};
+
+}  // namespace aerolog::sidecar

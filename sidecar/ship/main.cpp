@@ -1,0 +1,136 @@
+// aerolog-ship: ships every stream's durable records from the WAL to ClickHouse and/or NATS
+// JetStream, exactly once, with a checkpoint per stream and sink.
+#include "cli.hpp"
+#include "files.hpp"
+#include "stop_signals.hpp"
+#include "clickhouse.hpp"
+#include "nats.hpp"
+#include "options.hpp"
+#include "shipper.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+namespace {
+
+std::shared_ptr<spdlog::logger> make_logger(const aerolog::ship::Options& o) {
+  std::shared_ptr<spdlog::logger> log;
+  if (o.log_file.empty() || o.log_file == "-") {
+    log = spdlog::stderr_logger_mt("aerolog-ship");
+    log->set_pattern(std::getenv("JOURNAL_STREAM") ? "<%l> %v" : "%Y-%m-%d %H:%M:%S.%e %l %v");
+  } else {
+    log = spdlog::basic_logger_mt("aerolog-ship", o.log_file);
+    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  }
+  log->set_level(spdlog::level::from_str(o.log_level));
+  log->flush_on(spdlog::level::info);
+  return log;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace aerolog::ship;
+  using namespace aerolog::common;
+  const int signal_fd = aerolog::common::stop_signal_fd();
+
+  Options o;
+  CLI::App app{"aerolog-ship: ships every stream's durable records (at or below the HWM the sidecar\n"
+               "publishes) from the WAL in --wal-dir to ClickHouse and/or NATS JetStream. Each sink keeps a\n"
+               "checkpoint per stream in --state-dir; batches re-sent after a failure are collapsed by the\n"
+               "sink, so every record arrives exactly once. A sink that is down is retried with backoff;\n"
+               "the WAL is the buffer (the sidecar keeps segments a sink still needs)."};
+  add_options(app, o);
+  app.allow_config_extras(false);
+  app.footer("Exit status: 0 stopped cleanly (--once: everything durable was shipped); 1 runtime error or,\n"
+             "with --once, a sink failed or a stream could not be shipped (a record too big for the sink,\n"
+             "an unreadable checkpoint); 2 invalid flags or config file.");
+  if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-ship")) return *rc;
+  if (o.clickhouse_url.empty() && o.nats_url.empty()) {
+    std::fprintf(stderr, "aerolog-ship: no sink configured: give --clickhouse-url and/or --nats-url (try --help)\n");
+    return 2;
+  }
+  if (o.host.empty()) {
+    char h[256] = {};
+    ::gethostname(h, sizeof h - 1);
+    o.host = h;
+  }
+  try {
+    aerolog::common::make_dirs_durably(o.state_dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aerolog-ship: state dir: %s\n", e.what());
+    return 1;
+  }
+  const int lock_fd = ::open((o.state_dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (lock_fd < 0) {
+    std::fprintf(stderr, "aerolog-ship: state dir %s: %s\n", o.state_dir.c_str(), std::strerror(errno));
+    return 1;
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::fprintf(stderr, "aerolog-ship: another aerolog-ship uses the state dir %s\n", o.state_dir.c_str());
+    return 1;
+  }
+  std::shared_ptr<spdlog::logger> log;
+  try {
+    log = make_logger(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aerolog-ship: log: %s\n", e.what());
+    return 1;
+  }
+  std::vector<std::unique_ptr<Shipper>> shippers;
+  if (!o.clickhouse_url.empty()) shippers.push_back(std::make_unique<Shipper>(o, std::make_unique<ClickHouseSink>(o), log));
+  if (!o.nats_url.empty()) shippers.push_back(std::make_unique<Shipper>(o, std::make_unique<NatsSink>(o), log));
+  log->info("aerolog-ship: host {}, WAL {}, state {}{}{}", o.host, o.wal_dir, o.state_dir,
+            o.clickhouse_url.empty() ? "" : ", clickhouse " + o.clickhouse_url,
+            o.nats_url.empty() ? "" : ", nats " + o.nats_url);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> running{static_cast<int>(shippers.size())}, failed{0};
+  std::vector<std::thread> threads;
+  for (auto& s : shippers)
+    threads.emplace_back([&, sh = s.get()] {
+      bool done = false;
+      try {
+        done = sh->run(stop);
+      } catch (const std::exception& e) {
+        log->critical("aerolog-ship: {}", e.what());
+      }
+      if (o.once && !done) failed.fetch_add(1);
+      running.fetch_sub(1);
+    });
+  sd_notify(0, "READY=1\nSTATUS=shipping");
+  while (running.load() > 0) {
+    pollfd p{signal_fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      signalfd_siginfo si;
+      if (::read(signal_fd, &si, sizeof si) == sizeof si) {
+        log->info("aerolog-ship: signal {}: stopping", si.ssi_signo);
+        sd_notify(0, "STOPPING=1");
+        stop.store(true);
+      }
+    }
+  }
+  for (auto& t : threads) t.join();
+  shippers.clear();
+  log->info("aerolog-ship: stopped");
+  return failed.load() ? 1 : 0;
+}
