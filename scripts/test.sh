@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs every test. With no option (what CI runs):
+#   0. every C++ file is checked against .clang-format; every build treats warnings as errors;
 #   1. the normal build (build/): the whole ctest suite;
 #   2. the crash, reboot and power-cut tests of that build again with every WAL on a
 #      loop-mounted XFS image (needs root; skipped, loudly, without it);
@@ -16,15 +17,15 @@ jobs=$(nproc)
 summary=()
 passed=0
 
-build() {  # build <dir> <cmake args...>
-  local dir=$1; shift
-  echo "== configure + build $dir"
-  cmake -S . -B "$dir" "$@" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
-  if ! cmake --build "$dir" -j "$jobs" > "$dir.build.log" 2>&1; then
+build() {  # build <preset> (CMakePresets.json; the build directory is build or build-<preset>)
+  local preset=$1 dir=build
+  [ "$preset" = default ] || dir=build-$preset
+  echo "== configure + build $dir (preset $preset, warnings are errors)"
+  cmake --preset "$preset" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
+  if ! cmake --build --preset "$preset" -j "$jobs" > "$dir.build.log" 2>&1; then
     grep -E "error|Error" "$dir.build.log" | head -30
     exit 1
   fi
-  grep -E "warning:" "$dir.build.log" | sort -u | head -20 || true
 }
 
 suite() {  # suite <dir> [env...]
@@ -39,8 +40,7 @@ suite() {  # suite <dir> [env...]
 
 fuzz() {
   local secs=${AEROLOG_FUZZ_SECONDS:-15} work
-  build build-fuzz -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DAEROLOG_FUZZ=ON -DAEROLOG_BUILD_TESTS=OFF -DAEROLOG_BUILD_BENCH=OFF
+  build fuzz
   work=$(mktemp -d)
   for t in ring block config; do
     echo "== fuzz_$t for ${secs}s"
@@ -86,25 +86,29 @@ xfs() {
   summary+=("build on XFS: all $n crash, reboot and power-cut tests passed")
 }
 
-normal() { build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; suite build; }
-asan() {
-  build build-asan -DAEROLOG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DAEROLOG_BUILD_BENCH=OFF
-  suite build-asan "${small_powercut[@]}"
+lint() {  # every C++ file formatted as .clang-format says (clang-format 14)
+  echo "== clang-format check"
+  git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror || {
+    echo "clang-format: the files above are not formatted: run clang-format -i on them"
+    exit 1
+  }
+  passed=$((passed + 1))
+  summary+=("clang-format: every C++ file formatted")
 }
-tsan() {
-  build build-tsan -DAEROLOG_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAEROLOG_BUILD_BENCH=OFF
-  suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "${small_powercut[@]}"
-}
+
+normal() { build default; suite build; }
+asan() { build asan; suite build-asan "${small_powercut[@]}"; }
+tsan() { build tsan; suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "${small_powercut[@]}"; }
 
 mode=${1:-}
 case "$mode" in
-  "") normal; xfs; asan; tsan; fuzz ;;
+  "") lint; normal; xfs; asan; tsan; fuzz ;;
   --quick) normal ;;
   --xfs) normal; xfs ;;
   --sanitize) asan ;;
   --tsan) tsan ;;
   --fuzz) fuzz ;;
-  -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+  -h|--help) sed -n 2,13p "$0"; exit 0 ;;
   *) echo "test.sh: unknown option '$mode' (try --help)" >&2; exit 2 ;;
 esac
 printf '%s\n' "${summary[@]}"

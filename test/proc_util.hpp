@@ -42,8 +42,8 @@ inline std::uint16_t type_for(std::uint64_t seq) { return static_cast<std::uint1
 
 // Publishes payload_for(seq) with type_for(seq) from the ring's next seq through `last`
 // (0: forever), waiting for space when full; at most `rate` records per second if given.
-inline int publish_until(const std::string& dir, const std::string& stream, std::uint64_t capacity,
-                         std::uint64_t last, std::uint64_t rate = 0) {
+inline int publish_until(const std::string& dir, const std::string& stream, std::uint64_t capacity, std::uint64_t last,
+                         std::uint64_t rate = 0) {
   aerolog::ProducerOptions o;
   o.shm_dir = dir;
   o.capacity = capacity;
@@ -65,7 +65,8 @@ inline int publish_until(const std::string& dir, const std::string& stream, std:
 inline pid_t spawn_publisher(const std::string& dir, const std::string& stream, std::uint64_t capacity,
                              std::uint64_t last, std::uint64_t rate = 0) {
   const std::string cap = std::to_string(capacity), n = std::to_string(last), r = std::to_string(rate);
-  const char* argv[] = {AEROLOG_TEST_PUBLISHER, dir.c_str(), stream.c_str(), cap.c_str(), n.c_str(), r.c_str(), nullptr};
+  const char* argv[] = {
+      AEROLOG_TEST_PUBLISHER, dir.c_str(), stream.c_str(), cap.c_str(), n.c_str(), r.c_str(), nullptr};
   pid_t pid = ::fork();
   if (pid == 0) {
     sigset_t none;

@@ -24,6 +24,8 @@ inline Run sh(const std::string& cmd) {
   return r;
 }
 
-inline std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+inline std::size_t lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 }  // namespace testutil

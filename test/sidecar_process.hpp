@@ -22,8 +22,8 @@ class SidecarProcess {
       : shm_(std::move(shm)), wal_(std::move(wal)) {
     static int instance = 0;
     log_ = (log_dir.empty() ? wal_ : log_dir) + "/sidecar-" + std::to_string(++instance) + ".log";  // one per run
-    std::vector<std::string> args = {AEROLOG_SIDECAR_BIN, "--shm-dir", shm_, "--wal-dir", wal_,
-                                     "--log-file", log_, "--scan-interval-ms", "50"};
+    std::vector<std::string> args = {AEROLOG_SIDECAR_BIN,  "--shm-dir", shm_, "--wal-dir", wal_, "--log-file", log_,
+                                     "--scan-interval-ms", "50"};
     if (std::find(extra.begin(), extra.end(), "--segment-size") == extra.end())
       args.insert(args.end(), {"--segment-size", "4194304"});
     args.insert(args.end(), extra.begin(), extra.end());

@@ -246,9 +246,7 @@ class NatsServer {
   }
 
   // The largest message the server takes (its default is 1 MiB); applies from the next start().
-  void set_max_payload(std::uint64_t bytes) {
-    std::ofstream(dir_ + "/nats.conf") << "max_payload: " << bytes << "\n";
-  }
+  void set_max_payload(std::uint64_t bytes) { std::ofstream(dir_ + "/nats.conf") << "max_payload: " << bytes << "\n"; }
 
   // Spawns the server (same port every time); ready once the port accepts and this run's part of
   // the log says so.
@@ -256,8 +254,8 @@ class NatsServer {
     if (proc_.running()) return;
     const std::string log = dir_ + "/nats.log";
     const std::size_t from = detail::file_size(log);
-    std::vector<std::string> args = {"/usr/sbin/nats-server", "-js",       "-sd", dir_ + "/js",
-                                     "-a",                    "127.0.0.1", "-p",  std::to_string(port_)};
+    std::vector<std::string> args = {"/usr/sbin/nats-server", "-js", "-sd", dir_ + "/js", "-a", "127.0.0.1", "-p",
+                                     std::to_string(port_)};
     if (std::filesystem::exists(dir_ + "/nats.conf")) args.insert(args.end(), {"-c", dir_ + "/nats.conf"});
     proc_.start(args, log);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -290,8 +288,9 @@ struct NatsMessage {
 // A missing stream reads as empty.
 inline std::vector<NatsMessage> nats_read_stream(const std::string& url, const std::string& stream) {
   auto check = [](natsStatus s, const char* what) {
-    if (s != NATS_OK) throw std::runtime_error(std::string("nats: ") + what + ": " + natsStatus_GetText(s) + " " +
-                                               (nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : ""));
+    if (s != NATS_OK)
+      throw std::runtime_error(std::string("nats: ") + what + ": " + natsStatus_GetText(s) + " " +
+                               (nats_GetLastError(nullptr) ? nats_GetLastError(nullptr) : ""));
   };
   struct Handles {  // the *_Destroy functions accept NULL
     natsConnection* nc = nullptr;

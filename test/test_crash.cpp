@@ -181,7 +181,8 @@ TEST_CASE("injected EIO on writes and syncs: the HWM never passes it, the data i
   REQUIRE(wait_until([&] { return ring.header().sidecar.state.load() == 2; }));  // io_error, visible
   CHECK(std::string(ring.header().sidecar.error).find("Input/output error") != std::string::npos);
   REQUIRE(wait_until([&] { return sc.log().find("retrying from seq") != std::string::npos; }));
-  REQUIRE(wait_until([&] { return ring.header().sidecar.state.load() == 0 && ring.header().durable.durable_seq.load() > 10'000; }));
+  REQUIRE(wait_until(
+      [&] { return ring.header().sidecar.state.load() == 0 && ring.header().durable.durable_seq.load() > 10'000; }));
   sc.signal(SIGTERM);
   REQUIRE(sc.wait() == 0);
   rig.finish_and_check({"--durability", mode});
@@ -324,8 +325,10 @@ TEST_CASE("a ring truncated or replaced underneath a running sidecar is handled,
     o.capacity = 1 << 20;
     auto p = aerolog::Producer::open("bystander", o);
     for (int i = 0; i < 10; ++i) p.try_publish(300, "new", 3);
-    REQUIRE(wait_until([&] { return sc.log().find("do not continue the WAL") != std::string::npos ||
-                                    sc.log().find("seq jump") != std::string::npos; }));
+    REQUIRE(wait_until([&] {
+      return sc.log().find("do not continue the WAL") != std::string::npos ||
+             sc.log().find("seq jump") != std::string::npos;
+    }));
   }
   sc.signal(SIGTERM);
   CHECK(sc.wait() == 0);
@@ -352,7 +355,7 @@ TEST_CASE("a ring owned by another user and group is refused unless the group ma
   REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
   REQUIRE(wait_until([&] { return sc.log().find("owned by uid 65534") != std::string::npos; }));
   RingConsumer c(shm.path + "/aerolog.foreign");
-  CHECK(c.header().durable.durable_seq.load() == 0);  // never drained
+  CHECK(c.header().durable.durable_seq.load() == 0);                                   // never drained
   REQUIRE(::chown((shm.path + "/aerolog.foreign").c_str(), 65534, ::getegid()) == 0);  // our group now
   REQUIRE(wait_until([&] { return c.header().durable.durable_seq.load() == 10; }));
   sc.signal(SIGTERM);

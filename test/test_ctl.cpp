@@ -72,8 +72,11 @@ void publish_mixed(aerolog::Producer& prod, std::uint64_t n) {
         prod.publish(k);
         break;
       }
-      case 5: prod.publish_text(p::Level::warn, "spread \"wide\", seq " + std::to_string(i)); break;
-      default: prod.try_publish(4242, "\x01\x02,\xff", 4);
+      case 5:
+        prod.publish_text(p::Level::warn, "spread \"wide\", seq " + std::to_string(i));
+        break;
+      default:
+        prod.try_publish(4242, "\x01\x02,\xff", 4);
     }
   }
 }
@@ -123,7 +126,7 @@ TEST_CASE("status, flush, cat and verify round-trip through a live sidecar", "[c
   Run csv = sh(w.ctl() + "cat " + w.stream("mix") + " --format csv");
   REQUIRE(csv.rc == 0);
   CHECK(lines(csv.out) == 7001);
-  CHECK_THAT(csv.out, Catch::Contains("1,") );
+  CHECK_THAT(csv.out, Catch::Contains("1,"));
   CHECK_THAT(csv.out, Catch::Contains(",Trade,AAPL,trade,buy,585.33000000,0,0,"));
   CHECK_THAT(csv.out, Catch::Contains(",Order,MSFT,replace,sell,-5.00000001,10,1,"));
   CHECK_THAT(csv.out, Catch::Contains(",Quote,SPY,quote,,0.00000001,3,,ask 0.00000002 x 4"));
@@ -179,7 +182,7 @@ TEST_CASE("cat --follow prints records as they become durable", "[ctl]") {
   REQUIRE(wait_until([&] { return lines(read_all(out)) == 5011; }, std::chrono::seconds(20)));
   ::kill(pid, SIGINT);
   CHECK(wait_exit(pid) == 0);
-  CHECK_THAT(read_all(out), Catch::Contains("5010,") );
+  CHECK_THAT(read_all(out), Catch::Contains("5010,"));
   sc.signal(SIGTERM);
   CHECK(sc.wait() == 0);
 }
@@ -222,7 +225,8 @@ TEST_CASE("Reader seeks by seq and time without scanning from the start", "[read
   aerolog::ConsumerSet set;
   std::uint64_t sum = 0;
   set.add("all", [&](const aerolog::Record& x) { sum += x.seq; });
-  set.add("type256", [](const aerolog::Record&) {}, 256);
+  set.add(
+      "type256", [](const aerolog::Record&) {}, 256);
   CHECK(set.poll(c) == 400'000);
   CHECK(set.counters("all").records == 400'000);
   CHECK(set.counters("all").last_seq == 400'000);
@@ -234,7 +238,8 @@ TEST_CASE("Reader seeks by seq and time without scanning from the start", "[read
   // raising it carries on from the next seq.
   auto l = aerolog::Reader::open(w.stream("big"));
   std::uint64_t seen = 0;
-  for (std::uint64_t limit : {std::uint64_t{1}, std::uint64_t{123'456}, std::uint64_t{123'456}, std::uint64_t{400'000}}) {
+  for (std::uint64_t limit :
+       {std::uint64_t{1}, std::uint64_t{123'456}, std::uint64_t{123'456}, std::uint64_t{400'000}}) {
     l.set_limit(limit);
     while ((rec = l.next())) {
       REQUIRE(rec->seq == seen + 1);

@@ -35,10 +35,10 @@ TEST_CASE("CRC32C matches the documented check value", "[format]") {
 
 TEST_CASE("a hand-built frame decodes as FORMAT.md says", "[format]") {
   std::vector<unsigned char> b(32, 0);
-  put(b, 0, 24 + 5, 4);            // length: header + 5 payload bytes
-  put(b, 4, 300, 2);               // type (user)
+  put(b, 0, 24 + 5, 4);  // length: header + 5 payload bytes
+  put(b, 4, 300, 2);     // type (user)
   put(b, 6, kFlagUserTimestamp, 2);
-  put(b, 8, 42, 8);                // seq
+  put(b, 8, 42, 8);  // seq
   put(b, 16, 1'700'000'000'000'000'000ull, 8);
   std::memcpy(&b[24], "hello", 5);
   FrameHeader h;
@@ -60,14 +60,14 @@ TEST_CASE("ring header magic and fields sit at the documented offsets", "[format
   put(b, 12, 4096, 4);
   put(b, 16, 1 << 20, 8);
   std::memcpy(&b[64], "md-feed", 7);
-  put(b, 128, 4096, 8);   // write_pos
-  put(b, 136, 77, 8);     // last_seq
-  put(b, 256, 1024, 8);   // read_pos
-  put(b, 384, 70, 8);     // durable_seq
-  put(b, 512, 3, 8);      // flush_request
-  put(b, 640, 2, 8);      // flush_ack
-  put(b, 652, 1, 4);      // state
-  put(b, 768, 9, 8);      // blocks_written
+  put(b, 128, 4096, 8);  // write_pos
+  put(b, 136, 77, 8);    // last_seq
+  put(b, 256, 1024, 8);  // read_pos
+  put(b, 384, 70, 8);    // durable_seq
+  put(b, 512, 3, 8);     // flush_request
+  put(b, 640, 2, 8);     // flush_ack
+  put(b, 652, 1, 4);     // state
+  put(b, 768, 9, 8);     // blocks_written
   RingHeader h;
   std::memcpy(static_cast<void*>(&h), b.data(), sizeof h);
   CHECK(h.id.magic.load() == kRingMagic);

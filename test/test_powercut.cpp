@@ -40,8 +40,8 @@ unsigned env_uint(const char* name, unsigned dflt) {
 struct Plan {
   std::string durability;
   unsigned streams;
-  unsigned run_ms;        // publishing time before the cut
-  bool retention;         // retention deletes sealed segments (it runs at start and every 10 s)
+  unsigned run_ms;  // publishing time before the cut
+  bool retention;   // retention deletes sealed segments (it runs at start and every 10 s)
 };
 
 // What producers and the shipper could have seen acknowledged before the cut.
@@ -108,7 +108,7 @@ std::vector<std::string> run_and_cut(const Plan& p, const std::string& root, uns
   CutFs fs(root + "/backing", root + "/mnt", 300, seed);
   std::vector<std::string> extra = {"--durability", p.durability, "--segment-size", kSegment};
   if (p.retention) extra.insert(extra.end(), {"--retention-bytes", "4325376"});  // two sealed segments
-  SidecarProcess sc(shm.path, fs.mount() + "/wal", extra, {}, root);  // its log stays off the cut filesystem
+  SidecarProcess sc(shm.path, fs.mount() + "/wal", extra, {}, root);             // its log stays off the cut filesystem
   REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
   std::vector<pid_t> producers;
   for (unsigned i = 0; i < p.streams; ++i) {
@@ -179,7 +179,8 @@ TEST_CASE("power cuts under load: every image recovers every acknowledged record
     WARN("SKIPPED: /dev/fuse or aerolog-cutfs is not usable here: the power-cut suite did not run");
     return;
   }
-  const unsigned cuts = env_uint("AEROLOG_POWERCUT_CUTS", 8), images = std::max(2u, env_uint("AEROLOG_POWERCUT_IMAGES", 24));
+  const unsigned cuts = env_uint("AEROLOG_POWERCUT_CUTS", 8),
+                 images = std::max(2u, env_uint("AEROLOG_POWERCUT_IMAGES", 24));
   const std::uint64_t base_seed = env_uint("AEROLOG_POWERCUT_SEED", 20261126);
   std::mt19937_64 rng(base_seed);
   unsigned checked = 0, during_recovery = 0, torn = 0;

@@ -291,7 +291,10 @@ TEST_CASE("bad names, sizes and foreign files give clear errors and are never ov
     CHECK(slurp(path) == junk);
   }
   SECTION("another layout version, another capacity") {
-    { auto p = Producer::open("v", o); REQUIRE(p.try_publish(300, "a", 1)); }
+    {
+      auto p = Producer::open("v", o);
+      REQUIRE(p.try_publish(300, "a", 1));
+    }
     const std::string path = d.path + "/aerolog.v";
     {
       RingConsumer c(path);
@@ -307,7 +310,10 @@ TEST_CASE("bad names, sizes and foreign files give clear errors and are never ov
     CHECK(slurp(path) == before);
   }
   SECTION("corrupt undrained data is refused and kept") {
-    { auto p = Producer::open("cor", o); for (int i = 0; i < 3; ++i) REQUIRE(p.try_publish(300, "abcdefgh", 8)); }
+    {
+      auto p = Producer::open("cor", o);
+      for (int i = 0; i < 3; ++i) REQUIRE(p.try_publish(300, "abcdefgh", 8));
+    }
     const std::string path = d.path + "/aerolog.cor";
     {
       RingConsumer c(path);
@@ -363,7 +369,9 @@ TEST_CASE("standard records and text publish with their type ids", "[producer]")
   proto::Order o{};
   o.action = proto::OrderAction::new_order;
   REQUIRE(p.publish(o));
-  struct Mine { std::uint64_t a, b; } mine{1, 2};
+  struct Mine {
+    std::uint64_t a, b;
+  } mine{1, 2};
   REQUIRE(p.publish(1000, mine));
   REQUIRE(p.publish_text(proto::Level::warn, "spread too wide"));
   RingConsumer c(p.path());

@@ -81,11 +81,11 @@ std::vector<std::size_t> block_offsets(const std::string& bytes) {
 
 // What each tool does with a stream directory.
 struct Outcome {
-  std::string open_error;     // Reader::open threw aerolog::Error with this
-  std::string damage;         // else Reader::damage() once next() returned nullptr
+  std::string open_error;  // Reader::open threw aerolog::Error with this
+  std::string damage;      // else Reader::damage() once next() returned nullptr
   std::uint64_t read = 0, last_seq = 0;
   Run verify, cat, py;
-  std::string recovery_log;   // the real sidecar, started on the same WAL root afterwards
+  std::string recovery_log;  // the real sidecar, started on the same WAL root afterwards
 };
 
 Outcome observe(const std::string& root, const std::string& shm, const std::string& stream) {
@@ -185,7 +185,8 @@ TEST_CASE("read tools: a block whose count disagrees with its frames (valid CRC)
   const std::uint64_t good_to = b0.last_seq;  // the last seq before the damage
 
   const Outcome o = observe(c);
-  INFO("verify: " << o.verify.out << "alog.py, the end: " << o.py.out.substr(o.py.out.size() - std::min<std::size_t>(400, o.py.out.size())));
+  INFO("verify: " << o.verify.out << "alog.py, the end: "
+                  << o.py.out.substr(o.py.out.size() - std::min<std::size_t>(400, o.py.out.size())));
   CHECK(o.open_error.empty());
   CHECK(o.last_seq == good_to);
   CHECK_THAT(o.damage, Catch::Contains("mid-log corruption") && Catch::Contains("offset " + std::to_string(victim)));
@@ -311,8 +312,8 @@ TEST_CASE("read tools: an index whose header field was flipped is ignored (a war
   CHECK(o.last_seq == kRecords);
   CHECK(o.verify.rc == 0);
   CHECK_THAT(o.verify.out, Catch::Contains(idx + ": warning: index ignored (index CRC mismatch)"));
-  CHECK_THAT(o.verify.out, Catch::Contains(std::to_string(kRecords) + " records, seqs 1.." +
-                                           std::to_string(kRecords) + ": OK"));
+  CHECK_THAT(o.verify.out,
+             Catch::Contains(std::to_string(kRecords) + " records, seqs 1.." + std::to_string(kRecords) + ": OK"));
   CHECK(o.cat.rc == 0);
   CHECK(lines(o.cat.out) == kRecords + 1);
   CHECK(o.py.rc == 0);

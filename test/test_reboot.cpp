@@ -22,7 +22,9 @@ namespace {
 constexpr std::uint64_t kCap = 1 << 20;
 
 // What a reboot does to the shm directory: every ring and the control block are gone.
-void wipe(const std::string& shm) { std::system(("rm -f '" + shm + "'/aerolog.* '" + shm + "'/aerolog-sidecar").c_str()); }
+void wipe(const std::string& shm) {
+  std::system(("rm -f '" + shm + "'/aerolog.* '" + shm + "'/aerolog-sidecar").c_str());
+}
 
 std::uint64_t durable(const std::string& ring) { return RingConsumer(ring).header().durable.durable_seq.load(); }
 
@@ -51,8 +53,7 @@ std::string ctl(const std::string& shm) { return std::string(AEROLOGCTL_BIN) + "
 
 }  // namespace
 
-TEST_CASE("reboot, sidecar first: the stream continues at the WAL's last seq + 1 with no operator action",
-          "[reboot]") {
+TEST_CASE("reboot, sidecar first: the stream continues at the WAL's last seq + 1 with no operator action", "[reboot]") {
   TempDir shm("/dev/shm"), wal(wal_base());
   publish_durably(shm.path, wal.path, "feed", 1000);
   wipe(shm.path);
@@ -83,7 +84,7 @@ TEST_CASE("reboot, strategy first: never a false ack, and aerologctl adopt renum
     REQUIRE(wait_until([&] { return sc.log().find("do not continue the WAL") != std::string::npos; }));
     RingConsumer c(ring);
     REQUIRE(wait_until([&] { return c.header().sidecar.state.load() == 3; }));  // RingState::refused
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));                // a recheck happens meanwhile
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));               // a recheck happens meanwhile
     CHECK(c.header().durable.durable_seq.load() == 0);
     CHECK(c.header().consumer.read_pos.load() == 0);
     {

@@ -38,8 +38,9 @@ struct Setup {
 };
 
 std::vector<std::string> ship_args(const Setup& s, std::vector<std::string> extra) {
-  std::vector<std::string> a = {AEROLOG_SHIP_BIN, "--wal-dir", s.wal.path, "--shm-dir", s.shm.path, "--state-dir",
-                                s.state.path, "--host", "box1", "--scan-interval-ms", "50"};
+  std::vector<std::string> a = {AEROLOG_SHIP_BIN, "--wal-dir",          s.wal.path,   "--shm-dir",
+                                s.shm.path,       "--state-dir",        s.state.path, "--host",
+                                "box1",           "--scan-interval-ms", "50"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
@@ -51,9 +52,7 @@ int ship_once(const Setup& s, std::vector<std::string> extra) {
   return c.wait();
 }
 
-std::uint64_t ch_number(const ClickHouseServer& ch, const std::string& sql) {
-  return std::stoull(ch.query(sql));
-}
+std::uint64_t ch_number(const ClickHouseServer& ch, const std::string& sql) { return std::stoull(ch.query(sql)); }
 
 // Every record in the NATS stream, by seq, with how often it arrived.
 struct NatsContents {
@@ -180,7 +179,8 @@ TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decod
   REQUIRE(ship_once(s, sinks) == 0);
   CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records") == n);
   CHECK(nats_contents(s.nats.url(), "aerolog.box1.md").messages == nc.messages);
-  Run st = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + s.shm.path + " status --json --ship-state-dir " + s.state.path);
+  Run st =
+      sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + s.shm.path + " status --json --ship-state-dir " + s.state.path);
   auto j = nlohmann::json::parse(st.out);
   REQUIRE(j["sinks"].size() == 2);
   for (const auto& k : j["sinks"]) {
@@ -213,15 +213,28 @@ TEST_CASE("ship: kill -9 of the shipper, clickhouse-server and nats-server in lo
     ship.start(args, s.state.path + "/ship.log");
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 150));
     switch (c % 3) {  // the worst moment: batches in flight to both sinks
-      case 0: ship.kill9(); break;
-      case 1: s.ch.kill9(); std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300)); s.ch.start(); ship.kill9(); break;
-      case 2: s.nats.kill9(); std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300)); s.nats.start(); ship.kill9(); break;
+      case 0:
+        ship.kill9();
+        break;
+      case 1:
+        s.ch.kill9();
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+        s.ch.start();
+        ship.kill9();
+        break;
+      case 2:
+        s.nats.kill9();
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+        s.nats.start();
+        ship.kill9();
+        break;
     }
   }
   REQUIRE(durable_seq(s, "md", n) == n);
   ship.start(args, s.state.path + "/ship.log");
-  const bool done = wait_until([&] { return checkpoint(s, "clickhouse", "md") == n && checkpoint(s, "nats", "md") == n; },
-                               std::chrono::seconds(120));
+  const bool done =
+      wait_until([&] { return checkpoint(s, "clickhouse", "md") == n && checkpoint(s, "nats", "md") == n; },
+                 std::chrono::seconds(120));
   ship.stop();
   INFO(SidecarProcess::read_file(s.state.path + "/ship.log").substr(0, 6000));
   REQUIRE(done);
@@ -250,7 +263,7 @@ TEST_CASE("ship: retention keeps what a sink still needs, the cap deletes it (lo
   Setup s;
   const std::vector<std::string> small = {"--max-block", "65536", "--ship-state-dir", s.state.path};  // 4 MiB segments
   aerolog::common::write_checkpoint(s.state.path, "nats", "md", {});  // a sink that has shipped nothing yet
-  const std::uint64_t n = 250'000;  // about 20 MiB of frames: five 4 MiB segments
+  const std::uint64_t n = 250'000;                                    // about 20 MiB of frames: five 4 MiB segments
   {
     std::vector<std::string> a = small;
     a.insert(a.end(), {"--retention-bytes", "8388608"});
@@ -286,8 +299,10 @@ TEST_CASE("ship: retention keeps what a sink still needs, the cap deletes it (lo
   CHECK_THAT(SidecarProcess::read_file(s.state.path + "/ship.log"), Catch::Contains("deleted by the retention cap"));
 }
 
-TEST_CASE("ship: a record too big for a NATS message stops only its stream, loudly, and a bigger max_payload ships the rest once",
-          "[ship]") {
+TEST_CASE(
+    "ship: a record too big for a NATS message stops only its stream, loudly, and a bigger max_payload ships the rest "
+    "once",
+    "[ship]") {
   Setup s;
   s.nats.set_max_payload(16384);
   s.nats.start();

@@ -60,8 +60,7 @@ TEST_CASE("end to end: several producer processes, every record durable exactly 
   const std::uint64_t n = 200'000;
   const char* names[] = {"alpha", "beta", "gamma"};
   std::vector<pid_t> kids;
-  for (const char* s : names)
-    kids.push_back(spawn_publisher(d.shm.path, s, 256 * 1024, n));
+  for (const char* s : names) kids.push_back(spawn_publisher(d.shm.path, s, 256 * 1024, n));
   for (pid_t k : kids) REQUIRE(wait_exit(k) == 0);
   for (const char* s : names) {
     RingWatch w(d.ring(s));
@@ -119,9 +118,9 @@ TEST_CASE("kill -9 of the sidecar at random moments loses nothing and never move
   const std::uint64_t last = w.records.back().seq;
   check_wal(w, 1, last);
   CHECK(last == ring.durable());
-  CHECK(last >= max_hwm);     // every HWM ever published is covered
+  CHECK(last >= max_hwm);  // every HWM ever published is covered
   CHECK(backwards == 0);
-  CHECK(max_hwm > 1000);      // the test did make progress
+  CHECK(max_hwm > 1000);  // the test did make progress
   INFO("mode " << mode << ": " << cycles << " kills, " << last << " records");
 }
 
@@ -258,7 +257,8 @@ TEST_CASE("a producer that comes back after the ring was retired continues its s
   CHECK_THAT(sc.log(), Catch::Contains("retired"));
 }
 
-TEST_CASE("sd_notify: READY after recovery, STATUS, WATCHDOG from the loop, STOPPING on SIGTERM", "[sidecar][systemd]") {
+TEST_CASE("sd_notify: READY after recovery, STATUS, WATCHDOG from the loop, STOPPING on SIGTERM",
+          "[sidecar][systemd]") {
   Dirs d;
   const std::string sock = d.wal.path + "/notify.sock";
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -279,7 +279,8 @@ TEST_CASE("sd_notify: READY after recovery, STATUS, WATCHDOG from the loop, STOP
     }
   };
   auto count = [&](const std::string& what) {
-    return std::count_if(got.begin(), got.end(), [&](const std::string& m) { return m.find(what) != std::string::npos; });
+    return std::count_if(got.begin(), got.end(),
+                         [&](const std::string& m) { return m.find(what) != std::string::npos; });
   };
   SidecarProcess sc(d.shm.path, d.wal.path, {}, {"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=200000"});
   read_for(std::chrono::milliseconds(1500));
@@ -361,7 +362,8 @@ TEST_CASE("disk full: the ring backs up, the error shows, nothing is lost, it re
   Dirs d;
   const std::string img = d.wal.path + "/disk.img", mnt = d.wal.path + "/mnt";
   ::mkdir(mnt.c_str(), 0755);
-  const std::string mk = "truncate -s 48M " + img + " && mkfs.ext4 -q -F " + img + " && mount -o loop " + img + " " + mnt;
+  const std::string mk =
+      "truncate -s 48M " + img + " && mkfs.ext4 -q -F " + img + " && mount -o loop " + img + " " + mnt;
   if (std::system((mk + " 2>/dev/null").c_str()) != 0) {
     WARN("skipped: cannot loop-mount an ext4 image here (needs root and loop devices)");
     return;
@@ -371,12 +373,13 @@ TEST_CASE("disk full: the ring backs up, the error shows, nothing is lost, it re
     ~Unmount() { std::system(("umount -l " + m).c_str()); }
   } unmount{mnt};
   // Leave ~14 MiB: room for the first two 4 MiB segments and a spare, not for the next.
-  REQUIRE(std::system(("fallocate -l $(( $(df --output=avail -B1 " + mnt + " | tail -1) - 14*1024*1024 )) " + mnt +
-                       "/filler").c_str()) == 0);
+  REQUIRE(std::system(
+              ("fallocate -l $(( $(df --output=avail -B1 " + mnt + " | tail -1) - 14*1024*1024 )) " + mnt + "/filler")
+                  .c_str()) == 0);
   const std::string wal = mnt + "/wal";
   ::mkdir(wal.c_str(), 0750);
   SidecarProcess sc(d.shm.path, wal, {}, {}, d.wal.path);  // the log is not on the full disk
-  const std::uint64_t n = 300'000;  // ~25 MiB of frames: more than fits
+  const std::uint64_t n = 300'000;                         // ~25 MiB of frames: more than fits
   pid_t producer = spawn_publisher(d.shm.path, "full", 1 << 20, n);
   REQUIRE(wait_until([&] { return exists(d.ring("full")); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));

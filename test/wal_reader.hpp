@@ -47,12 +47,24 @@ inline WalScan read_wal(const std::string& dir) {
   for (const auto& name : segment_files(dir)) {
     out.segments.push_back(name);
     const std::string b = read_all(dir + "/" + name);
-    if (b.size() < 4096) { out.error = name + ": short"; return out; }
+    if (b.size() < 4096) {
+      out.error = name + ": short";
+      return out;
+    }
     SegmentHeader sh;
     std::memcpy(&sh, b.data(), sizeof sh);
-    if (sh.magic != kSegmentMagic || sh.crc != crc32c(b.data(), 124)) { out.error = name + ": bad header"; return out; }
-    if (std::stoull(name.substr(0, 20)) != sh.base_seq) { out.error = name + ": name/base mismatch"; return out; }
-    if (expect && sh.base_seq != expect) { out.error = name + ": segment does not continue the seqs"; return out; }
+    if (sh.magic != kSegmentMagic || sh.crc != crc32c(b.data(), 124)) {
+      out.error = name + ": bad header";
+      return out;
+    }
+    if (std::stoull(name.substr(0, 20)) != sh.base_seq) {
+      out.error = name + ": name/base mismatch";
+      return out;
+    }
+    if (expect && sh.base_seq != expect) {
+      out.error = name + ": segment does not continue the seqs";
+      return out;
+    }
     for (std::size_t off = 4096; off + 64 <= b.size();) {
       BlockHeader h;
       std::memcpy(&h, b.data() + off, sizeof h);
@@ -72,7 +84,10 @@ inline WalScan read_wal(const std::string& dir) {
         std::memcpy(&r.seq, b.data() + p + 8, 8);
         std::memcpy(&r.ts, b.data() + p + 16, 8);
         r.payload.assign(b.begin() + static_cast<long>(p) + 24, b.begin() + static_cast<long>(p) + len);
-        if (expect && r.seq != expect) { out.error = name + ": seq " + std::to_string(r.seq) + " where " + std::to_string(expect) + " was due"; return out; }
+        if (expect && r.seq != expect) {
+          out.error = name + ": seq " + std::to_string(r.seq) + " where " + std::to_string(expect) + " was due";
+          return out;
+        }
         expect = r.seq + 1;
         out.records.push_back(std::move(r));
         p += (len + 7) & ~7u;

@@ -26,8 +26,8 @@ const char* check_block(const std::byte* segment, std::size_t size, std::uint64_
 // mid-log corruption; valid later blocks below that were in flight (stale); anything else
 // non-zero is a torn tail. The one rule both recovery and verify apply.
 struct TailScan {
-  std::uint64_t dirty_end;   // end of the last non-zero page (== off: nothing after off)
-  std::uint64_t stale = 0;   // unacknowledged later blocks
+  std::uint64_t dirty_end;       // end of the last non-zero page (== off: nothing after off)
+  std::uint64_t stale = 0;       // unacknowledged later blocks
   std::uint64_t corrupt_at = 0;  // offset of the first block proving corruption, 0 if none
   proto::BlockHeader corrupt{};  // its header
 };

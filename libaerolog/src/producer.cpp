@@ -39,11 +39,11 @@ std::uint32_t max_frame_for(std::uint64_t cap) {
 
 Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
   if (!valid_stream_name(stream.data(), stream.size()))
-    throw Error(Errc::invalid_argument, "invalid stream name '" + std::string(stream) +
-                                            "': use 1-64 of [A-Za-z0-9_.-], not '.' or '..'");
+    throw Error(Errc::invalid_argument,
+                "invalid stream name '" + std::string(stream) + "': use 1-64 of [A-Za-z0-9_.-], not '.' or '..'");
   if (!is_pow2(o.capacity) || o.capacity < kRingMinCapacity || o.capacity > kRingMaxCapacity)
-    throw Error(Errc::invalid_argument, "ring capacity " + std::to_string(o.capacity) +
-                                            " must be a power of two between 64 KiB and 1 TiB");
+    throw Error(Errc::invalid_argument,
+                "ring capacity " + std::to_string(o.capacity) + " must be a power of two between 64 KiB and 1 TiB");
   const std::string path = detail::ring_path(o.shm_dir, stream);
   detail::RingFile file = detail::RingFile::open_locked(path, o.mode, o.group);
 
@@ -56,11 +56,10 @@ Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
     detail::RingProbe probe = detail::probe_ring(p.fd_, path);
     const bool fresh = probe.kind == detail::RingProbe::empty;
     if (probe.kind == detail::RingProbe::live && probe.capacity != o.capacity)
-      throw Error(Errc::incompatible,
-                  path + ": ring has capacity " + std::to_string(probe.capacity) + " but " +
-                      std::to_string(o.capacity) +
-                      " was asked for; it may hold undrained records, so it is kept. Open with "
-                      "the ring's capacity, or let the sidecar drain and retire it first");
+      throw Error(Errc::incompatible, path + ": ring has capacity " + std::to_string(probe.capacity) + " but " +
+                                          std::to_string(o.capacity) +
+                                          " was asked for; it may hold undrained records, so it is kept. Open with "
+                                          "the ring's capacity, or let the sidecar drain and retire it first");
     if (fresh || probe.kind == detail::RingProbe::retired)
       detail::resize_ring(p.fd_, path, kRingHeaderSize + o.capacity, fresh);
 
@@ -80,21 +79,18 @@ Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
       h.id.max_frame = max_frame_for(o.capacity);
     }
     if (h.id.max_frame < kFrameHeaderSize + 8 || h.id.max_frame > max_frame_for(o.capacity))
-      throw Error(Errc::corrupt, path + ": ring header max_frame " + std::to_string(h.id.max_frame) +
-                                     " is out of range");
+      throw Error(Errc::corrupt,
+                  path + ": ring header max_frame " + std::to_string(h.id.max_frame) + " is out of range");
 
     // Re-attach: the seq continues from the last committed frame. Undrained frames are still in
     // the ring; if there are none, the sidecar's durable_seq names the last one.
     const std::uint64_t wpos = h.producer.write_pos.load(std::memory_order_acquire);
     const std::uint64_t rpos = h.consumer.read_pos.load(std::memory_order_acquire);
-    detail::RingScan scan =
-        detail::scan_ring({p.data_, o.capacity, h.id.max_frame}, rpos, wpos);
+    detail::RingScan scan = detail::scan_ring({p.data_, o.capacity, h.id.max_frame}, rpos, wpos);
     if (!scan.error.empty())
-      throw Error(Errc::corrupt, path + ": undrained ring data is invalid at position " +
-                                     std::to_string(scan.bad_pos) + " (" + scan.error +
-                                     "); the ring is left untouched");
-    p.last_seq_ = scan.records ? scan.last_seq
-                               : h.durable.durable_seq.load(std::memory_order_acquire);
+      throw Error(Errc::corrupt, path + ": undrained ring data is invalid at position " + std::to_string(scan.bad_pos) +
+                                     " (" + scan.error + "); the ring is left untouched");
+    p.last_seq_ = scan.records ? scan.last_seq : h.durable.durable_seq.load(std::memory_order_acquire);
     p.write_pos_ = wpos;
     p.read_cache_ = rpos;
     p.payload_bytes_ = h.producer.payload_bytes.load(std::memory_order_relaxed);
@@ -202,12 +198,9 @@ bool Producer::flush_done(std::uint64_t ticket) const noexcept {
 
 ProducerStats Producer::stats() const noexcept {
   const std::uint64_t rpos = hdr_->consumer.read_pos.load(std::memory_order_acquire);
-  return {last_seq_,
-          hdr_->producer.dropped.load(std::memory_order_relaxed),
-          payload_bytes_,
-          write_pos_ - std::min(rpos, write_pos_),
-          cap_,
-          durable_seq()};
+  return {last_seq_,      hdr_->producer.dropped.load(std::memory_order_relaxed),
+          payload_bytes_, write_pos_ - std::min(rpos, write_pos_),
+          cap_,           durable_seq()};
 }
 
 }  // namespace aerolog

@@ -21,20 +21,20 @@ namespace aerolog {
 using namespace proto;
 
 struct Reader::Impl {
-  std::string path;            // what open() was given
-  std::string dir;             // stream directory ("" in single-file mode)
+  std::string path;  // what open() was given
+  std::string dir;   // stream directory ("" in single-file mode)
   std::vector<std::uint64_t> bases;
-  std::size_t seg = 0;         // index into bases
+  std::size_t seg = 0;  // index into bases
   const std::byte* map = nullptr;
   std::size_t len = 0;
   std::uint64_t generation = 0;
-  std::uint64_t off = 0;       // next block
+  std::uint64_t off = 0;  // next block
   const std::byte* frame = nullptr;
   std::uint32_t frames_left = 0;
-  std::uint64_t expect = 0;    // next seq (0: whatever comes first)
+  std::uint64_t expect = 0;  // next seq (0: whatever comes first)
   std::uint64_t skip_seq = 0, skip_ts = 0;
   Record rec{};
-  std::string error;           // why the last open_segment() failed, "" if it did not
+  std::string error;  // why the last open_segment() failed, "" if it did not
   Errc error_code = Errc::corrupt;
 
   ~Impl() { unmap(); }
@@ -126,8 +126,7 @@ Reader Reader::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
-    throw Error(Errc::invalid_argument, path + ": " + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) throw Error(Errc::invalid_argument, path + ": " + std::strerror(errno));
   Impl& m = *impl;
   auto fail = [&] {
     return Error(m.error_code, m.error.empty() ? path + ": deleted while opening; try again" : m.error);
@@ -143,8 +142,10 @@ Reader Reader::open(const std::string& path) {
     for (std::size_t i = 1; i < m.bases.size(); ++i) {
       SegmentHeader h;
       const int fd = m.open_checked(i, h);
-      if (fd >= 0) ::close(fd);
-      else if (!m.error.empty()) throw fail();
+      if (fd >= 0)
+        ::close(fd);
+      else if (!m.error.empty())
+        throw fail();
     }
   } else {
     m.bases = {0};
@@ -233,8 +234,8 @@ std::string Reader::damage() const {
   BlockHeader h;
   const char* why = detail::check_block(m.map, m.len, m.off, m.generation, m.expect, h);
   if (!why) return {};  // a good block: next() has more to read
-  const std::string at = m.seg_path(m.seg) + ": the log stops after seq " + std::to_string(m.expect - 1) +
-                         " (offset " + std::to_string(m.off) + ": " + why + ")";
+  const std::string at = m.seg_path(m.seg) + ": the log stops after seq " + std::to_string(m.expect - 1) + " (offset " +
+                         std::to_string(m.off) + ": " + why + ")";
   // A later segment that does not carry on from here: the seqs in between are missing.
   if (m.seg + 1 < m.bases.size())
     return at + " but the next segment, " + m.seg_path(m.seg + 1) + ", starts at seq " +

@@ -86,11 +86,13 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
     const std::uint32_t pid = read_header(fd, h) ? h.producer.pid.load() : 0;
     const bool alive = pid != 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
     if (alive)
-      throw Error(Errc::busy, "stream ring " + path + " is already open by producer pid " +
-                                  std::to_string(pid) + "; one producer per stream at a time");
+      throw Error(Errc::busy, "stream ring " + path + " is already open by producer pid " + std::to_string(pid) +
+                                  "; one producer per stream at a time");
     if (std::chrono::steady_clock::now() >= deadline)
-      throw Error(Errc::busy, "stream ring " + path + " is locked by another process (last "
-                              "producer pid " + std::to_string(pid) + " is gone); try again");
+      throw Error(Errc::busy, "stream ring " + path +
+                                  " is locked by another process (last "
+                                  "producer pid " +
+                                  std::to_string(pid) + " is gone); try again");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
@@ -111,15 +113,14 @@ RingProbe probe_ring(int fd, const std::string& path) {
   // Nothing was ever published before the magic word was set, so a ring without one (a
   // creation that died half way) is free to initialise - unless data positions say otherwise.
   if (size == 0 || (magic == 0 && h.id.version.load() == 0 && wpos == 0)) return {RingProbe::empty, 0};
-  if (!whole) throw Error(Errc::incompatible, path + ": " + std::to_string(size) +
-                                                  " bytes is too small to be an AeroLog ring");
+  if (!whole)
+    throw Error(Errc::incompatible, path + ": " + std::to_string(size) + " bytes is too small to be an AeroLog ring");
   if (magic != kRingMagic)
     throw Error(Errc::incompatible, path + ": not an AeroLog ring (magic " + hex(magic) + ", expected " +
                                         hex(kRingMagic) + "); left untouched");
   if (h.id.version.load() != kRingVersion)
     throw Error(Errc::incompatible, path + ": ring layout version " + std::to_string(h.id.version.load()) +
-                                        ", this library speaks " + std::to_string(kRingVersion) +
-                                        "; left untouched");
+                                        ", this library speaks " + std::to_string(kRingVersion) + "; left untouched");
   const std::uint64_t cap = h.id.capacity;
   if (h.id.header_size != kRingHeaderSize || !is_pow2(cap) || cap < kRingMinCapacity || cap > kRingMaxCapacity)
     throw Error(Errc::corrupt, path + ": ring header has header_size " + std::to_string(h.id.header_size) +
@@ -165,8 +166,9 @@ bool create_continuation_ring(const std::string& path, std::string_view stream, 
   h.id.version.store(kRingVersion);
   h.id.header_size = kRingHeaderSize;
   h.id.capacity = kRingDefaultCapacity;  // the producer sets its own at regrow
-  h.id.created_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                   std::chrono::system_clock::now().time_since_epoch()).count());
+  h.id.created_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   h.id.max_frame = static_cast<std::uint32_t>(std::min<std::uint64_t>(kMaxFrameSize, kRingDefaultCapacity / 4));
   std::memcpy(h.id.stream, stream.data(), std::min(stream.size(), sizeof h.id.stream));
   h.producer.last_seq.store(wal_last_seq);

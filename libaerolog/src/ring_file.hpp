@@ -14,7 +14,11 @@ std::string ring_path(std::string_view shm_dir, std::string_view stream);
 class RingFile {
  public:
   static RingFile open_locked(const std::string& path, unsigned mode, const std::string& group);
-  int release_fd() noexcept { int f = fd_; fd_ = -1; return f; }
+  int release_fd() noexcept {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
   int fd() const noexcept { return fd_; }
   ~RingFile();
 

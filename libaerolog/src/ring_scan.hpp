@@ -30,8 +30,8 @@ struct RingScan {
   std::uint64_t records = 0;
   std::uint64_t first_seq = 0;  // 0 when no record
   std::uint64_t last_seq = 0;
-  std::uint64_t bad_pos = 0;    // where the error is, if any
-  std::string error;            // empty when the range is valid
+  std::uint64_t bad_pos = 0;  // where the error is, if any
+  std::string error;          // empty when the range is valid
 };
 
 // Walks [from, to): every frame valid, seqs consecutive.

@@ -109,8 +109,6 @@ std::vector<IndexEntry> read_index(const std::string& dir, std::uint64_t base_se
   return e;
 }
 
-bool looks_like_stream_dir(const std::string& dir) {
-  return ::access((dir + "/" + kSpareName).c_str(), F_OK) == 0;
-}
+bool looks_like_stream_dir(const std::string& dir) { return ::access((dir + "/" + kSpareName).c_str(), F_OK) == 0; }
 
 }  // namespace aerolog::detail

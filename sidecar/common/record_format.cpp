@@ -53,40 +53,70 @@ Fields decode(const Record& r) {
     case kTypeTrade: {
       Trade t;
       if ((ok = as(r, t))) {
-        f = {"Trade", fixed_str(t.symbol, sizeof t.symbol), "trade", side_name(t.aggressor), format_price(t.price),
-             std::to_string(t.qty), std::to_string(t.trade_id), ""};
+        f = {"Trade",
+             fixed_str(t.symbol, sizeof t.symbol),
+             "trade",
+             side_name(t.aggressor),
+             format_price(t.price),
+             std::to_string(t.qty),
+             std::to_string(t.trade_id),
+             ""};
       }
       break;
     }
     case kTypeOrder: {
       Order o;
       if ((ok = as(r, o))) {
-        f = {"Order", fixed_str(o.symbol, sizeof o.symbol), name_of(o.action, kActions, "action?"), side_name(o.side),
-             format_price(o.price), std::to_string(o.qty), std::to_string(o.order_id), ""};
+        f = {"Order",
+             fixed_str(o.symbol, sizeof o.symbol),
+             name_of(o.action, kActions, "action?"),
+             side_name(o.side),
+             format_price(o.price),
+             std::to_string(o.qty),
+             std::to_string(o.order_id),
+             ""};
       }
       break;
     }
     case kTypeQuote: {
       Quote q;
       if ((ok = as(r, q))) {
-        f = {"Quote", fixed_str(q.symbol, sizeof q.symbol), "quote", "", format_price(q.bid_price),
-             std::to_string(q.bid_qty), "", "ask " + format_price(q.ask_price) + " x " + std::to_string(q.ask_qty)};
+        f = {"Quote",
+             fixed_str(q.symbol, sizeof q.symbol),
+             "quote",
+             "",
+             format_price(q.bid_price),
+             std::to_string(q.bid_qty),
+             "",
+             "ask " + format_price(q.ask_price) + " x " + std::to_string(q.ask_qty)};
       }
       break;
     }
     case kTypeMarketData: {
       MarketData m;
       if ((ok = as(r, m))) {
-        f = {"MarketData", fixed_str(m.symbol, sizeof m.symbol), name_of(m.event, kEvents, "event?"), side_name(m.side),
-             format_price(m.price), std::to_string(m.qty), std::to_string(m.order_id), ""};
+        f = {"MarketData",
+             fixed_str(m.symbol, sizeof m.symbol),
+             name_of(m.event, kEvents, "event?"),
+             side_name(m.side),
+             format_price(m.price),
+             std::to_string(m.qty),
+             std::to_string(m.order_id),
+             ""};
       }
       break;
     }
     case kTypeRisk: {
       Risk k;
       if ((ok = as(r, k))) {
-        f = {"Risk", fixed_str(k.symbol, sizeof k.symbol), name_of(k.verdict, kVerdicts, "verdict?"), "", format_price(k.exposure),
-             std::to_string(k.position), std::to_string(k.check_id), fixed_str(k.account, sizeof k.account)};
+        f = {"Risk",
+             fixed_str(k.symbol, sizeof k.symbol),
+             name_of(k.verdict, kVerdicts, "verdict?"),
+             "",
+             format_price(k.exposure),
+             std::to_string(k.position),
+             std::to_string(k.check_id),
+             fixed_str(k.account, sizeof k.account)};
       }
       break;
     }
@@ -121,12 +151,14 @@ std::string csv_field(const std::string& s) {
 std::string json_string(const std::string& s) {
   std::string q = "\"";
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\') q += '\\', q += static_cast<char>(c);
+    if (c == '"' || c == '\\')
+      q += '\\', q += static_cast<char>(c);
     else if (c < 0x20) {
       char b[8];
       std::snprintf(b, sizeof b, "\\u%04x", c);
       q += b;
-    } else q += static_cast<char>(c);
+    } else
+      q += static_cast<char>(c);
   }
   return q + "\"";
 }
@@ -175,8 +207,8 @@ std::string format_record(const Record& r, Format fmt) {
   const Fields f = decode(r);
   switch (fmt) {
     case Format::csv:
-      return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + "," + f.type + "," + csv_field(f.symbol) + "," +
-             f.event + "," + f.side + "," + f.price + "," + f.qty + "," + f.id + "," + csv_field(f.text);
+      return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + "," + f.type + "," + csv_field(f.symbol) +
+             "," + f.event + "," + f.side + "," + f.price + "," + f.qty + "," + f.id + "," + csv_field(f.text);
     case Format::json: {
       std::string j = "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
                       ",\"type\":" + json_string(f.type);
@@ -195,7 +227,8 @@ std::string format_record(const Record& r, Format fmt) {
     case Format::text:
     default: {
       std::string t = format_time(r.timestamp) + " #" + std::to_string(r.seq) + " " + f.type;
-      for (const std::string* s : {&f.event, &f.symbol, &f.side}) if (!s->empty()) t += " " + *s;
+      for (const std::string* s : {&f.event, &f.symbol, &f.side})
+        if (!s->empty()) t += " " + *s;
       if (!f.qty.empty()) t += " " + f.qty;
       if (!f.price.empty()) t += " @ " + f.price;
       if (!f.id.empty()) t += " id=" + f.id;

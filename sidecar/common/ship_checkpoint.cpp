@@ -31,7 +31,8 @@ std::string format_checkpoint(const Checkpoint& c) {
 Checkpoint parse_checkpoint(const std::string& text) {
   std::istringstream in(text);
   std::string line;
-  if (!std::getline(in, line) || line != proto::kCheckpointMagic) throw std::runtime_error("not an aerolog-ship checkpoint");
+  if (!std::getline(in, line) || line != proto::kCheckpointMagic)
+    throw std::runtime_error("not an aerolog-ship checkpoint");
   Checkpoint c;
   bool end = false;
   auto number = [](std::istringstream& s, const std::string& key) {
@@ -43,9 +44,12 @@ Checkpoint parse_checkpoint(const std::string& text) {
     std::istringstream ls(line);
     std::string key;
     ls >> key;
-    if (key == "seq") c.seq = number(ls, key);
-    else if (key == "ts_ns") c.ts_ns = number(ls, key);
-    else if (key == "skipped") c.skipped = number(ls, key);
+    if (key == "seq")
+      c.seq = number(ls, key);
+    else if (key == "ts_ns")
+      c.ts_ns = number(ls, key);
+    else if (key == "skipped")
+      c.skipped = number(ls, key);
     else if (key == "resend") {
       std::string r;
       while (ls >> r) {
@@ -56,8 +60,10 @@ Checkpoint parse_checkpoint(const std::string& text) {
           throw std::runtime_error("bad resend range '" + r + "'");
         c.resend.push_back(s);
       }
-    } else if (key == "end") end = true;
-    else if (!key.empty()) throw std::runtime_error("unknown key '" + key + "'");
+    } else if (key == "end")
+      end = true;
+    else if (!key.empty())
+      throw std::runtime_error("unknown key '" + key + "'");
   }
   if (!end) throw std::runtime_error("truncated (no 'end' line)");
   return c;

@@ -44,10 +44,14 @@ Mapping::~Mapping() {
 
 const char* to_string(SidecarHealth h) {
   switch (h) {
-    case SidecarHealth::up: return "up";
-    case SidecarHealth::hung: return "HUNG";
-    case SidecarHealth::down: return "DOWN";
-    case SidecarHealth::absent: return "ABSENT";
+    case SidecarHealth::up:
+      return "up";
+    case SidecarHealth::hung:
+      return "HUNG";
+    case SidecarHealth::down:
+      return "DOWN";
+    case SidecarHealth::absent:
+      return "ABSENT";
   }
   return "?";
 }
@@ -68,8 +72,10 @@ SidecarInfo read_sidecar(const std::string& shm_dir) {
   }
   const std::uint64_t now = common::wall_ns();
   s.heartbeat_age_s = double(now - std::min(now, s.cb->heartbeat_ns.load())) / 1e9;
-  if (!alive(s.cb->pid.load())) s.health = SidecarHealth::down;
-  else s.health = s.heartbeat_age_s > 2.0 ? SidecarHealth::hung : SidecarHealth::up;
+  if (!alive(s.cb->pid.load()))
+    s.health = SidecarHealth::down;
+  else
+    s.health = s.heartbeat_age_s > 2.0 ? SidecarHealth::hung : SidecarHealth::up;
   return s;
 }
 
@@ -81,7 +87,8 @@ std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable, bool
   const std::string prefix = kRingPrefix;
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
-    if (n.compare(0, prefix.size(), prefix) == 0 && valid_stream_name(n.data() + prefix.size(), n.size() - prefix.size()))
+    if (n.compare(0, prefix.size(), prefix) == 0 &&
+        valid_stream_name(n.data() + prefix.size(), n.size() - prefix.size()))
       names.push_back(n);
   }
   ::closedir(d);

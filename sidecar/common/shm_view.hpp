@@ -44,7 +44,7 @@ struct RingInfo {
   std::unique_ptr<Mapping> map;  // the header page (and the data area when mapped whole)
   const proto::RingHeader* h = nullptr;
   bool producer_alive = false;
-  std::string problem;           // why the file could not be read as a ring
+  std::string problem;  // why the file could not be read as a ring
 };
 // Every aerolog.<stream> in shm_dir, sorted by name; `writable` maps them read-write (flush).
 std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable = false, bool whole = false);

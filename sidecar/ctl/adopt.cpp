@@ -65,7 +65,8 @@ int cmd_adopt(const AdoptOptions& o) {
       return fail("stream " + o.stream + " is not refused by the sidecar: nothing to adopt");
     if (durable > wal_last)
       return fail("the ring says seq " + std::to_string(durable) + " was made durable but the WAL ends at seq " +
-                  std::to_string(wal_last) + ": acknowledged records are missing from the WAL, which adopting "
+                  std::to_string(wal_last) +
+                  ": acknowledged records are missing from the WAL, which adopting "
                   "cannot fix (README, 'Refused streams')");
     const detail::RingView view{static_cast<const std::byte*>(old.p) + kRingHeaderSize, probe.capacity,
                                 h->id.max_frame};
@@ -109,11 +110,12 @@ int cmd_adopt(const AdoptOptions& o) {
       return fail("cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
     }
     if (scan.records)
-      std::printf("%s: renumbered %llu unacknowledged records (seqs %llu..%llu) as %llu..%llu, after the WAL's last "
-                  "seq; the sidecar drains them within a second\n", o.stream.c_str(),
-                  static_cast<unsigned long long>(scan.records), static_cast<unsigned long long>(scan.first_seq),
-                  static_cast<unsigned long long>(scan.last_seq), static_cast<unsigned long long>(wal_last + 1),
-                  static_cast<unsigned long long>(seq));
+      std::printf(
+          "%s: renumbered %llu unacknowledged records (seqs %llu..%llu) as %llu..%llu, after the WAL's last "
+          "seq; the sidecar drains them within a second\n",
+          o.stream.c_str(), static_cast<unsigned long long>(scan.records),
+          static_cast<unsigned long long>(scan.first_seq), static_cast<unsigned long long>(scan.last_seq),
+          static_cast<unsigned long long>(wal_last + 1), static_cast<unsigned long long>(seq));
     else
       std::printf("%s: the ring held no records; the next one published is seq %llu\n", o.stream.c_str(),
                   static_cast<unsigned long long>(wal_last + 1));

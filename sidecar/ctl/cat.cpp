@@ -32,11 +32,13 @@ int finish(const Reader& r) {
 int cmd_cat(const CatOptions& o) {
   std::uint64_t from_ns = 0, to_ns = ~std::uint64_t{0};
   if (!o.from_time.empty() && !parse_time(o.from_time, from_ns)) {
-    std::fprintf(stderr, "aerologctl: --from-time '%s': want ns since the epoch or YYYY-MM-DDTHH:MM:SS[.fff]Z\n", o.from_time.c_str());
+    std::fprintf(stderr, "aerologctl: --from-time '%s': want ns since the epoch or YYYY-MM-DDTHH:MM:SS[.fff]Z\n",
+                 o.from_time.c_str());
     return 2;
   }
   if (!o.to_time.empty() && !parse_time(o.to_time, to_ns)) {
-    std::fprintf(stderr, "aerologctl: --to-time '%s': want ns since the epoch or YYYY-MM-DDTHH:MM:SS[.fff]Z\n", o.to_time.c_str());
+    std::fprintf(stderr, "aerologctl: --to-time '%s': want ns since the epoch or YYYY-MM-DDTHH:MM:SS[.fff]Z\n",
+                 o.to_time.c_str());
     return 2;
   }
   // A path, or else a stream name under the WAL root.
@@ -50,7 +52,8 @@ int cmd_cat(const CatOptions& o) {
     }
     path = wal + "/" + o.target;
     if (o.target.find('/') != std::string::npos || !std::filesystem::is_directory(path, ec)) {
-      std::fprintf(stderr, "aerologctl: '%s' is neither a file, a directory, nor a stream in %s\n", o.target.c_str(), wal.c_str());
+      std::fprintf(stderr, "aerologctl: '%s' is neither a file, a directory, nor a stream in %s\n", o.target.c_str(),
+                   wal.c_str());
       return 1;
     }
   }
@@ -61,8 +64,10 @@ int cmd_cat(const CatOptions& o) {
     std::fprintf(stderr, "aerologctl: %s\n", e.what());
     return 1;
   }
-  if (o.from_seq) reader->seek_seq(o.from_seq);
-  else if (from_ns) reader->seek_time(from_ns);
+  if (o.from_seq)
+    reader->seek_seq(o.from_seq);
+  else if (from_ns)
+    reader->seek_time(from_ns);
   // Following a live stream: only what the ring says is durable.
   std::unique_ptr<Mapping> ring;
   const std::string stream = std::filesystem::path(path).filename().string();

@@ -13,7 +13,7 @@ using namespace common;  // aerologctl is built on sidecar/common (shm views, fo
 
 struct StatusOptions {
   std::string shm_dir = "/dev/shm";
-  std::string wal_dir;  // default: the one the sidecar reports
+  std::string wal_dir;                                   // default: the one the sidecar reports
   std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints and status
   bool json = false, prometheus = false, watch = false;
 };
@@ -21,7 +21,7 @@ int cmd_status(const StatusOptions& o);
 
 struct FlushOptions {
   std::string shm_dir = "/dev/shm";
-  std::string stream;   // empty: every ring
+  std::string stream;  // empty: every ring
   double timeout_s = 10;
 };
 int cmd_flush(const FlushOptions& o);
@@ -29,7 +29,7 @@ int cmd_flush(const FlushOptions& o);
 struct CatOptions {
   std::string shm_dir = "/dev/shm";
   std::string wal_dir;
-  std::string target;   // a .alog file, a stream directory, or a stream name
+  std::string target;  // a .alog file, a stream directory, or a stream name
   Format format = Format::text;
   std::uint64_t from_seq = 0, to_seq = ~std::uint64_t{0};
   std::string from_time, to_time;
@@ -38,7 +38,7 @@ struct CatOptions {
 int cmd_cat(const CatOptions& o);
 
 struct VerifyOptions {
-  std::string target;   // a .alog file, a stream directory, or a WAL root of stream directories
+  std::string target;  // a .alog file, a stream directory, or a WAL root of stream directories
   bool quiet = false;
 };
 int cmd_verify(const VerifyOptions& o);

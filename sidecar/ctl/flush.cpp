@@ -51,8 +51,10 @@ int cmd_flush(const FlushOptions& o) {
     h->flush.flush_request.fetch_add(1, std::memory_order_acq_rel);
   }
   if (wants.empty()) {
-    if (o.stream.empty()) std::printf("no rings in %s: nothing to flush\n", o.shm_dir.c_str());
-    else std::fprintf(stderr, "aerologctl: no ring for stream '%s' in %s\n", o.stream.c_str(), o.shm_dir.c_str());
+    if (o.stream.empty())
+      std::printf("no rings in %s: nothing to flush\n", o.shm_dir.c_str());
+    else
+      std::fprintf(stderr, "aerologctl: no ring for stream '%s' in %s\n", o.stream.c_str(), o.shm_dir.c_str());
     return o.stream.empty() ? 0 : 1;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);
@@ -64,7 +66,8 @@ int cmd_flush(const FlushOptions& o) {
       for (const Want& w : wants) {
         const std::uint64_t d = w.ring->h->durable.durable_seq.load();
         if (d < w.target)
-          std::fprintf(stderr, "aerologctl: timed out after %.1f s: stream %s is durable through seq %llu of %llu%s%s\n",
+          std::fprintf(stderr,
+                       "aerologctl: timed out after %.1f s: stream %s is durable through seq %llu of %llu%s%s\n",
                        o.timeout_s, w.ring->stream.c_str(), static_cast<unsigned long long>(d),
                        static_cast<unsigned long long>(w.target), w.ring->h->sidecar.error[0] ? ": " : "",
                        w.ring->h->sidecar.error);

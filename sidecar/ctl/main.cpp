@@ -9,11 +9,13 @@
 
 int main(int argc, char** argv) {
   using namespace aerolog::ctl;
-  CLI::App app{"aerologctl: status and flush of the AeroLog sidecar and its rings (read from shared memory,\n"
-               "so it answers even when the sidecar is down or hung), and cat / verify of .alog WALs."};
+  CLI::App app{
+      "aerologctl: status and flush of the AeroLog sidecar and its rings (read from shared memory,\n"
+      "so it answers even when the sidecar is down or hung), and cat / verify of .alog WALs."};
   app.require_subcommand(1);
-  app.footer("Exit status: 0 ok / healthy; 1 failure or not healthy (one line on stderr says why);\n"
-             "2 bad usage; 3 (verify) only a torn tail, which the sidecar repairs at its next start.");
+  app.footer(
+      "Exit status: 0 ok / healthy; 1 failure or not healthy (one line on stderr says why);\n"
+      "2 bad usage; 3 (verify) only a torn tail, which the sidecar repairs at its next start.");
   std::string shm_dir = "/dev/shm";
   app.add_option("--shm-dir", shm_dir, "where the rings and the sidecar's control block live")->capture_default_str();
 
@@ -23,8 +25,9 @@ int main(int argc, char** argv) {
   status->add_flag("--prometheus", st.prometheus, "Prometheus text exposition (node_exporter textfile collector)");
   status->add_flag("-w,--watch", st.watch, "refresh every second until Ctrl-C");
   status->add_option("--wal-dir", st.wal_dir, "WAL root for the WAL sizes (default: the sidecar's)");
-  status->add_option("--ship-state-dir", st.ship_state_dir,
-                     "aerolog-ship's --state-dir: one section per sink with its checkpoints and lag")
+  status
+      ->add_option("--ship-state-dir", st.ship_state_dir,
+                   "aerolog-ship's --state-dir: one section per sink with its checkpoints and lag")
       ->capture_default_str();
 
   FlushOptions fl;
@@ -34,10 +37,12 @@ int main(int argc, char** argv) {
 
   CatOptions ct;
   const std::map<std::string, Format> formats{{"text", Format::text}, {"csv", Format::csv}, {"json", Format::json}};
-  auto* cat = app.add_subcommand("cat", "decode records: standard trading types pretty-printed, others as hex; exit 1 "
-                                   "if the log stops short at damage (a torn tail at its end is not damage)");
+  auto* cat = app.add_subcommand("cat",
+                                 "decode records: standard trading types pretty-printed, others as hex; exit 1 "
+                                 "if the log stops short at damage (a torn tail at its end is not damage)");
   cat->alias("dump");
-  cat->add_option("target", ct.target, "a .alog file, a stream directory, or a stream name in the WAL root")->required();
+  cat->add_option("target", ct.target, "a .alog file, a stream directory, or a stream name in the WAL root")
+      ->required();
   cat->add_option("--format", ct.format, "text, csv (same columns as scripts/alog.py cat) or json (lines)")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
       ->type_name("text|csv|json")
@@ -50,14 +55,16 @@ int main(int argc, char** argv) {
   cat->add_option("--wal-dir", ct.wal_dir, "WAL root for stream names (default: the sidecar's, else /var/lib/aerolog)");
 
   VerifyOptions vf;
-  auto* verify = app.add_subcommand("verify", "check CRCs and seq continuity; report torn tails and corruption with offsets");
+  auto* verify =
+      app.add_subcommand("verify", "check CRCs and seq continuity; report torn tails and corruption with offsets");
   verify->add_option("target", vf.target, "a .alog file, a stream directory, or a WAL root")->required();
   verify->add_flag("-q,--quiet", vf.quiet, "only problems and the per-stream verdict");
 
   AdoptOptions ad;
   auto* adopt = app.add_subcommand(
-      "adopt", "renumber a REFUSED ring's unacknowledged records to follow its WAL (after a reboot, when the\n"
-               "strategy started before the sidecar); stop the producer first, start it again after");
+      "adopt",
+      "renumber a REFUSED ring's unacknowledged records to follow its WAL (after a reboot, when the\n"
+      "strategy started before the sidecar); stop the producer first, start it again after");
   adopt->add_option("stream", ad.stream, "the refused stream")->required();
 
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerologctl")) return *rc;

@@ -32,14 +32,18 @@ namespace {
 const char* durability_name(std::uint32_t d) {
   return d == static_cast<std::uint32_t>(Durability::dsync)       ? "dsync"
          : d == static_cast<std::uint32_t>(Durability::fdatasync) ? "fdatasync"
-                                                                   : "NONE";
+                                                                  : "NONE";
 }
 const char* state_name(std::uint32_t s) {
   switch (static_cast<proto::RingState>(s)) {
-    case proto::RingState::ok: return "ok";
-    case proto::RingState::quarantined: return "QUARANTINED";
-    case proto::RingState::io_error: return "IO_ERROR";
-    case proto::RingState::refused: return "REFUSED";
+    case proto::RingState::ok:
+      return "ok";
+    case proto::RingState::quarantined:
+      return "QUARANTINED";
+    case proto::RingState::io_error:
+      return "IO_ERROR";
+    case proto::RingState::refused:
+      return "REFUSED";
   }
   return "UNKNOWN";
 }
@@ -109,7 +113,8 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
       r["lag_records"] = durable > ck ? durable - ck : 0;
       r["lag_bytes"] = live.value("lag_bytes", std::uint64_t{0});
       r["lag_s"] = live.value("lag_seconds", 0.0);
-      r["state"] = sink["running"].get<bool>() ? live.value("state", std::string("?")) : std::string("shipper not running");
+      r["state"] =
+          sink["running"].get<bool>() ? live.value("state", std::string("?")) : std::string("shipper not running");
       r["refused"] = r["state"].get<std::string>().rfind("refused", 0) == 0;  // the shipper says why
       if (r["refused"].get<bool>()) healthy = false;
       sink["streams"].push_back(r);
@@ -156,7 +161,8 @@ json collect(const StatusOptions& o) {
     const RingHeader& h = *r.h;
     const bool retired = r.map->size() == kRingHeaderSize;
     const std::uint64_t last = h.producer.last_seq.load(), durable = h.durable.durable_seq.load();
-    const std::uint64_t w = h.producer.write_pos.load(), dpos = h.durable.durable_pos.load(), rpos = h.consumer.read_pos.load();
+    const std::uint64_t w = h.producer.write_pos.load(), dpos = h.durable.durable_pos.load(),
+                        rpos = h.consumer.read_pos.load();
     const std::uint64_t cap = h.id.capacity;
     j["producer_pid"] = h.producer.pid.load();
     j["producer_alive"] = r.producer_alive;
@@ -201,8 +207,10 @@ void print_text(const json& j) {
                 s.value("pid", 0u), s.value("version", std::string("?")).c_str(), s.value("uptime_s", 0.0),
                 s.value("heartbeat_age_s", 0.0), s.value("durability", std::string("?")).c_str(),
                 s.value("durability", std::string()) == "NONE" ? "  <-- records are NOT durable" : "");
-    if (health == "DOWN") std::printf("  the sidecar (pid %u) is not running: nothing is being made durable\n", s.value("pid", 0u));
-    if (health == "HUNG") std::printf("  the sidecar is alive but its main loop has not run for %.1f s\n", s.value("heartbeat_age_s", 0.0));
+    if (health == "DOWN")
+      std::printf("  the sidecar (pid %u) is not running: nothing is being made durable\n", s.value("pid", 0u));
+    if (health == "HUNG")
+      std::printf("  the sidecar is alive but its main loop has not run for %.1f s\n", s.value("heartbeat_age_s", 0.0));
     std::printf("  WAL %s, %llu records / %.1f MiB written since start, %llu I/O errors\n",
                 s.value("wal_dir", std::string("?")).c_str(), s.value("records_written", 0ull),
                 double(s.value("bytes_written", 0ull)) / 1048576.0, s.value("io_errors", 0ull));
@@ -211,8 +219,8 @@ void print_text(const json& j) {
     std::printf("no rings\n");
   } else {
     std::printf("%-16s %-14s %12s %12s %10s %10s %8s %6s %8s %22s %10s %14s  %s\n", "stream", "producer", "last seq",
-                "durable", "lag recs", "lag bytes", "lag s", "fill", "dropped", "segment", "WAL MiB",
-                "write us (max)", "state");
+                "durable", "lag recs", "lag bytes", "lag s", "fill", "dropped", "segment", "WAL MiB", "write us (max)",
+                "state");
     for (const json& r : j["streams"]) {
       if (!r.contains("last_seq")) {
         std::printf("%-16s %s: %s\n", r["stream"].get<std::string>().c_str(), r["state"].get<std::string>().c_str(),
@@ -221,7 +229,9 @@ void print_text(const json& j) {
       }
       char prod[32];
       std::snprintf(prod, sizeof prod, "%u %s", r["producer_pid"].get<unsigned>(),
-                    r["retired"].get<bool>() ? "retired" : r["producer_alive"].get<bool>() ? "alive" : "gone");
+                    r["retired"].get<bool>()          ? "retired"
+                    : r["producer_alive"].get<bool>() ? "alive"
+                                                      : "gone");
       char lat[32];
       std::snprintf(lat, sizeof lat, "%.0f (%.0f)", r["write_us_last"].get<double>(), r["write_us_max"].get<double>());
       const std::string err = r["error"];
@@ -237,7 +247,9 @@ void print_text(const json& j) {
   for (const json& k : j["sinks"]) {
     const std::string err = k["error"];
     std::printf("sink %s: %s%s%s\n", k["sink"].get<std::string>().c_str(),
-                !k["running"].get<bool>() ? "aerolog-ship NOT RUNNING" : k["connected"].get<bool>() ? "connected" : "DOWN",
+                !k["running"].get<bool>()    ? "aerolog-ship NOT RUNNING"
+                : k["connected"].get<bool>() ? "connected"
+                                             : "DOWN",
                 err.empty() ? "" : ": ", err.c_str());
     std::printf("  %-16s %12s %12s %10s %12s %8s %8s  %s\n", "stream", "checkpoint", "durable", "lag recs", "lag bytes",
                 "lag s", "skipped", "state");
@@ -273,7 +285,12 @@ void print_prometheus(const json& j) {
     metric("aerolog_sidecar_io_errors_total", "write or sync errors since start", "counter");
     std::printf("aerolog_sidecar_io_errors_total %llu\n", s["io_errors"].get<unsigned long long>());
   }
-  struct M { const char* key; const char* name; const char* help; const char* type; };
+  struct M {
+    const char* key;
+    const char* name;
+    const char* help;
+    const char* type;
+  };
   const M ms[] = {
       {"last_seq", "aerolog_stream_published_seq", "last seq published by the producer", "gauge"},
       {"durable_seq", "aerolog_stream_durable_seq", "every seq up to this is on stable storage", "gauge"},
@@ -302,8 +319,8 @@ void print_prometheus(const json& j) {
       {"lag_bytes", "aerolog_ship_lag_bytes", "durable bytes not yet in the sink (estimate)", "gauge"},
       {"lag_s", "aerolog_ship_lag_seconds", "age of the last shipped record while records wait", "gauge"},
       {"skipped_records", "aerolog_ship_skipped_total", "records the retention cap deleted before shipping", "counter"},
-      {"refused", "aerolog_ship_stream_refused", "1 if the stream cannot be shipped to the sink (see the shipper's log)",
-       "gauge"},
+      {"refused", "aerolog_ship_stream_refused",
+       "1 if the stream cannot be shipped to the sink (see the shipper's log)", "gauge"},
   };
   for (const M& m : ship) {
     metric(m.name, m.help, m.type);
@@ -315,7 +332,8 @@ void print_prometheus(const json& j) {
   }
   metric("aerolog_stream_ok", "1 if the sidecar serves the stream without error", "gauge");
   for (const json& r : j["streams"])
-    std::printf("aerolog_stream_ok{stream=\"%s\"} %d\n", r["stream"].get<std::string>().c_str(), r["state"] == "ok" ? 1 : 0);
+    std::printf("aerolog_stream_ok{stream=\"%s\"} %d\n", r["stream"].get<std::string>().c_str(),
+                r["state"] == "ok" ? 1 : 0);
 }
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -333,9 +351,12 @@ int cmd_status(const StatusOptions& o) {
       return 1;
     }
     if (o.watch) std::printf("\033[H\033[2J%s\n", format_time(common::wall_ns()).c_str());
-    if (o.json) std::printf("%s\n", j.dump(o.watch ? 2 : -1).c_str());
-    else if (o.prometheus) print_prometheus(j);
-    else print_text(j);
+    if (o.json)
+      std::printf("%s\n", j.dump(o.watch ? 2 : -1).c_str());
+    else if (o.prometheus)
+      print_prometheus(j);
+    else
+      print_text(j);
     std::fflush(stdout);
     if (!o.watch || g_stop) return j["healthy"].get<bool>() ? 0 : 1;
     for (int i = 0; i < 10 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -57,8 +57,10 @@ void check_index(const std::string& seg_path, std::uint64_t base, std::uint64_t 
     agrees = agrees && b != blocks.end() && b->second.first_seq == e.first_seq && b->second.first_ts == e.first_ts;
   }
   if (!agrees)
-    std::printf("%s: warning: the index disagrees with the segment's blocks: seeks through it can fail; delete it "
-                "(readers then scan the segment)\n", path.c_str());
+    std::printf(
+        "%s: warning: the index disagrees with the segment's blocks: seeks through it can fail; delete it "
+        "(readers then scan the segment)\n",
+        path.c_str());
 }
 
 // The header, through the check every reader shares (FORMAT.md 4.1); "" if it is good.
@@ -86,8 +88,10 @@ SegmentResult check_segment(const std::string& path, std::uint64_t expect, bool 
     return res;
   }
   if (h.segment_size != m->size())  // recovery and readers use the blocks within the file: not an error
-    std::printf("%s: warning: the file is %zu bytes but its header says segment_size %llu: it was cut short or "
-                "extended after it was written\n", path.c_str(), m->size(), static_cast<ull>(h.segment_size));
+    std::printf(
+        "%s: warning: the file is %zu bytes but its header says segment_size %llu: it was cut short or "
+        "extended after it was written\n",
+        path.c_str(), m->size(), static_cast<ull>(h.segment_size));
   if (expect && h.base_seq != expect) {
     std::printf("%s: CORRUPT: starts at seq %llu but the previous segment ends at %llu (missing seqs)\n", path.c_str(),
                 static_cast<ull>(h.base_seq), static_cast<ull>(expect - 1));
@@ -109,14 +113,17 @@ SegmentResult check_segment(const std::string& path, std::uint64_t expect, bool 
   const detail::TailScan tail = detail::scan_tail(m->data(), m->size(), off, h.generation, e);
   const std::uint64_t dirty_end = tail.dirty_end, stale = tail.stale, corrupt_at = tail.corrupt_at;
   if (!quiet || corrupt_at || dirty_end > off) {
-    if (blocks.empty()) std::printf("%s: no records (no block after the header)\n", path.c_str());
-    else std::printf("%s: %zu blocks, seqs %llu..%llu\n", path.c_str(), blocks.size(), static_cast<ull>(h.base_seq),
-                     static_cast<ull>(e - 1));
+    if (blocks.empty())
+      std::printf("%s: no records (no block after the header)\n", path.c_str());
+    else
+      std::printf("%s: %zu blocks, seqs %llu..%llu\n", path.c_str(), blocks.size(), static_cast<ull>(h.base_seq),
+                  static_cast<ull>(e - 1));
   }
   if (corrupt_at) {
-    std::printf("%s: CORRUPT at offset %llu (%s): a valid block at offset %llu was written after seq %llu was "
-                "acknowledged\n",
-                path.c_str(), static_cast<ull>(off), why, static_cast<ull>(corrupt_at), static_cast<ull>(e));
+    std::printf(
+        "%s: CORRUPT at offset %llu (%s): a valid block at offset %llu was written after seq %llu was "
+        "acknowledged\n",
+        path.c_str(), static_cast<ull>(off), why, static_cast<ull>(corrupt_at), static_cast<ull>(e));
     res.verdict = kCorrupt;
   } else if (dirty_end > off) {
     std::printf("%s: torn tail at offset %llu (%s): %llu bytes up to offset %llu, %llu unacknowledged block(s)%s\n",
@@ -136,8 +143,10 @@ Verdict check_stream_dir(const std::string& dir, bool quiet) {
   for (std::size_t i = 0; i < bases.size(); ++i) {
     const std::string seg = dir + "/" + detail::segment_file_name(bases[i]);
     const SegmentResult r = check_segment(seg, expect, i + 1 == bases.size(), quiet);
-    if (r.verdict == kCorrupt) v = kCorrupt;
-    else if (r.verdict == kTorn && v == kOk) v = kTorn;
+    if (r.verdict == kCorrupt)
+      v = kCorrupt;
+    else if (r.verdict == kTorn && v == kOk)
+      v = kTorn;
     if (r.next > r.first) {
       records += r.next - r.first;
       lo = lo ? lo : r.first;
@@ -147,7 +156,10 @@ Verdict check_stream_dir(const std::string& dir, bool quiet) {
   }
   const std::string range = records ? ", seqs " + std::to_string(lo) + ".." + std::to_string(hi) : "";
   std::printf("%s: %zu segment(s), %llu records%s: %s\n", dir.c_str(), bases.size(), static_cast<ull>(records),
-              range.c_str(), v == kOk ? "OK" : v == kTorn ? "OK up to a torn tail" : "CORRUPT");
+              range.c_str(),
+              v == kOk     ? "OK"
+              : v == kTorn ? "OK up to a torn tail"
+                           : "CORRUPT");
   return v;
 }
 

@@ -8,9 +8,9 @@
 namespace aerolog::sidecar::fp {
 
 #ifdef AEROLOG_FAILPOINTS
-void init();                          // reads AEROLOG_FAILPOINTS once
-bool hit(const char* name);           // true once, on the armed hit
-int arg(const char* name);            // K of name=N:K (0 if none)
+void init();                 // reads AEROLOG_FAILPOINTS once
+bool hit(const char* name);  // true once, on the armed hit
+int arg(const char* name);   // K of name=N:K (0 if none)
 [[noreturn]] void crash(const char* name);
 #else
 inline void init() {}

@@ -47,17 +47,19 @@ int main(int argc, char** argv) {
   using namespace aerolog::common;
   const int signal_fd = aerolog::common::stop_signal_fd();  // first: before any thread exists
   Options o;
-  CLI::App app{"aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
-               "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
-               "(Type=notify); SIGTERM/SIGINT drain every ring, sync and exit 0."};
+  CLI::App app{
+      "aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
+      "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
+      "(Type=notify); SIGTERM/SIGINT drain every ring, sync and exit 0."};
   add_options(app, o);
   app.allow_config_extras(false);  // an unknown key in the config file is an error, not ignored
-  app.footer("Exit status: 0 stopped cleanly; 1 runtime error (message on stderr and in the log);\n"
-             "2 invalid flags or config file.");
+  app.footer(
+      "Exit status: 0 stopped cleanly; 1 runtime error (message on stderr and in the log);\n"
+      "2 invalid flags or config file.");
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-sidecar")) return *rc;
   fp::init();
-  const std::uint64_t biggest_block = std::max<std::uint64_t>(o.max_block, aerolog::proto::kBlockHeaderSize +
-                                                                                aerolog::proto::kMaxFrameSize);
+  const std::uint64_t biggest_block =
+      std::max<std::uint64_t>(o.max_block, aerolog::proto::kBlockHeaderSize + aerolog::proto::kMaxFrameSize);
   if (o.segment_size < 2 * biggest_block + aerolog::proto::kSegmentHeaderSize) {
     std::fprintf(stderr, "aerolog-sidecar: --segment-size %llu is too small for --max-block %llu (need >= %llu)\n",
                  static_cast<unsigned long long>(o.segment_size), static_cast<unsigned long long>(o.max_block),

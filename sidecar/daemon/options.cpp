@@ -14,7 +14,8 @@ const char* to_string(Idle i) { return i == Idle::spin ? "spin" : i == Idle::bac
 void add_options(CLI::App& app, Options& o) {
   static const std::map<std::string, Durability> durability{
       {"dsync", Durability::dsync}, {"fdatasync", Durability::fdatasync}, {"none", Durability::none}};
-  static const std::map<std::string, Idle> idle{{"spin", Idle::spin}, {"backoff", Idle::backoff}, {"sleep", Idle::sleep}};
+  static const std::map<std::string, Idle> idle{
+      {"spin", Idle::spin}, {"backoff", Idle::backoff}, {"sleep", Idle::sleep}};
   app.set_config("--config", "", "TOML file with the same option names as keys (e.g. wal-dir = \"/data/wal\")");
   app.add_option("--shm-dir", o.shm_dir, "directory watched for rings (aerolog.<stream>)")->capture_default_str();
   app.add_option("--wal-dir", o.wal_dir, "WAL root: <wal-dir>/<stream>/<base_seq>.alog")->capture_default_str();
@@ -35,7 +36,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--segment-size", o.segment_size, "bytes per segment file, preallocated and zeroed")
       ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))
       ->capture_default_str();
-  app.add_option("--retention-bytes", o.retention_bytes, "keep sealed segments under this total per stream (0: no limit)")
+  app.add_option("--retention-bytes", o.retention_bytes,
+                 "keep sealed segments under this total per stream (0: no limit)")
       ->capture_default_str();
   app.add_option("--retention-age", o.retention_age_s, "delete sealed segments older than this many seconds (0: never)")
       ->capture_default_str();

@@ -16,26 +16,26 @@ using Durability = proto::Durability;  // as the control block encodes it
 enum class Idle { spin, backoff, sleep };
 
 struct Options {
-  std::string shm_dir = "/dev/shm";          // where producers create rings
-  std::string wal_dir = "/var/lib/aerolog";  // <wal_dir>/<stream>/<base_seq:020>.alog
-  Durability durability = Durability::dsync; // dsync: RWF_DSYNC writes; fdatasync: write + linked fdatasync
-  std::uint32_t depth = 4;                   // blocks in flight per stream
-  std::uint64_t max_block = 1u << 20;        // bytes of frames per block (a bigger frame gets its own)
-  std::uint64_t batch_delay_us = 0;          // wait up to this long to fill a block (0: never wait)
-  std::uint64_t segment_size = 64ull << 20;  // preallocated size of a segment file
-  std::uint64_t retention_bytes = 0;         // delete oldest sealed segments above this total (0: keep)
-  std::uint64_t retention_age_s = 0;         // delete sealed segments older than this (0: keep)
+  std::string shm_dir = "/dev/shm";                      // where producers create rings
+  std::string wal_dir = "/var/lib/aerolog";              // <wal_dir>/<stream>/<base_seq:020>.alog
+  Durability durability = Durability::dsync;             // dsync: RWF_DSYNC writes; fdatasync: write + linked fdatasync
+  std::uint32_t depth = 4;                               // blocks in flight per stream
+  std::uint64_t max_block = 1u << 20;                    // bytes of frames per block (a bigger frame gets its own)
+  std::uint64_t batch_delay_us = 0;                      // wait up to this long to fill a block (0: never wait)
+  std::uint64_t segment_size = 64ull << 20;              // preallocated size of a segment file
+  std::uint64_t retention_bytes = 0;                     // delete oldest sealed segments above this total (0: keep)
+  std::uint64_t retention_age_s = 0;                     // delete sealed segments older than this (0: keep)
   std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints hold retention ("": ignore)
-  std::uint64_t retention_cap_bytes = 0;     // delete above this even if a sink still needs it (0: no cap)
-  std::uint64_t retire_grace_s = 60;         // unlink-shrink a drained ring this long after its producer left
-  std::uint64_t scan_interval_ms = 1000;     // rescan shm_dir besides inotify
-  Idle idle = Idle::backoff;                 // spin: busy poll; backoff: spin, then sleep longer; sleep
-  std::uint64_t spin_us = 50;                // backoff: busy poll this long after the last work
-  std::uint64_t max_sleep_us = 200;          // backoff/sleep: longest nap between polls
-  int cpu = -1;                              // pin the main loop to this CPU (-1: no pinning)
-  std::string log_level = "info";            // trace, debug, info, warn, error, critical, off
-  std::string log_file;                      // empty: stderr under journald, else <wal_dir>/sidecar.log; "-": stderr
-  std::uint64_t stop_timeout_s = 30;         // on SIGTERM, drain for at most this long
+  std::uint64_t retention_cap_bytes = 0;                 // delete above this even if a sink still needs it (0: no cap)
+  std::uint64_t retire_grace_s = 60;      // unlink-shrink a drained ring this long after its producer left
+  std::uint64_t scan_interval_ms = 1000;  // rescan shm_dir besides inotify
+  Idle idle = Idle::backoff;              // spin: busy poll; backoff: spin, then sleep longer; sleep
+  std::uint64_t spin_us = 50;             // backoff: busy poll this long after the last work
+  std::uint64_t max_sleep_us = 200;       // backoff/sleep: longest nap between polls
+  int cpu = -1;                           // pin the main loop to this CPU (-1: no pinning)
+  std::string log_level = "info";         // trace, debug, info, warn, error, critical, off
+  std::string log_file;                   // empty: stderr under journald, else <wal_dir>/sidecar.log; "-": stderr
+  std::uint64_t stop_timeout_s = 30;      // on SIGTERM, drain for at most this long
 };
 
 void add_options(CLI::App& app, Options& o);

@@ -22,8 +22,9 @@ void on_sigbus(int, siginfo_t* si, void*) {
   for (Slot& s : g_slots) {
     const std::uintptr_t b = s.base.load(std::memory_order_acquire);
     if (b && a >= b && a < b + s.len.load(std::memory_order_relaxed)) {
-      ::mmap(reinterpret_cast<void*>(b), s.len.load(), PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS,
-             -1, 0);
+      void* m = ::mmap(reinterpret_cast<void*>(b), s.len.load(), PROT_READ | PROT_WRITE,
+                       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED) break;  // cannot patch the hole: die as usual
       s.faulted.store(true, std::memory_order_release);
       return;  // the faulting load is retried and now reads zeros
     }

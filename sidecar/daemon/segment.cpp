@@ -153,10 +153,12 @@ Recovery recover(const std::string& dir, const std::string& stream, std::uint64_
   // Everything known acknowledged must be in the valid prefix: a damaged block, or zeros, where
   // an acknowledged seq belongs is lost or damaged data, never a torn tail to zero.
   if (acked >= expected && !tail.corrupt_at) {
-    const std::string damage = tail.dirty_end > off ? ", then a damaged block at offset " + std::to_string(off) +
-                                                          " (" + (why ? why : "?") + ")" : "";
-    return refuse("seq " + std::to_string(acked) + " was acknowledged (the ring's durable_seq) but the WAL ends at seq " +
-                  std::to_string(expected - 1) + damage + "; the bytes are kept, the stream is not served");
+    const std::string damage = tail.dirty_end > off ? ", then a damaged block at offset " + std::to_string(off) + " (" +
+                                                          (why ? why : "?") + ")"
+                                                    : "";
+    return refuse("seq " + std::to_string(acked) +
+                  " was acknowledged (the ring's durable_seq) but the WAL ends at seq " + std::to_string(expected - 1) +
+                  damage + "; the bytes are kept, the stream is not served");
   }
   if (off < s.size) {
     const std::uint64_t dirty_end = tail.dirty_end, stale = tail.stale;
@@ -170,7 +172,8 @@ Recovery recover(const std::string& dir, const std::string& stream, std::uint64_
       AEROLOG_CRASH_POINT("recovery_before_zero");
       AlignedBuffer zeros(kPage);
       for (std::uint64_t p = off; p < dirty_end; p += kPage) {
-        if (::pwrite(fd.get(), zeros.data(), kPage, static_cast<off_t>(p)) != kPage) throw_errno("zero torn tail of " + s.path);
+        if (::pwrite(fd.get(), zeros.data(), kPage, static_cast<off_t>(p)) != kPage)
+          throw_errno("zero torn tail of " + s.path);
         if (p == off) AEROLOG_CRASH_POINT("recovery_mid_zero");
       }
       if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + s.path);

@@ -13,15 +13,15 @@ using proto::kSpareName;
 
 struct SegmentFile {
   std::string path;
-  int fd = -1;                      // O_RDWR | O_DIRECT
+  int fd = -1;  // O_RDWR | O_DIRECT
   std::uint64_t base_seq = 0;
   std::uint64_t generation = 0;
   std::uint64_t size = 0;
-  std::uint64_t write_off = 0;      // where the next block goes
-  std::uint64_t last_seq = 0;       // last seq of the noted blocks
-  std::uint64_t last_ts = 0;        // timestamp of that record
+  std::uint64_t write_off = 0;  // where the next block goes
+  std::uint64_t last_seq = 0;   // last seq of the noted blocks
+  std::uint64_t last_ts = 0;    // timestamp of that record
   std::vector<proto::IndexEntry> index;
-  std::uint64_t indexed_to = 0;     // offset of the last index entry
+  std::uint64_t indexed_to = 0;  // offset of the last index entry
   void note_block(const proto::BlockHeader& h, std::uint64_t offset);
 };
 
@@ -39,11 +39,11 @@ SegmentFile activate_spare(const std::string& dir, const std::string& spare, con
 std::string seal(const std::string& dir, SegmentFile& seg);
 
 struct Recovery {
-  bool refused = false;             // corruption: the stream must not be served
-  std::string error;                // why it was refused
-  std::string note;                 // what was repaired (torn tail), for the log
-  bool empty = true;                // no segment at all
-  SegmentFile last;                 // the last segment, open, ready to append (unless refused/empty)
+  bool refused = false;  // corruption: the stream must not be served
+  std::string error;     // why it was refused
+  std::string note;      // what was repaired (torn tail), for the log
+  bool empty = true;     // no segment at all
+  SegmentFile last;      // the last segment, open, ready to append (unless refused/empty)
 };
 
 // Recovers the stream directory: only the last segment is read. `acked` is the highest seq

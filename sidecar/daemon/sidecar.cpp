@@ -85,7 +85,8 @@ Sidecar::Sidecar(const Options& opt) : opt_(opt), wal_lock_(lock_wal_dir(opt.wal
   control_->magic.store(kControlMagic, std::memory_order_release);
 
   inotify_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-  if (!inotify_ || ::inotify_add_watch(inotify_.get(), opt_.shm_dir.c_str(), IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY) < 0)
+  if (!inotify_ || ::inotify_add_watch(inotify_.get(), opt_.shm_dir.c_str(),
+                                       IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY) < 0)
     throw_errno("inotify on " + opt_.shm_dir);
 }
 
@@ -124,8 +125,10 @@ void Sidecar::try_attach(const std::string& name) {
       return;
     }
   }
-  if (s.attach(path)) waiting_.erase(name);
-  else waiting_.insert(name);
+  if (s.attach(path))
+    waiting_.erase(name);
+  else
+    waiting_.insert(name);
 }
 
 void Sidecar::scan_shm() {
@@ -163,7 +166,8 @@ std::string Sidecar::status_line() const {
     failed += s->state() != StreamState::ok;
   }
   char b[256];
-  std::snprintf(b, sizeof b, "%s%zu streams (%zu with a ring, %zu failed); %llu records, %llu MiB written; durability %s",
+  std::snprintf(b, sizeof b,
+                "%s%zu streams (%zu with a ring, %zu failed); %llu records, %llu MiB written; durability %s",
                 stopping_ ? "stopping: " : "", streams_.size(), attached, failed,
                 static_cast<unsigned long long>(totals_.frames), static_cast<unsigned long long>(totals_.bytes >> 20),
                 opt_.durability == Durability::none ? "NONE (records are NOT durable)" : to_string(opt_.durability));

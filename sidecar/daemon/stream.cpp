@@ -36,10 +36,14 @@ using std::memory_order_release;
 
 const char* to_string(StreamState s) {
   switch (s) {
-    case StreamState::ok: return "ok";
-    case StreamState::quarantined: return "quarantined";
-    case StreamState::io_error: return "io_error";
-    case StreamState::refused: return "refused";
+    case StreamState::ok:
+      return "ok";
+    case StreamState::quarantined:
+      return "quarantined";
+    case StreamState::io_error:
+      return "io_error";
+    case StreamState::refused:
+      return "refused";
   }
   return "?";
 }
@@ -61,8 +65,14 @@ constexpr std::uint64_t kBusyPollNs = 5'000;  // polls closer than this mean the
 }  // namespace
 
 Stream::Stream(std::string name, const Options& opt, Uring& uring, Preparer& preparer, StreamTotals& totals)
-    : name_(std::move(name)), dir_(opt.wal_dir + "/" + name_), opt_(opt), uring_(uring), preparer_(preparer),
-      totals_(totals), log_(spdlog::default_logger()), spare_(std::make_shared<Spare>()) {
+    : name_(std::move(name)),
+      dir_(opt.wal_dir + "/" + name_),
+      opt_(opt),
+      uring_(uring),
+      preparer_(preparer),
+      totals_(totals),
+      log_(spdlog::default_logger()),
+      spare_(std::make_shared<Spare>()) {
   const std::size_t cap = align_up(std::max<std::uint64_t>(opt.max_block, kBlockHeaderSize + kMaxFrameSize), kPage);
   for (std::uint32_t i = 0; i < opt.depth; ++i) {
     blocks_.push_back(std::make_unique<Block>(this, cap));
@@ -119,8 +129,10 @@ void Stream::continue_after_reboot(const std::string& ring) {
       log_->info("stream {}: no ring in {}: created it retired, continuing the WAL at seq {}", name_, opt_.shm_dir,
                  durable_seq_ + 1);
   } catch (const Error& e) {
-    log_->error("stream {}: cannot recreate its ring after a reboot ({}); a producer starting now would "
-                "restart at seq 1 and be refused", name_, e.what());
+    log_->error(
+        "stream {}: cannot recreate its ring after a reboot ({}); a producer starting now would "
+        "restart at seq 1 and be refused",
+        name_, e.what());
   }
 }
 
@@ -177,13 +189,15 @@ bool Stream::attach(const std::string& ring_path) {
   const detail::RingView view{data_, cap_, max_frame_};
   detail::RingScan scan = detail::scan_ring(view, r, w);
   if (!scan.error.empty()) {
-    fail(StreamState::quarantined, 0, "ring contents invalid at position " + std::to_string(scan.bad_pos) + ": " + scan.error);
+    fail(StreamState::quarantined, 0,
+         "ring contents invalid at position " + std::to_string(scan.bad_pos) + ": " + scan.error);
     return true;
   }
   hdr_->counters.wal_last_seq.store(wal_empty_ ? 0 : durable_seq_, memory_order_relaxed);
   if (d > durable_seq_) {  // also with no WAL at all: a lost WAL directory must not go unnoticed
-    fail(StreamState::refused, 0, "the ring says seq " + std::to_string(d) + " was made durable but the WAL in " +
-                                      dir_ + (wal_empty_ ? " is empty" : " ends at seq " + std::to_string(durable_seq_)));
+    fail(StreamState::refused, 0,
+         "the ring says seq " + std::to_string(d) + " was made durable but the WAL in " + dir_ +
+             (wal_empty_ ? " is empty" : " ends at seq " + std::to_string(durable_seq_)));
     return true;
   }
   // Skip what the WAL already holds (a crash between the HWM store and the read_pos store).
@@ -197,8 +211,8 @@ bool Stream::attach(const std::string& ring_path) {
     }
     // Records skipped as already durable must be the WAL's own: the last one is its last record.
     // A ring with nothing to skip and nothing undrained must have been told the WAL's end.
-    const bool ring_is_ours = skipped_seq ? skipped_seq == durable_seq_ && skipped_ts == seg_.last_ts
-                                          : cursor_ < w || d == durable_seq_;
+    const bool ring_is_ours =
+        skipped_seq ? skipped_seq == durable_seq_ && skipped_ts == seg_.last_ts : cursor_ < w || d == durable_seq_;
     if (!ring_is_ours) {
       fail_ring(scan.records ? scan.first_seq : d + 1);
       return true;
@@ -219,8 +233,8 @@ bool Stream::attach(const std::string& ring_path) {
   hdr_->consumer.read_pos.store(durable_pos_, memory_order_release);
   hdr_->sidecar.state.store(static_cast<std::uint32_t>(RingState::ok), memory_order_release);
   flush_req_ = hdr_->sidecar.flush_ack.load(memory_order_relaxed);
-  log_->info("stream {}: attached {} ({} MiB ring, {} undrained records, next seq {})", name_, ring_path,
-             cap_ >> 20, scan.records, next_seq_);
+  log_->info("stream {}: attached {} ({} MiB ring, {} undrained records, next seq {})", name_, ring_path, cap_ >> 20,
+             scan.records, next_seq_);
   return true;
 }
 
@@ -232,8 +246,9 @@ bool Stream::attach(const std::string& ring_path) {
 void Stream::fail_ring(std::uint64_t ring_first) {
   ring_refused_ = true;
   recheck_at_ns_ = mono_ns() + kRetryNs;
-  fail(StreamState::refused, 0, "ring seqs from " + std::to_string(ring_first) + " do not continue the WAL (ends at " +
-                                    std::to_string(durable_seq_) + "): see aerologctl adopt");
+  fail(StreamState::refused, 0,
+       "ring seqs from " + std::to_string(ring_first) + " do not continue the WAL (ends at " +
+           std::to_string(durable_seq_) + "): see aerologctl adopt");
 }
 
 void Stream::detach() {
@@ -250,13 +265,15 @@ void Stream::detach() {
 bool Stream::poll(std::uint64_t now, bool stopping) {
   if (!hdr_ || state_ != StreamState::ok) return false;
   if (guard::faulted(guard_)) {
-    fail(StreamState::quarantined, 0, "ring file " + ring_path_ + " was truncated underneath the sidecar (SIGBUS caught)");
+    fail(StreamState::quarantined, 0,
+         "ring file " + ring_path_ + " was truncated underneath the sidecar (SIGBUS caught)");
     return false;
   }
   const std::uint64_t w = hdr_->producer.write_pos.load(memory_order_acquire);
   if (w < cursor_ || w - durable_pos_ > cap_) {
-    fail(StreamState::quarantined, 0, "ring write position " + std::to_string(w) + " is behind the sidecar (" +
-                                          std::to_string(cursor_) + ") or beyond capacity");
+    fail(StreamState::quarantined, 0,
+         "ring write position " + std::to_string(w) + " is behind the sidecar (" + std::to_string(cursor_) +
+             ") or beyond capacity");
     return false;
   }
   const std::uint64_t req = hdr_->flush.flush_request.load(memory_order_relaxed);
@@ -308,8 +325,9 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
       continue;
     }
     if (f.header.seq != seq) {
-      fail(StreamState::quarantined, 0, "seq jump at ring position " + std::to_string(pos) + ": expected " +
-                                            std::to_string(seq) + ", found " + std::to_string(f.header.seq));
+      fail(StreamState::quarantined, 0,
+           "seq jump at ring position " + std::to_string(pos) + ": expected " + std::to_string(seq) + ", found " +
+               std::to_string(f.header.seq));
       return false;
     }
     if (count && len + f.stride > opt_.max_block) break;
@@ -353,7 +371,8 @@ void Stream::submit(Block* b) {
   b->submit_ns = mono_ns();
   if (fp::hit("torn_write")) {  // only the first K sectors of this block reach the disk, then the power goes
     // At most half the block arrives, so some of its checked bytes are surely missing.
-    const std::size_t torn = std::min<std::size_t>(b->length / 2, 512u * static_cast<unsigned>(std::max(1, fp::arg("torn_write"))));
+    const std::size_t torn =
+        std::min<std::size_t>(b->length / 2, 512u * static_cast<unsigned>(std::max(1, fp::arg("torn_write"))));
     std::memset(b->buf.data() + torn, 0, b->disk_len - torn);  // the sectors that never arrived
     (void)!::pwrite(seg_.fd, b->buf.data(), align_up(torn, kPage), static_cast<off_t>(b->seg_off));
     ::fdatasync(seg_.fd);
@@ -392,8 +411,9 @@ void Stream::advance() {
     if (b->error) {
       if (state_ == StreamState::ok) {
         failed_off_ = b->seg_off;
-        fail(StreamState::io_error, b->error, "write of seqs " + std::to_string(b->first_seq) + ".." +
-                                                   std::to_string(b->last_seq) + " to " + seg_.path + " failed");
+        fail(StreamState::io_error, b->error,
+             "write of seqs " + std::to_string(b->first_seq) + ".." + std::to_string(b->last_seq) + " to " + seg_.path +
+                 " failed");
       }
       break;
     }
@@ -439,13 +459,17 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   if (seg_.fd >= 0 && seg_.write_off + need <= seg_.size) return true;
   if (!inflight_.empty() || state_ != StreamState::ok) return false;  // roll once the old segment is quiet
   switch (spare_->state.load()) {
-    case Spare::none: preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size); return false;
-    case Spare::pending: return false;
+    case Spare::none:
+      preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
+      return false;
+    case Spare::pending:
+      return false;
     case Spare::failed:
       spare_->state = Spare::none;
       fail(StreamState::io_error, spare_->error_code, "cannot prepare the next segment (" + spare_->error + ")");
       return false;
-    default: break;
+    default:
+      break;
   }
   if (seg_.fd >= 0) {
     if (std::string err = seal(dir_, seg_); !err.empty()) log_->error("stream {}: sealing: {}", name_, err);
@@ -468,8 +492,9 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
 }
 
 void Stream::fail(StreamState s, int err, const std::string& why) {
-  std::string text = err ? std::string(std::strerror(err)) + ": " + why : why;  // the cause first: status shows ~95 chars
-  const bool repeat = text == error_;  // a retry failing the same way again: log it quietly
+  std::string text =
+      err ? std::string(std::strerror(err)) + ": " + why : why;  // the cause first: status shows ~95 chars
+  const bool repeat = text == error_;                            // a retry failing the same way again: log it quietly
   state_ = s;
   error_ = std::move(text);
   log_->log(repeat ? spdlog::level::debug : spdlog::level::err, "stream {}: {} ({})", name_, error_, to_string(s));
@@ -534,8 +559,9 @@ void Stream::check_replaced() {
   if (!hdr_) return;
   struct stat st;
   if (::fstat(ring_fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < map_len_) {
-    fail(StreamState::quarantined, 0, "ring file " + ring_path_ + " was truncated underneath the sidecar (" +
-                                          std::to_string(st.st_size) + " of " + std::to_string(map_len_) + " bytes)");
+    fail(StreamState::quarantined, 0,
+         "ring file " + ring_path_ + " was truncated underneath the sidecar (" + std::to_string(st.st_size) + " of " +
+             std::to_string(map_len_) + " bytes)");
     detach();  // touching the lost pages would fault
     return;
   }
@@ -567,7 +593,8 @@ bool Stream::drained() const {
 }
 
 void Stream::sync_for_stop() {
-  if (seg_.fd >= 0 && ::fdatasync(seg_.fd) != 0) log_->error("stream {}: fdatasync at stop: {}", name_, std::strerror(errno));
+  if (seg_.fd >= 0 && ::fdatasync(seg_.fd) != 0)
+    log_->error("stream {}: fdatasync at stop: {}", name_, std::strerror(errno));
 }
 
 // A ring whose producer is gone and whose records are all durable is shrunk to its header
@@ -621,7 +648,8 @@ void Stream::apply_retention(std::uint64_t now) {
   bool removed = false;
   for (const File& f : files) {
     const bool too_big = opt_.retention_bytes && total > opt_.retention_bytes;
-    const bool too_old = opt_.retention_age_s && wall_s - static_cast<std::uint64_t>(f.st.st_mtime) > opt_.retention_age_s;
+    const bool too_old =
+        opt_.retention_age_s && wall_s - static_cast<std::uint64_t>(f.st.st_mtime) > opt_.retention_age_s;
     const bool capped = opt_.retention_cap_bytes && total > opt_.retention_cap_bytes;
     if (!too_big && !too_old && !capped) break;
     const std::string name = detail::segment_file_name(f.base);
@@ -635,9 +663,10 @@ void Stream::apply_retention(std::uint64_t now) {
       }
       const std::uint64_t from = std::max(f.base, *shipped + 1);
       unshipped_deleted_ += f.last_seq - from + 1;
-      log_->warn("stream {}: retention cap ({} bytes) deletes segment {} with seqs {}..{} not yet shipped to every "
-                 "sink ({} records deleted unshipped so far)", name_, opt_.retention_cap_bytes, name, from, f.last_seq,
-                 unshipped_deleted_);
+      log_->warn(
+          "stream {}: retention cap ({} bytes) deletes segment {} with seqs {}..{} not yet shipped to every "
+          "sink ({} records deleted unshipped so far)",
+          name_, opt_.retention_cap_bytes, name, from, f.last_seq, unshipped_deleted_);
     }
     ::unlink((dir_ + "/" + name).c_str());
     ::unlink((dir_ + "/" + detail::index_file_name(f.base)).c_str());

@@ -32,14 +32,14 @@ class Stream;
 struct Block {
   Stream* owner;
   common::AlignedBuffer buf;
-  std::uint32_t length = 0;     // header + frames
-  std::uint32_t disk_len = 0;   // padded to 4096
+  std::uint32_t length = 0;    // header + frames
+  std::uint32_t disk_len = 0;  // padded to 4096
   std::uint64_t first_seq = 0, last_seq = 0;
-  std::uint64_t ring_end = 0;   // ring position after the block's last frame
+  std::uint64_t ring_end = 0;  // ring position after the block's last frame
   std::uint64_t seg_off = 0;
   std::uint64_t submit_ns = 0;
   int pending_cqes = 0;
-  int error = 0;                // first errno from its CQEs
+  int error = 0;  // first errno from its CQEs
   bool done = false;
   explicit Block(Stream* s, std::size_t cap) : owner(s), buf(cap) {}
 };
@@ -61,7 +61,7 @@ class Stream {
   bool poll(std::uint64_t now_ns, bool stopping);  // true if it did work
   void on_cqe(Block* b, int res, bool is_sync);
   void housekeeping(std::uint64_t now_ns);
-  bool drained() const;                            // everything committed is durable, nothing in flight
+  bool drained() const;  // everything committed is durable, nothing in flight
   void sync_for_stop();
 
   const std::string& name() const { return name_; }
@@ -103,27 +103,27 @@ class Stream {
   const std::byte* data_ = nullptr;
   std::uint64_t cap_ = 0;
   std::uint32_t max_frame_ = 0;
-  int guard_ = -1;                  // ring_guard slot (SIGBUS on a truncated ring)
+  int guard_ = -1;  // ring_guard slot (SIGBUS on a truncated ring)
 
   // drain state
-  std::uint64_t cursor_ = 0;        // ring position of the next frame to copy
-  std::uint64_t next_seq_ = 0;      // seq the next frame must carry (0: not known yet)
-  std::uint64_t durable_seq_ = 0;   // HWM: every seq <= this is on disk
+  std::uint64_t cursor_ = 0;       // ring position of the next frame to copy
+  std::uint64_t next_seq_ = 0;     // seq the next frame must carry (0: not known yet)
+  std::uint64_t durable_seq_ = 0;  // HWM: every seq <= this is on disk
   std::uint64_t durable_pos_ = 0;
   std::uint64_t last_w_ = 0, last_poll_ns_ = 0, pending_since_ns_ = 0;
   std::uint64_t flush_req_ = 0, flush_target_ = 0;
   std::vector<std::unique_ptr<Block>> blocks_;
   std::vector<Block*> free_;
-  std::deque<Block*> inflight_;     // in submit order
+  std::deque<Block*> inflight_;  // in submit order
 
   // WAL
   bool wal_empty_ = true;
   SegmentFile seg_;
   std::shared_ptr<Spare> spare_;
-  std::uint64_t failed_off_ = 0;    // first offset written by a failed attempt (to zero)
+  std::uint64_t failed_off_ = 0;  // first offset written by a failed attempt (to zero)
 
   StreamState state_ = StreamState::ok;
-  bool ring_refused_ = false;       // refused because of the ring (not the WAL): looked at again
+  bool ring_refused_ = false;  // refused because of the ring (not the WAL): looked at again
   std::string error_;
   std::uint64_t recheck_at_ns_ = 0;
   std::uint64_t retry_at_ns_ = 0, idle_since_ns_ = 0, next_retention_ns_ = 0;

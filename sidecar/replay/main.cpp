@@ -83,7 +83,8 @@ bool parse_price(std::string_view f, std::int64_t& out) {
 
 // ns since the epoch or ISO 8601 UTC (as aerologctl's --from-time), or seconds with a fraction.
 bool parse_ts(std::string_view f, std::uint64_t& ns) {
-  if (!f.empty() && f.find('.') != std::string_view::npos && f.find_first_not_of("0123456789.") == std::string_view::npos) {
+  if (!f.empty() && f.find('.') != std::string_view::npos &&
+      f.find_first_not_of("0123456789.") == std::string_view::npos) {
     double sec;
     if (std::from_chars(f.data(), f.data() + f.size(), sec).ptr != f.data() + f.size()) return false;
     ns = static_cast<std::uint64_t>(sec * 1e9 + 0.5);
@@ -106,10 +107,14 @@ bool parse_trade(std::string_view line, TradeLine& t) {
   if (std::from_chars(f[3].data(), f[3].data() + f[3].size(), t.qty).ptr != f[3].data() + f[3].size()) return false;
   t.symbol = f[1];
   const std::string_view sd = f[4];
-  if (sd == "buy" || sd == "b" || sd == "B" || sd == "1") t.side = aerolog::proto::Side::buy;
-  else if (sd == "sell" || sd == "s" || sd == "S" || sd == "-1") t.side = aerolog::proto::Side::sell;
-  else if (sd.empty()) t.side = aerolog::proto::Side::unknown;
-  else return false;
+  if (sd == "buy" || sd == "b" || sd == "B" || sd == "1")
+    t.side = aerolog::proto::Side::buy;
+  else if (sd == "sell" || sd == "s" || sd == "S" || sd == "-1")
+    t.side = aerolog::proto::Side::sell;
+  else if (sd.empty())
+    t.side = aerolog::proto::Side::unknown;
+  else
+    return false;
   return true;
 }
 
@@ -139,13 +144,14 @@ std::uint64_t midnight_ny_ns(const std::string& date) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"aerolog-replay: replays a market-data CSV into an AeroLog stream, at full speed or at the\n"
-               "recorded pace.\n"
-               "  lobster: a LOBSTER message file (time, type 1-7, order id, size, price x10000, direction),\n"
-               "           like the AAPL sample in shared/data. Events 1-3 (submit, partial cancel, delete)\n"
-               "           become Order records, 4-6 (executions, cross) Trade records, 7 a MarketData halt.\n"
-               "  trades:  ts,symbol,price,qty,side (ts in ns, in seconds, or ISO 8601 UTC; a header line\n"
-               "           is allowed) as Trade records."};
+  CLI::App app{
+      "aerolog-replay: replays a market-data CSV into an AeroLog stream, at full speed or at the\n"
+      "recorded pace.\n"
+      "  lobster: a LOBSTER message file (time, type 1-7, order id, size, price x10000, direction),\n"
+      "           like the AAPL sample in shared/data. Events 1-3 (submit, partial cancel, delete)\n"
+      "           become Order records, 4-6 (executions, cross) Trade records, 7 a MarketData halt.\n"
+      "  trades:  ts,symbol,price,qty,side (ts in ns, in seconds, or ISO 8601 UTC; a header line\n"
+      "           is allowed) as Trade records."};
   std::string file, stream = "md-feed", symbol, date, shm_dir = "/dev/shm", format = "auto";
   std::uint64_t capacity = p::kRingDefaultCapacity;
   double speed = 0;
@@ -159,13 +165,15 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--symbol", symbol, "lobster: symbol (default: from the file name, SYM_YYYY-MM-DD_...)");
-  app.add_option("--date", date, "lobster: trading day YYYY-MM-DD, times are New York time (default: from the file name)");
+  app.add_option("--date", date,
+                 "lobster: trading day YYYY-MM-DD, times are New York time (default: from the file name)");
   app.add_option("--shm-dir", shm_dir, "directory of the rings")->capture_default_str();
   app.add_option("--capacity", capacity, "ring capacity in bytes, power of two")->capture_default_str();
   app.add_flag("!--drop", spin, "drop records when the ring is full (default: wait for the sidecar to free space)");
   app.add_flag("!--no-progress", progress, "no progress bar (it only shows on a terminal anyway)");
-  app.footer("Exit status: 0 all lines published; 1 cannot open the file or the stream; 2 bad usage;\n"
-             "3 done, but some lines were malformed (reported with their line numbers) or dropped.");
+  app.footer(
+      "Exit status: 0 all lines published; 1 cannot open the file or the stream; 2 bad usage;\n"
+      "3 done, but some lines were malformed (reported with their line numbers) or dropped.");
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-replay")) return *rc;
 
   std::ifstream in(file);
@@ -181,9 +189,11 @@ int main(int argc, char** argv) {
   if (format == "auto") {
     Msg probe;
     format = (first_line.rfind("ts,", 0) == 0 || std::count(first_line.begin(), first_line.end(), ',') == 4) ? "trades"
-             : parse(first_line, probe) ? "lobster" : "";
+             : parse(first_line, probe)                                                                      ? "lobster"
+                                                                                                             : "";
     if (format.empty()) {
-      std::fprintf(stderr, "aerolog-replay: %s: cannot tell the format from its first line; pass --format\n", file.c_str());
+      std::fprintf(stderr, "aerolog-replay: %s: cannot tell the format from its first line; pass --format\n",
+                   file.c_str());
       return 2;
     }
   }
@@ -195,7 +205,8 @@ int main(int argc, char** argv) {
       if (date.empty()) date = m[2];
     }
     if (symbol.empty() || date.empty()) {
-      std::fprintf(stderr, "aerolog-replay: cannot tell symbol/date from '%s': pass --symbol and --date\n", base.c_str());
+      std::fprintf(stderr, "aerolog-replay: cannot tell symbol/date from '%s': pass --symbol and --date\n",
+                   base.c_str());
       return 2;
     }
     if (!(day_ns = midnight_ny_ns(date))) {
@@ -275,8 +286,9 @@ int main(int argc, char** argv) {
         ord.qty = msg.size;
         ord.leaves_qty = -1;
         ord.exch_ts = ts;
-        ord.action = msg.type == 1 ? p::OrderAction::new_order
-                     : msg.type == 2 ? p::OrderAction::partial_cancel : p::OrderAction::cancel;
+        ord.action = msg.type == 1   ? p::OrderAction::new_order
+                     : msg.type == 2 ? p::OrderAction::partial_cancel
+                                     : p::OrderAction::cancel;
         ord.side = side;
         r = prod->publish(ord);
         c.orders += r.status == Status::ok;
@@ -301,8 +313,10 @@ int main(int argc, char** argv) {
         c.halts += r.status == Status::ok;
       }
     }
-    if (!r) ++c.dropped;
-    else if (!first_seq) first_seq = r.seq;
+    if (!r)
+      ++c.dropped;
+    else if (!first_seq)
+      first_seq = r.seq;
     if (bar && c.lines % 4096 == 0) {
       const double frac = std::min(1.0, static_cast<double>(in.tellg()) / total_bytes);
       const int filled = static_cast<int>(frac * 40);
@@ -313,12 +327,13 @@ int main(int argc, char** argv) {
   if (bar) std::fprintf(stderr, "\r\033[K");
   if (c.malformed > 10)
     std::fprintf(stderr, "... and %llu more malformed lines\n", static_cast<unsigned long long>(c.malformed - 10));
-  std::printf("replayed %s (%s) into stream '%s': %llu lines, %llu orders, %llu trades, %llu halts, %llu malformed, "
-              "%llu dropped; seqs %llu..%llu\n",
-              base.c_str(), format.c_str(), stream.c_str(), static_cast<unsigned long long>(c.lines),
-              static_cast<unsigned long long>(c.orders), static_cast<unsigned long long>(c.trades),
-              static_cast<unsigned long long>(c.halts), static_cast<unsigned long long>(c.malformed),
-              static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(first_seq),
-              static_cast<unsigned long long>(prod->last_seq()));
+  std::printf(
+      "replayed %s (%s) into stream '%s': %llu lines, %llu orders, %llu trades, %llu halts, %llu malformed, "
+      "%llu dropped; seqs %llu..%llu\n",
+      base.c_str(), format.c_str(), stream.c_str(), static_cast<unsigned long long>(c.lines),
+      static_cast<unsigned long long>(c.orders), static_cast<unsigned long long>(c.trades),
+      static_cast<unsigned long long>(c.halts), static_cast<unsigned long long>(c.malformed),
+      static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(first_seq),
+      static_cast<unsigned long long>(prod->last_seq()));
   return c.malformed || c.dropped ? 3 : 0;
 }

@@ -40,8 +40,10 @@ std::string url_encode(const std::string& s) {
   static const char hex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out.push_back(static_cast<char>(c));
-    else out += {'%', hex[c >> 4], hex[c & 15]};
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out.push_back(static_cast<char>(c));
+    else
+      out += {'%', hex[c >> 4], hex[c & 15]};
   }
   return out;
 }
@@ -72,23 +74,29 @@ struct View {
 };
 
 std::vector<View> views() {
-#define C(T, f, kind) Col{#f, kind, offsetof(T, f)}
+#define C(T, f, kind) \
+  Col { #f, kind, offsetof(T, f) }
   return {
-      {"trades", kTypeTrade,
+      {"trades",
+       kTypeTrade,
        {C(Trade, symbol, "text"), C(Trade, price, "price"), C(Trade, qty, "i64"), C(Trade, trade_id, "u64"),
         C(Trade, order_id, "u64"), C(Trade, exch_ts, "u64"), C(Trade, aggressor, "u8")}},
-      {"orders", kTypeOrder,
+      {"orders",
+       kTypeOrder,
        {C(Order, symbol, "text"), C(Order, order_id, "u64"), C(Order, orig_order_id, "u64"), C(Order, price, "price"),
         C(Order, qty, "i64"), C(Order, leaves_qty, "i64"), C(Order, exch_ts, "u64"), C(Order, action, "u8"),
         C(Order, side, "u8")}},
-      {"quotes", kTypeQuote,
+      {"quotes",
+       kTypeQuote,
        {C(Quote, symbol, "text"), C(Quote, bid_price, "price"), C(Quote, bid_qty, "i64"), C(Quote, ask_price, "price"),
         C(Quote, ask_qty, "i64"), C(Quote, exch_ts, "u64")}},
-      {"market_data", kTypeMarketData,
+      {"market_data",
+       kTypeMarketData,
        {C(MarketData, symbol, "text"), C(MarketData, order_id, "u64"), C(MarketData, price, "price"),
-        C(MarketData, qty, "i64"), C(MarketData, exch_ts, "u64"), C(MarketData, event, "u8"),
-        C(MarketData, side, "u8"), C(MarketData, level, "u16")}},
-      {"risk", kTypeRisk,
+        C(MarketData, qty, "i64"), C(MarketData, exch_ts, "u64"), C(MarketData, event, "u8"), C(MarketData, side, "u8"),
+        C(MarketData, level, "u16")}},
+      {"risk",
+       kTypeRisk,
        {C(Risk, account, "text"), C(Risk, symbol, "text"), C(Risk, position, "i64"), C(Risk, exposure, "price"),
         C(Risk, limit, "price"), C(Risk, pnl, "price"), C(Risk, check_id, "u32"), C(Risk, verdict, "u8")}},
   };
@@ -99,22 +107,22 @@ std::vector<View> views() {
 
 std::vector<std::string> clickhouse_schema(const std::string& db, const std::string& table) {
   const std::string t = "`" + db + "`.`" + table + "`";
-  std::vector<std::string> out{
-      "CREATE TABLE IF NOT EXISTS " + t +
-      " (host String, stream String, seq UInt64, ts_ns UInt64, type UInt16, payload String)"
-      " ENGINE = ReplacingMergeTree()"
-      " PARTITION BY toYYYYMM(toDate(toDateTime(intDiv(ts_ns, 1000000000))))"
-      " ORDER BY (host, stream, seq)"};
+  std::vector<std::string> out{"CREATE TABLE IF NOT EXISTS " + t +
+                               " (host String, stream String, seq UInt64, ts_ns UInt64, type UInt16, payload String)"
+                               " ENGINE = ReplacingMergeTree()"
+                               " PARTITION BY toYYYYMM(toDate(toDateTime(intDiv(ts_ns, 1000000000))))"
+                               " ORDER BY (host, stream, seq)"};
   for (const View& v : views()) {
-    std::string sql = "CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table + "_" + v.suffix +
-                      "` AS SELECT host, stream, seq, ts_ns";
+    std::string sql =
+        "CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table + "_" + v.suffix + "` AS SELECT host, stream, seq, ts_ns";
     for (const Col& c : v.cols) sql += ", " + expr(c) + " AS " + c.name;
     sql += " FROM " + t + " FINAL WHERE type = " + std::to_string(v.type);
     out.push_back(sql);
   }
   out.push_back("CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table +
                 "_text` AS SELECT host, stream, seq, ts_ns, reinterpretAsUInt8(substring(payload, 1, 1)) AS level, "
-                "substring(payload, " + std::to_string(sizeof(TextHeader) + 1) + ") AS text FROM " + t +
+                "substring(payload, " +
+                std::to_string(sizeof(TextHeader) + 1) + ") AS text FROM " + t +
                 " FINAL WHERE type = " + std::to_string(kTypeText));
   return out;
 }

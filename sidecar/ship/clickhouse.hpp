@@ -38,8 +38,8 @@ class ClickHouseSink final : public Sink {
  private:
   const Options& o_;
   void* curl_ = nullptr;
-  std::string host_prefix_;              // RowBinary-encoded host, shared by every row
-  std::vector<std::string> stream_cols_; // RowBinary-encoded stream name, by stream id
+  std::string host_prefix_;               // RowBinary-encoded host, shared by every row
+  std::vector<std::string> stream_cols_;  // RowBinary-encoded stream name, by stream id
   std::vector<Batch> acked_;
 };
 

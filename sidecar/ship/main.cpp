@@ -54,16 +54,18 @@ int main(int argc, char** argv) {
   const int signal_fd = aerolog::common::stop_signal_fd();
 
   Options o;
-  CLI::App app{"aerolog-ship: ships every stream's durable records (at or below the HWM the sidecar\n"
-               "publishes) from the WAL in --wal-dir to ClickHouse and/or NATS JetStream. Each sink keeps a\n"
-               "checkpoint per stream in --state-dir; batches re-sent after a failure are collapsed by the\n"
-               "sink, so every record arrives exactly once. A sink that is down is retried with backoff;\n"
-               "the WAL is the buffer (the sidecar keeps segments a sink still needs)."};
+  CLI::App app{
+      "aerolog-ship: ships every stream's durable records (at or below the HWM the sidecar\n"
+      "publishes) from the WAL in --wal-dir to ClickHouse and/or NATS JetStream. Each sink keeps a\n"
+      "checkpoint per stream in --state-dir; batches re-sent after a failure are collapsed by the\n"
+      "sink, so every record arrives exactly once. A sink that is down is retried with backoff;\n"
+      "the WAL is the buffer (the sidecar keeps segments a sink still needs)."};
   add_options(app, o);
   app.allow_config_extras(false);
-  app.footer("Exit status: 0 stopped cleanly (--once: everything durable was shipped); 1 runtime error or,\n"
-             "with --once, a sink failed or a stream could not be shipped (a record too big for the sink,\n"
-             "an unreadable checkpoint); 2 invalid flags or config file.");
+  app.footer(
+      "Exit status: 0 stopped cleanly (--once: everything durable was shipped); 1 runtime error or,\n"
+      "with --once, a sink failed or a stream could not be shipped (a record too big for the sink,\n"
+      "an unreadable checkpoint); 2 invalid flags or config file.");
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-ship")) return *rc;
   if (o.clickhouse_url.empty() && o.nats_url.empty()) {
     std::fprintf(stderr, "aerolog-ship: no sink configured: give --clickhouse-url and/or --nats-url (try --help)\n");
@@ -97,7 +99,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::vector<std::unique_ptr<Shipper>> shippers;
-  if (!o.clickhouse_url.empty()) shippers.push_back(std::make_unique<Shipper>(o, std::make_unique<ClickHouseSink>(o), log));
+  if (!o.clickhouse_url.empty())
+    shippers.push_back(std::make_unique<Shipper>(o, std::make_unique<ClickHouseSink>(o), log));
   if (!o.nats_url.empty()) shippers.push_back(std::make_unique<Shipper>(o, std::make_unique<NatsSink>(o), log));
   log->info("aerolog-ship: host {}, WAL {}, state {}{}{}", o.host, o.wal_dir, o.state_dir,
             o.clickhouse_url.empty() ? "" : ", clickhouse " + o.clickhouse_url,

@@ -113,13 +113,12 @@ std::uint64_t NatsSink::resume_after(std::uint32_t id, std::uint64_t checkpoint)
   const bool ok = natsMsg_GetDataLength(m) >= static_cast<int>(sizeof h);
   if (ok) std::memcpy(&h, natsMsg_GetData(m), sizeof h);
   natsMsg_Destroy(m);
-  if (!ok || h.magic != kBatchMagic) throw SinkError("nats: the last message on " + subjects_[id] + " is not an AeroLog batch");
+  if (!ok || h.magic != kBatchMagic)
+    throw SinkError("nats: the last message on " + subjects_[id] + " is not an AeroLog batch");
   return h.last_seq;
 }
 
-void NatsSink::begin(Batch& b) {
-  b.body.assign(kBatchHeaderSize, '\0');
-}
+void NatsSink::begin(Batch& b) { b.body.assign(kBatchHeaderSize, '\0'); }
 
 void NatsSink::append(Batch& b, const Record& r) {
   FrameHeader f{static_cast<std::uint32_t>(kFrameHeaderSize + r.payload.size()), r.type, r.flags, r.seq, r.timestamp};
@@ -147,7 +146,8 @@ void NatsSink::send(Batch&& b) {
   if (!nc_ || natsConnection_Status(nc_) != NATS_CONN_STATUS_CONNECTED) throw SinkError("nats: connection lost");
   const std::string id = ids_[b.stream] + std::to_string(b.first);
   natsMsg* m = nullptr;
-  natsStatus s = natsMsg_Create(&m, subjects_[b.stream].c_str(), nullptr, b.body.data(), static_cast<int>(b.body.size()));
+  natsStatus s =
+      natsMsg_Create(&m, subjects_[b.stream].c_str(), nullptr, b.body.data(), static_cast<int>(b.body.size()));
   if (s == NATS_OK) s = natsMsgHeader_Set(m, "Nats-Msg-Id", id.c_str());
   if (s != NATS_OK) {
     natsMsg_Destroy(m);

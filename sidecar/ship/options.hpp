@@ -16,29 +16,29 @@ struct Options {
   std::string state_dir = "/var/lib/aerolog-ship";  // <state-dir>/<sink>/<stream>.ckpt
   std::string host;                                 // names this box in the sinks (default: hostname)
 
-  std::string clickhouse_url;                       // http://127.0.0.1:8123 (empty: sink off)
+  std::string clickhouse_url;  // http://127.0.0.1:8123 (empty: sink off)
   std::string clickhouse_database = "default";
   std::string clickhouse_table = "aerolog_records";
-  std::string clickhouse_user;                      // empty: the server's default user
-  std::uint32_t clickhouse_batch_rows = 200'000;    // rows per INSERT (ClickHouse: atomic below 1,048,576)
-  std::uint64_t clickhouse_linger_ms = 200;         // send a partial batch once it is this old
+  std::string clickhouse_user;                    // empty: the server's default user
+  std::uint32_t clickhouse_batch_rows = 200'000;  // rows per INSERT (ClickHouse: atomic below 1,048,576)
+  std::uint64_t clickhouse_linger_ms = 200;       // send a partial batch once it is this old
   std::uint64_t clickhouse_timeout_ms = 30'000;
 
-  std::string nats_url;                             // nats://127.0.0.1:4222 (empty: sink off)
-  std::string nats_stream = "AEROLOG";              // JetStream stream, created if missing
-  std::string nats_subject = "aerolog";             // messages go to <subject>.<host>.<stream>
-  std::uint32_t nats_in_flight = 64;                // async publishes awaiting their ack
-  std::uint64_t nats_batch_bytes = 256 << 10;       // body bytes per message
+  std::string nats_url;                        // nats://127.0.0.1:4222 (empty: sink off)
+  std::string nats_stream = "AEROLOG";         // JetStream stream, created if missing
+  std::string nats_subject = "aerolog";        // messages go to <subject>.<host>.<stream>
+  std::uint32_t nats_in_flight = 64;           // async publishes awaiting their ack
+  std::uint64_t nats_batch_bytes = 256 << 10;  // body bytes per message
   std::uint64_t nats_linger_ms = 5;
   std::uint64_t nats_ack_timeout_ms = 5000;
-  std::uint64_t nats_duplicate_window_s = 600;      // for a stream aerolog-ship creates
+  std::uint64_t nats_duplicate_window_s = 600;  // for a stream aerolog-ship creates
 
-  std::uint64_t checkpoint_interval_ms = 100;       // at most this often per stream and sink
-  std::uint64_t max_backoff_ms = 10'000;            // reconnect backoff doubles from 100 ms up to this
-  std::uint64_t scan_interval_ms = 1000;            // look for new streams in --wal-dir
-  bool once = false;                                // ship what is durable now, then exit
+  std::uint64_t checkpoint_interval_ms = 100;  // at most this often per stream and sink
+  std::uint64_t max_backoff_ms = 10'000;       // reconnect backoff doubles from 100 ms up to this
+  std::uint64_t scan_interval_ms = 1000;       // look for new streams in --wal-dir
+  bool once = false;                           // ship what is durable now, then exit
   std::string log_level = "info";
-  std::string log_file;                             // empty: stderr ('-' also: stderr)
+  std::string log_file;  // empty: stderr ('-' also: stderr)
 };
 
 void add_options(CLI::App& app, Options& o);

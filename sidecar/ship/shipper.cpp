@@ -113,8 +113,9 @@ void Shipper::resume(Stream& s) {
   }
   const std::uint64_t at = sink_->resume_after(s.id, s.acked);
   if (at < s.acked) {
-    log_->warn("{}: stream {}: the sink holds records only up to seq {}, the checkpoint says {}: shipping again from {}",
-               sink_->name(), s.name, at, s.acked, at + 1);
+    log_->warn(
+        "{}: stream {}: the sink holds records only up to seq {}, the checkpoint says {}: shipping again from {}",
+        sink_->name(), s.name, at, s.acked, at + 1);
     s.resend.clear();
     s.acked = at;
   }
@@ -189,15 +190,17 @@ bool Shipper::fill(Stream& s, std::uint64_t now) {
       if (!b.count) {
         if (b.body.size() + size > sink_->max_message_bytes()) {  // cannot go even alone: the stream waits here
           if (s.refused.empty())
-            log_->error("{}: stream {}: record seq {} ({} bytes) does not fit in one message (the server takes {} "
-                        "bytes of records); this stream stops here on this sink and the WAL keeps the rest. Raise "
-                        "the server's limit (nats-server: max_payload) and restart aerolog-ship",
-                        sink_->name(), s.name, rec.seq, size, sink_->max_message_bytes());
+            log_->error(
+                "{}: stream {}: record seq {} ({} bytes) does not fit in one message (the server takes {} "
+                "bytes of records); this stream stops here on this sink and the WAL keeps the rest. Raise "
+                "the server's limit (nats-server: max_payload) and restart aerolog-ship",
+                sink_->name(), s.name, rec.seq, size, sink_->max_message_bytes());
           s.refused = "record seq " + std::to_string(rec.seq) + " is too big for this sink";
           s.held = rec;
           break;
         }
-        if (!s.refused.empty()) log_->info("{}: stream {}: record seq {} fits now; shipping", sink_->name(), s.name, rec.seq);
+        if (!s.refused.empty())
+          log_->info("{}: stream {}: record seq {} fits now; shipping", sink_->name(), s.name, rec.seq);
         s.refused.clear();
         b.first = rec.seq;
         b.first_ts = rec.timestamp;
@@ -246,8 +249,10 @@ void Shipper::on_acked(const Batch& b) {
   const std::uint64_t wall = wall_ns();
   if (b.first_ts && b.first_ts < wall) {
     constexpr std::size_t kKeep = 1 << 20;
-    if (lags_.size() < kKeep) lags_.push_back(wall - b.first_ts);
-    else lags_[lag_samples_ % kKeep] = wall - b.first_ts;
+    if (lags_.size() < kKeep)
+      lags_.push_back(wall - b.first_ts);
+    else
+      lags_[lag_samples_ % kKeep] = wall - b.first_ts;
     ++lag_samples_;
   }
   advance(s);
@@ -341,18 +346,15 @@ void Shipper::write_status(std::uint64_t wall) {
         {"lag_seconds", lag && s->acked_ts && wall > s->acked_ts ? double(wall - s->acked_ts) / 1e9 : 0.0},
         {"shipped_records", s->shipped},
         {"skipped_records", s->ckpt.skipped + s->ckpt_skipped},
-        {"state", s->broken ? "refused: unreadable checkpoint"
+        {"state", s->broken             ? "refused: unreadable checkpoint"
                   : !s->refused.empty() ? "refused: " + s->refused
-                  : !connected_ ? "waiting"
-                  : s->caught_up ? "caught up" : "shipping"},
+                  : !connected_         ? "waiting"
+                  : s->caught_up        ? "caught up"
+                                        : "shipping"},
     };
   }
-  nlohmann::json j = {{"sink", sink_->name()},
-                      {"connected", connected_},
-                      {"error", error_},
-                      {"failures", failures_},
-                      {"updated_ns", wall},
-                      {"streams", streams}};
+  nlohmann::json j = {{"sink", sink_->name()}, {"connected", connected_}, {"error", error_},
+                      {"failures", failures_}, {"updated_ns", wall},      {"streams", streams}};
   const std::string dir = o_.state_dir + "/" + sink_->name(), tmp = dir + "/.status.json.tmp";
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -384,14 +386,17 @@ bool Shipper::run(const std::atomic<bool>& stop) {
     }
     if (!connected_) {
       if (now < retry_at_) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<std::uint64_t>(50, (retry_at_ - now) / 1'000'000 + 1)));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::min<std::uint64_t>(50, (retry_at_ - now) / 1'000'000 + 1)));
         continue;
       }
       try {
         sink_->connect();
         connected_ = true;
-        if (failures_) log_->info("{}: connected again", sink_->name());
-        else log_->info("{}: connected", sink_->name());
+        if (failures_)
+          log_->info("{}: connected again", sink_->name());
+        else
+          log_->info("{}: connected", sink_->name());
         error_.clear();
         backoff_ms_ = 0;
         for (auto& s : streams_) s->ready = false;

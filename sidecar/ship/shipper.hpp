@@ -46,12 +46,12 @@ class Shipper {
     std::optional<Record> held;  // read, but belongs to the next batch
     Checkpoint ckpt;             // as last written
     std::uint64_t acked = 0, acked_ts = 0;
-    std::deque<SeqRange> resend;  // unknown fate: re-send first, with these bounds
-    std::deque<Sent> sent;        // in flight (and virtual ranges), in order
-    std::uint64_t next = 0;       // next seq to read
-    std::uint64_t resume_to = 0;  // where the sink said it is, once the re-sends are out
+    std::deque<SeqRange> resend;                            // unknown fate: re-send first, with these bounds
+    std::deque<Sent> sent;                                  // in flight (and virtual ranges), in order
+    std::uint64_t next = 0;                                 // next seq to read
+    std::uint64_t resume_to = 0;                            // where the sink said it is, once the re-sends are out
     bool ready = false, broken = false, caught_up = false;  // broken: its checkpoint is unreadable
-    std::string refused;  // why its next record cannot go to this sink, or empty
+    std::string refused;                                    // why its next record cannot go to this sink, or empty
     std::optional<Batch> building;
     std::uint64_t building_since = 0, last_ckpt_ns = 0;
     std::uint64_t hwm = 0, seen = 0, shipped = 0, shipped_bytes = 0;

@@ -20,8 +20,8 @@ struct Batch {
   std::uint32_t stream = 0;  // index into the shipper's stream table
   std::uint64_t first = 0, last = 0, first_ts = 0, last_ts = 0;
   std::uint32_t count = 0;
-  std::uint64_t bytes = 0;   // frame bytes of the records (header + payload)
-  std::string body;          // encoded by the sink
+  std::uint64_t bytes = 0;  // frame bytes of the records (header + payload)
+  std::string body;         // encoded by the sink
 };
 
 class Sink {
@@ -44,12 +44,12 @@ class Sink {
   // record that does not fit alone stops its stream on this sink.
   virtual std::uint64_t max_message_bytes() const = 0;
   virtual std::uint64_t linger_ns() const = 0;
-  virtual void begin(Batch& b) = 0;                   // starts an empty body
+  virtual void begin(Batch& b) = 0;  // starts an empty body
   virtual void append(Batch& b, const Record& r) = 0;
   virtual void finish(Batch& b) = 0;
 
-  virtual bool can_send() const = 0;   // room for one more batch in flight
-  virtual void send(Batch&& b) = 0;    // throws SinkError
+  virtual bool can_send() const = 0;  // room for one more batch in flight
+  virtual void send(Batch&& b) = 0;   // throws SinkError
   // Batches acknowledged since the last call, in send order. Throws SinkError if any failed.
   virtual void collect(std::vector<Batch>& acked) = 0;
   virtual std::size_t in_flight() const = 0;

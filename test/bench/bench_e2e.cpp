@@ -27,7 +27,8 @@ namespace {
 
 using clk = std::chrono::steady_clock;
 std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now().time_since_epoch()).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now().time_since_epoch()).count());
 }
 
 struct Pct {
@@ -59,7 +60,8 @@ Probe probe_disk(const std::string& dir) {
   void* buf;
   ::posix_memalign(&buf, 4096, big);
   std::memset(buf, 0xAB, big);
-  for (std::size_t off = 0; off < file; off += big) (void)!::pwrite(fd, buf, big, static_cast<off_t>(off));  // written extents
+  for (std::size_t off = 0; off < file; off += big)
+    (void)!::pwrite(fd, buf, big, static_cast<off_t>(off));  // written extents
   ::fdatasync(fd);
   io_uring ring;
   io_uring_queue_init(64, &ring, 0);
@@ -187,10 +189,11 @@ double cpu_seconds(pid_t pid) {
   return double(ut + st) / double(::sysconf(_SC_CLK_TCK));
 }
 
-pid_t start_sidecar(const std::string& bin, const std::string& shm, const std::string& wal, const std::string& durability,
-                    const std::string& idle, const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {bin, "--shm-dir", shm, "--wal-dir", wal, "--log-file", wal + "/sidecar.log",
-                                   "--durability", durability, "--idle", idle, "--cpu", "1"};
+pid_t start_sidecar(const std::string& bin, const std::string& shm, const std::string& wal,
+                    const std::string& durability, const std::string& idle, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {
+      bin,        "--shm-dir", shm,  "--wal-dir", wal, "--log-file", wal + "/sidecar.log", "--durability",
+      durability, "--idle",    idle, "--cpu",     "1"};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -258,17 +261,24 @@ int main(int argc, char** argv) {
   std::vector<std::string> extra;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--durability" && i + 1 < argc) durability = argv[++i];
-    else if (a == "--idle" && i + 1 < argc) idle = argv[++i];
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--json" && i + 1 < argc) json = argv[++i];
-    else if (a == "--quick") quick = true;
-    else if (a == "--sidecar-arg" && i + 1 < argc) extra.push_back(argv[++i]);
+    if (a == "--durability" && i + 1 < argc)
+      durability = argv[++i];
+    else if (a == "--idle" && i + 1 < argc)
+      idle = argv[++i];
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--json" && i + 1 < argc)
+      json = argv[++i];
+    else if (a == "--quick")
+      quick = true;
+    else if (a == "--sidecar-arg" && i + 1 < argc)
+      extra.push_back(argv[++i]);
     else {
-      std::printf("usage: bench_e2e [--durability dsync|fdatasync|none] [--idle spin|backoff|sleep] [--dir D]\n"
-                  "                 [--json FILE] [--quick] [--sidecar-arg ARG]...\n"
-                  "  Probes the disk under --dir with raw io_uring O_DIRECT writes, then runs the real sidecar\n"
-                  "  (" AEROLOG_SIDECAR_BIN ")\n  and measures durable throughput and publish-to-durable latency.\n");
+      std::printf(
+          "usage: bench_e2e [--durability dsync|fdatasync|none] [--idle spin|backoff|sleep] [--dir D]\n"
+          "                 [--json FILE] [--quick] [--sidecar-arg ARG]...\n"
+          "  Probes the disk under --dir with raw io_uring O_DIRECT writes, then runs the real sidecar\n"
+          "  (" AEROLOG_SIDECAR_BIN ")\n  and measures durable throughput and publish-to-durable latency.\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -331,7 +341,8 @@ int main(int argc, char** argv) {
 
   std::string extras;
   for (auto& e : extra) extras += " " + e;
-  std::printf("durability %s, idle %s%s; disk under %s\n", durability.c_str(), idle.c_str(), extras.c_str(), dir.c_str());
+  std::printf("durability %s, idle %s%s; disk under %s\n", durability.c_str(), idle.c_str(), extras.c_str(),
+              dir.c_str());
   std::printf("probe: %.0f MB/s (1 MiB RWF_DSYNC writes, QD4); QD1 4 KiB write+sync P50 %.1f us, P99 %.1f us\n\n",
               probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99);
   std::printf("| %-18s | %11s | %8s | %7s | %9s | %9s | %9s | %9s | %9s | %9s |\n", "workload", "records/s", "MB/s",
@@ -349,20 +360,26 @@ int main(int argc, char** argv) {
     std::printf("| %-18s | %11.0f | %8.1f | %7.2f | %9s | %9s | %9s | %9s | %9s | %9.3f |\n", r.name.c_str(), r.rec_s,
                 r.mb_s, r.mb_s / probe.mb_s, l[0], l[1], l[2], l[3], amp, r.cpu_s_per_m);
   }
-  std::printf("\nsidecar peak RSS %.1f MiB (the rings it maps from /dev/shm included); private memory (RssAnon) %.1f MiB\n",
-              rss, anon);
+  std::printf(
+      "\nsidecar peak RSS %.1f MiB (the rings it maps from /dev/shm included); private memory (RssAnon) %.1f MiB\n",
+      rss, anon);
   std::printf("\nlight-load P50 / probe QD1 P50 = %.2fx (target <= 1.5)\n", runs[0].lat_us.p50 / probe.qd1_us.p50);
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
-    std::fprintf(f, "{\"bench\":\"e2e\",\"durability\":\"%s\",\"idle\":\"%s\",\"probe_mb_s\":%.1f,\"probe_qd1_p50_us\":%.2f,"
-                 "\"probe_qd1_p99_us\":%.2f,\"sidecar_rss_mib\":%.1f,\"sidecar_anon_mib\":%.1f,\"runs\":[",
-                 durability.c_str(), idle.c_str(), probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99, rss, anon);
+    std::fprintf(
+        f,
+        "{\"bench\":\"e2e\",\"durability\":\"%s\",\"idle\":\"%s\",\"probe_mb_s\":%.1f,\"probe_qd1_p50_us\":%.2f,"
+        "\"probe_qd1_p99_us\":%.2f,\"sidecar_rss_mib\":%.1f,\"sidecar_anon_mib\":%.1f,\"runs\":[",
+        durability.c_str(), idle.c_str(), probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99, rss, anon);
     for (std::size_t i = 0; i < runs.size(); ++i)
-      std::fprintf(f, "%s{\"name\":\"%s\",\"offered\":%.0f,\"records_s\":%.0f,\"mb_s\":%.2f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
-                   "\"p999_us\":%.2f,\"max_us\":%.1f,\"sidecar_cpu\":%.3f,\"cpu_s_per_m\":%.4f,\"write_amp\":%.3f,\"streams\":%d}",
-                   i ? "," : "", runs[i].name.c_str(), runs[i].offered, runs[i].rec_s, runs[i].mb_s, runs[i].lat_us.p50,
-                   runs[i].lat_us.p99, runs[i].lat_us.p999, runs[i].lat_us.max, runs[i].sidecar_cpu,
-                   runs[i].cpu_s_per_m, runs[i].write_amp, runs[i].streams);
+      std::fprintf(
+          f,
+          "%s{\"name\":\"%s\",\"offered\":%.0f,\"records_s\":%.0f,\"mb_s\":%.2f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
+          "\"p999_us\":%.2f,\"max_us\":%.1f,\"sidecar_cpu\":%.3f,\"cpu_s_per_m\":%.4f,\"write_amp\":%.3f,\"streams\":%"
+          "d}",
+          i ? "," : "", runs[i].name.c_str(), runs[i].offered, runs[i].rec_s, runs[i].mb_s, runs[i].lat_us.p50,
+          runs[i].lat_us.p99, runs[i].lat_us.p999, runs[i].lat_us.max, runs[i].sidecar_cpu, runs[i].cpu_s_per_m,
+          runs[i].write_amp, runs[i].streams);
     std::fprintf(f, "]}\n");
     std::fclose(f);
   }

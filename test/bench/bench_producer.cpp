@@ -115,7 +115,7 @@ class Drainer {
           continue;
         }
         const std::uint64_t end = std::min(upto, r + block.size());  // one block at most
-        for (std::uint64_t p = r; p < end;) {  // copy, split at the ring's end
+        for (std::uint64_t p = r; p < end;) {                        // copy, split at the ring's end
           const std::uint64_t off = p & (cap - 1), n = std::min(end - p, cap - off);
           std::memcpy(block.data(), data + off, n);
           p += n;
@@ -261,20 +261,32 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
-      if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", a.c_str()); std::exit(2); }
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
       return argv[++i];
     };
-    if (a == "--samples") cfg.samples = std::stoull(next());
-    else if (a == "--large") cfg.large = std::stoull(next());
-    else if (a == "--repeat") cfg.repeat = std::stoi(next());
-    else if (a == "--json") cfg.json = next();
-    else if (a == "--quick") { cfg.samples = 200'000; cfg.large = 10'000'000; cfg.spdlog_large = 2'000'000; cfg.repeat = 1; }
-    else {
-      std::printf("usage: bench_producer [--samples N] [--large N] [--repeat R] [--json FILE] [--quick]\n"
-                  "  Publishes 40-byte records; prints P50/P99/P99.9/P99.99/max single-call latency (ns)\n"
-                  "  and throughput for 1M and --large (default 100M) records, beside memcpy (floor),\n"
-                  "  std::ofstream::write and spdlog async. Each figure is the median of --repeat runs;\n"
-                  "  the spread of P50 across runs is printed as the noise.\n");
+    if (a == "--samples")
+      cfg.samples = std::stoull(next());
+    else if (a == "--large")
+      cfg.large = std::stoull(next());
+    else if (a == "--repeat")
+      cfg.repeat = std::stoi(next());
+    else if (a == "--json")
+      cfg.json = next();
+    else if (a == "--quick") {
+      cfg.samples = 200'000;
+      cfg.large = 10'000'000;
+      cfg.spdlog_large = 2'000'000;
+      cfg.repeat = 1;
+    } else {
+      std::printf(
+          "usage: bench_producer [--samples N] [--large N] [--repeat R] [--json FILE] [--quick]\n"
+          "  Publishes 40-byte records; prints P50/P99/P99.9/P99.99/max single-call latency (ns)\n"
+          "  and throughput for 1M and --large (default 100M) records, beside memcpy (floor),\n"
+          "  std::ofstream::write and spdlog async. Each figure is the median of --repeat runs;\n"
+          "  the spread of P50 across runs is printed as the noise.\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -288,8 +300,10 @@ int main(int argc, char** argv) {
   }
   Row bracket{"(empty bracket)"};
   latency(bracket, 200'000, [] {});
-  std::printf("TSC %.3f GHz, smallest observed step %.1f ns (the resolution); empty rdtscp bracket P50 %.1f ns "
-              "(included in every latency below)\n", g_tpn, step / g_tpn, bracket.p50);
+  std::printf(
+      "TSC %.3f GHz, smallest observed step %.1f ns (the resolution); empty rdtscp bracket P50 %.1f ns "
+      "(included in every latency below)\n",
+      g_tpn, step / g_tpn, bracket.p50);
 
   std::vector<std::vector<Row>> runs;
   for (int r = 0; r < cfg.repeat; ++r) {
@@ -300,7 +314,11 @@ int main(int argc, char** argv) {
   std::vector<Row> med(n);
   std::vector<std::pair<double, double>> spread(n);
   for (std::size_t k = 0; k < n; ++k) {
-    auto col = [&](double Row::*f) { std::vector<double> v; for (auto& run : runs) v.push_back(run[k].*f); return v; };
+    auto col = [&](double Row::*f) {
+      std::vector<double> v;
+      for (auto& run : runs) v.push_back(run[k].*f);
+      return v;
+    };
     med[k].name = runs[0][k].name;
     med[k].p50 = median(col(&Row::p50));
     med[k].p99 = median(col(&Row::p99));
@@ -313,30 +331,35 @@ int main(int argc, char** argv) {
     auto p50s = col(&Row::p50);
     spread[k] = {*std::min_element(p50s.begin(), p50s.end()), *std::max_element(p50s.begin(), p50s.end())};
   }
-  std::printf("\n| %-22s | %7s | %7s | %7s | %8s | %9s | %11s | %11s | %13s |\n", "40-byte record", "P50 ns",
-              "P99 ns", "P99.9", "P99.99", "max ns", "1M rec/s", "large rec/s", "P50 spread");
+  std::printf("\n| %-22s | %7s | %7s | %7s | %8s | %9s | %11s | %11s | %13s |\n", "40-byte record", "P50 ns", "P99 ns",
+              "P99.9", "P99.99", "max ns", "1M rec/s", "large rec/s", "P50 spread");
   std::printf("|%s|\n", std::string(130, '-').c_str());
   for (std::size_t k = 0; k < n; ++k)
     std::printf("| %-22s | %7.1f | %7.1f | %7.1f | %8.1f | %9.0f | %11.3g | %11.3g | %5.1f..%-6.1f |\n",
-                med[k].name.c_str(), med[k].p50, med[k].p99, med[k].p999, med[k].p9999, med[k].max,
-                med[k].tput_small, med[k].tput_large, spread[k].first, spread[k].second);
+                med[k].name.c_str(), med[k].p50, med[k].p99, med[k].p999, med[k].p9999, med[k].max, med[k].tput_small,
+                med[k].tput_large, spread[k].first, spread[k].second);
   const Row& floor = med[0];
   const Row& pub = med[1];
   std::printf("\nlarge = %llu records (ofstream: a tenth of that, spdlog: %llu); medians of %d runs\n",
-              static_cast<unsigned long long>(cfg.large), static_cast<unsigned long long>(cfg.spdlog_large), cfg.repeat);
-  std::printf("targets: P50 - floor = %.1f ns (<= 10): %s; P99.9 / floor = %.2fx (<= 3): %s; "
-              "throughput / floor = %.2fx (>= 0.7): %s; drops %llu\n",
-              pub.p50 - floor.p50, pub.p50 - floor.p50 <= 10 ? "met" : "MISSED", pub.p999 / floor.p999,
-              pub.p999 / floor.p999 <= 3 ? "met" : "MISSED", pub.tput_large / floor.tput_large,
-              pub.tput_large / floor.tput_large >= 0.7 ? "met" : "MISSED",
-              static_cast<unsigned long long>(pub.dropped));
+              static_cast<unsigned long long>(cfg.large), static_cast<unsigned long long>(cfg.spdlog_large),
+              cfg.repeat);
+  std::printf(
+      "targets: P50 - floor = %.1f ns (<= 10): %s; P99.9 / floor = %.2fx (<= 3): %s; "
+      "throughput / floor = %.2fx (>= 0.7): %s; drops %llu\n",
+      pub.p50 - floor.p50, pub.p50 - floor.p50 <= 10 ? "met" : "MISSED", pub.p999 / floor.p999,
+      pub.p999 / floor.p999 <= 3 ? "met" : "MISSED", pub.tput_large / floor.tput_large,
+      pub.tput_large / floor.tput_large >= 0.7 ? "met" : "MISSED", static_cast<unsigned long long>(pub.dropped));
   if (!cfg.json.empty()) {
     FILE* f = std::fopen(cfg.json.c_str(), "w");
-    if (!f) { std::perror(cfg.json.c_str()); return 1; }
+    if (!f) {
+      std::perror(cfg.json.c_str());
+      return 1;
+    }
     std::fprintf(f, "{\"bench\":\"producer\",\"payload\":%u,\"repeat\":%d,\"bracket_ns\":%.2f,\"rows\":[", kPayload,
                  cfg.repeat, bracket.p50);
     for (std::size_t k = 0; k < n; ++k)
-      std::fprintf(f, "%s{\"name\":\"%s\",\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"p9999\":%.2f,\"max\":%.1f,"
+      std::fprintf(f,
+                   "%s{\"name\":\"%s\",\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"p9999\":%.2f,\"max\":%.1f,"
                    "\"tput_1m\":%.0f,\"tput_large\":%.0f,\"p50_min\":%.2f,\"p50_max\":%.2f}",
                    k ? "," : "", med[k].name.c_str(), med[k].p50, med[k].p99, med[k].p999, med[k].p9999, med[k].max,
                    med[k].tput_small, med[k].tput_large, spread[k].first, spread[k].second);

@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::uint64_t pos = from, n = 0; pos < to && n < 100000; ++n) {
     if (aerolog::detail::check_frame(view, pos, to, f)) break;
     if (!f.pad)  // touch every byte it hands out
-      for (std::uint32_t i = 0; i < f.header.length - 24; ++i) g_sink = g_sink + std::to_integer<unsigned>(f.payload[i]);
+      for (std::uint32_t i = 0; i < f.header.length - 24; ++i)
+        g_sink = g_sink + std::to_integer<unsigned>(f.payload[i]);
     pos += f.stride;
   }
   (void)scan;

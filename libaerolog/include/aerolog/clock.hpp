@@ -16,7 +16,8 @@ class TscClock {
   void recalibrate() noexcept;
 
   std::uint64_t now() const noexcept {
-    if (source_ == ClockSource::realtime) [[unlikely]] return realtime_ns();
+    if (source_ == ClockSource::realtime) [[unlikely]]
+      return realtime_ns();
     auto delta = static_cast<std::int64_t>(__rdtsc() - anchor_tsc_);
     return anchor_ns_ + static_cast<std::uint64_t>((static_cast<__int128>(delta) * mult_) >> 32);
   }

@@ -27,12 +27,12 @@ enum class FullPolicy : std::uint8_t {
 };
 
 struct ProducerOptions {
-  std::string shm_dir = "/dev/shm";     // where rings live; the sidecar watches the same place
+  std::string shm_dir = "/dev/shm";                      // where rings live; the sidecar watches the same place
   std::uint64_t capacity = proto::kRingDefaultCapacity;  // data bytes, power of two, 64 KiB..1 TiB
   FullPolicy on_full = FullPolicy::drop;
-  std::string group;                    // group owning a new ring file; empty: the process's
-  unsigned mode = 0660;                 // permissions of a new ring file
-  bool prefault = true;                 // fault every page in at open (no faults when publishing)
+  std::string group;     // group owning a new ring file; empty: the process's
+  unsigned mode = 0660;  // permissions of a new ring file
+  bool prefault = true;  // fault every page in at open (no faults when publishing)
   ClockSource clock = ClockSource::tsc;
 };
 
@@ -83,41 +83,30 @@ class Producer {
   Result try_publish(std::uint16_t type, const void* data, std::uint32_t len) noexcept {
     return publish_at(type, data, len, clock_.now(), 0);
   }
-  Result try_publish(std::uint16_t type, const void* data, std::uint32_t len,
-                     std::uint64_t timestamp_ns) noexcept {
+  Result try_publish(std::uint16_t type, const void* data, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
     return publish_at(type, data, len, timestamp_ns, proto::kFlagUserTimestamp);
   }
   // A trivially copyable record with a static kType (the standard records in proto/records.hpp).
   template <class T>
-    requires std::is_trivially_copyable_v<T> && requires { T::kType; }
-  Result publish(const T& record) noexcept {
-    return try_publish(T::kType, &record, sizeof(T));
-  }
+  requires std::is_trivially_copyable_v<T> && requires { T::kType; }
+  Result publish(const T& record) noexcept { return try_publish(T::kType, &record, sizeof(T)); }
   template <class T>
-    requires std::is_trivially_copyable_v<T>
-  Result publish(std::uint16_t type, const T& record) noexcept {
-    return try_publish(type, &record, sizeof(T));
-  }
+  requires std::is_trivially_copyable_v<T> Result publish(std::uint16_t type, const T& record)
+  noexcept { return try_publish(type, &record, sizeof(T)); }
   Result publish_text(proto::Level level, std::string_view text) noexcept;
 
-  Claim try_claim(std::uint16_t type, std::uint32_t len) noexcept {
-    return claim_at(type, len, clock_.now(), 0);
-  }
+  Claim try_claim(std::uint16_t type, std::uint32_t len) noexcept { return claim_at(type, len, clock_.now(), 0); }
   Claim try_claim(std::uint16_t type, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
     return claim_at(type, len, timestamp_ns, proto::kFlagUserTimestamp);
   }
   // Publishes the claimed record (all of it, or only its first `used` bytes); returns its seq.
   // Returns 0 if nothing is claimed.
   std::uint64_t commit() noexcept { return commit_claim(claim_len_); }
-  std::uint64_t commit(std::uint32_t used) noexcept {
-    return commit_claim(used < claim_len_ ? used : claim_len_);
-  }
+  std::uint64_t commit(std::uint32_t used) noexcept { return commit_claim(used < claim_len_ ? used : claim_len_); }
   void abort() noexcept { claim_ = nullptr; }
 
   // ---- durability and status (slow path, no hot-path cost) ----------------------------------
-  std::uint64_t durable_seq() const noexcept {
-    return hdr_->durable.durable_seq.load(std::memory_order_acquire);
-  }
+  std::uint64_t durable_seq() const noexcept { return hdr_->durable.durable_seq.load(std::memory_order_acquire); }
   std::uint64_t last_seq() const noexcept { return last_seq_; }
   // True once durable_seq() >= seq; false on timeout or if seq was never published.
   bool wait_durable(std::uint64_t seq, std::chrono::nanoseconds timeout) const;
@@ -159,8 +148,8 @@ class Producer {
     return data_ + idx;
   }
 
-  static void write_header(std::byte* at, std::uint32_t length, std::uint16_t type,
-                           std::uint16_t flags, std::uint64_t seq, std::uint64_t ts) noexcept {
+  static void write_header(std::byte* at, std::uint32_t length, std::uint16_t type, std::uint16_t flags,
+                           std::uint64_t seq, std::uint64_t ts) noexcept {
     auto* h = reinterpret_cast<proto::FrameHeader*>(at);
     h->length = length;
     h->type = type;
@@ -182,23 +171,25 @@ class Producer {
 
   Result publish_at(std::uint16_t type, const void* data, std::uint32_t len, std::uint64_t ts,
                     std::uint16_t flags) noexcept {
-    if (len > max_payload_ || claim_) [[unlikely]] return {0, claim_ ? Status::claimed : Status::too_large};
+    if (len > max_payload_ || claim_) [[unlikely]]
+      return {0, claim_ ? Status::claimed : Status::too_large};
     const std::uint32_t length = proto::kFrameHeaderSize + len;
     const std::uint32_t stride = proto::frame_stride(length);
     std::byte* at = reserve(stride);
-    if (!at) [[unlikely]] return {0, Status::full};
+    if (!at) [[unlikely]]
+      return {0, Status::full};
     write_header(at, length, type, flags, last_seq_ + 1, ts);
     if (len) std::memcpy(at + proto::kFrameHeaderSize, data, len);  // data may be null if len == 0
     return {publish_frame(stride, len), Status::ok};
   }
 
-  Claim claim_at(std::uint16_t type, std::uint32_t len, std::uint64_t ts,
-                 std::uint16_t flags) noexcept {
+  Claim claim_at(std::uint16_t type, std::uint32_t len, std::uint64_t ts, std::uint16_t flags) noexcept {
     if (len > max_payload_ || claim_) [[unlikely]]
       return {nullptr, 0, claim_ ? Status::claimed : Status::too_large};
     const std::uint32_t stride = proto::frame_stride_for_payload(len);
     std::byte* at = reserve(stride);
-    if (!at) [[unlikely]] return {nullptr, 0, Status::full};
+    if (!at) [[unlikely]]
+      return {nullptr, 0, Status::full};
     write_header(at, proto::kFrameHeaderSize + len, type, flags, last_seq_ + 1, ts);
     claim_ = at;
     claim_len_ = len;
@@ -206,7 +197,8 @@ class Producer {
   }
 
   std::uint64_t commit_claim(std::uint32_t used) noexcept {
-    if (!claim_) [[unlikely]] return 0;
+    if (!claim_) [[unlikely]]
+      return 0;
     const std::uint32_t length = proto::kFrameHeaderSize + used;
     reinterpret_cast<proto::FrameHeader*>(claim_)->length = length;
     claim_ = nullptr;

@@ -13,22 +13,22 @@ inline constexpr std::size_t kControlSize = 4096;
 enum class Durability : std::uint32_t { dsync = 0, fdatasync = 1, none = 2 };
 
 struct ControlBlock {
-  u64a magic;                  // written last at start
+  u64a magic;  // written last at start
   u32a version;
   u32a pid;
   u64a start_ns;
-  u64a heartbeat_ns;           // updated by the main loop (~every 10 ms)
-  u32a durability;             // Durability
-  u32a stopping;               // 1 once SIGTERM/SIGINT was received
+  u64a heartbeat_ns;  // updated by the main loop (~every 10 ms)
+  u32a durability;    // Durability
+  u32a stopping;      // 1 once SIGTERM/SIGINT was received
   char sidecar_version[32];
   char wal_dir[192];
-  alignas(kRegion) u64a streams;       // streams being served
-  u64a streams_failed;         // quarantined, refused or in I/O error
+  alignas(kRegion) u64a streams;  // streams being served
+  u64a streams_failed;            // quarantined, refused or in I/O error
   u64a blocks_written;
   u64a bytes_written;
   u64a frames_written;
   u64a io_errors;
-  u64a loops;                  // main loop iterations
+  u64a loops;  // main loop iterations
 };
 static_assert(offsetof(ControlBlock, heartbeat_ns) == 24 && offsetof(ControlBlock, durability) == 32);
 static_assert(offsetof(ControlBlock, sidecar_version) == 40 && offsetof(ControlBlock, wal_dir) == 72);

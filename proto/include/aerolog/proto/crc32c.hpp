@@ -21,8 +21,6 @@ inline std::uint32_t crc32c_update(std::uint32_t state, const void* p, std::size
 }
 constexpr std::uint32_t crc32c_end(std::uint32_t state) { return ~state; }
 
-inline std::uint32_t crc32c(const void* p, std::size_t n) {
-  return crc32c_end(crc32c_update(crc32c_begin(), p, n));
-}
+inline std::uint32_t crc32c(const void* p, std::size_t n) { return crc32c_end(crc32c_update(crc32c_begin(), p, n)); }
 
 }  // namespace aerolog::proto

@@ -21,7 +21,7 @@ inline constexpr std::uint16_t kFirstUserType = 256;
 inline constexpr std::uint16_t kFlagUserTimestamp = 1u << 0;  // timestamp supplied by caller
 
 struct FrameHeader {
-  std::uint32_t length;     // header + payload bytes, unpadded; stride = align8(length)
+  std::uint32_t length;  // header + payload bytes, unpadded; stride = align8(length)
   std::uint16_t type;
   std::uint16_t flags;
   std::uint64_t seq;        // per stream, from 1, +1 per record; padding frames: not written

@@ -28,9 +28,9 @@ struct Trade {
   std::int64_t price;
   std::int64_t qty;
   std::uint64_t trade_id;
-  std::uint64_t order_id;     // resting order hit, 0 if unknown
-  std::uint64_t exch_ts;      // exchange time, ns since the epoch
-  Side aggressor;             // side of the incoming order
+  std::uint64_t order_id;  // resting order hit, 0 if unknown
+  std::uint64_t exch_ts;   // exchange time, ns since the epoch
+  Side aggressor;          // side of the incoming order
   std::uint8_t reserved[7];
 };
 
@@ -42,8 +42,8 @@ struct Order {
   std::uint64_t order_id;
   std::uint64_t orig_order_id;  // replace: the order replaced; else 0
   std::int64_t price;
-  std::int64_t qty;             // new/replace: order qty; cancel/fill: qty cancelled/filled
-  std::int64_t leaves_qty;      // remaining after this event, -1 if unknown
+  std::int64_t qty;         // new/replace: order qty; cancel/fill: qty cancelled/filled
+  std::int64_t leaves_qty;  // remaining after this event, -1 if unknown
   std::uint64_t exch_ts;
   OrderAction action;
   Side side;
@@ -72,7 +72,7 @@ struct MarketData {
   std::uint64_t exch_ts;
   BookEvent event;
   Side side;
-  std::uint16_t level;          // book level if known, else 0
+  std::uint16_t level;  // book level if known, else 0
   std::uint32_t reserved;
   std::uint64_t reserved2;
 };
@@ -84,9 +84,9 @@ struct Risk {
   char account[kSymbolSize];
   char symbol[kSymbolSize];
   std::int64_t position;
-  std::int64_t exposure;        // notional, price units
+  std::int64_t exposure;  // notional, price units
   std::int64_t limit;
-  std::int64_t pnl;             // price units
+  std::int64_t pnl;  // price units
   std::uint32_t check_id;
   RiskVerdict verdict;
   std::uint8_t reserved[3];

@@ -39,68 +39,68 @@ struct alignas(kRegion) RingIdentity {  // written once by the creator; magic+ve
   u64a magic;
   u32a version;
   std::uint32_t header_size;
-  std::uint64_t capacity;       // data area bytes, power of two
+  std::uint64_t capacity;  // data area bytes, power of two
   std::uint64_t created_ns;
-  std::uint32_t max_frame;      // largest frame the producer will write
+  std::uint32_t max_frame;  // largest frame the producer will write
   std::uint32_t reserved0;
   std::uint64_t reserved1[3];
   char stream[kMaxStreamName];  // NUL padded; a 64-byte name has no NUL (use strnlen)
 };
 
 struct alignas(kRegion) RingProducer {  // written by the producer only
-  u64a write_pos;       // committed bytes (absolute)
-  u64a last_seq;        // seq of the last committed frame (== records published, ever)
-  u64a payload_bytes;   // sum of committed payload bytes
-  u64a dropped;         // publishes refused because the ring was full
-  u32a pid;             // producer holding the stream lock (0: none yet)
+  u64a write_pos;                       // committed bytes (absolute)
+  u64a last_seq;                        // seq of the last committed frame (== records published, ever)
+  u64a payload_bytes;                   // sum of committed payload bytes
+  u64a dropped;                         // publishes refused because the ring was full
+  u32a pid;                             // producer holding the stream lock (0: none yet)
   std::uint32_t reserved0;
-  u64a attach_ns;       // when that producer attached
+  u64a attach_ns;  // when that producer attached
 };
 
 struct alignas(kRegion) RingConsumer {  // written by the sidecar only
-  u64a read_pos;        // bytes freed (absolute); never passes durable_pos
+  u64a read_pos;                        // bytes freed (absolute); never passes durable_pos
 };
 
 struct alignas(kRegion) RingDurable {  // written by the sidecar only
-  u64a durable_seq;     // every seq <= this is on stable storage (the HWM)
-  u64a durable_pos;     // ring position just after the frame holding durable_seq
-  u64a durable_ns;      // wall time of the last HWM advance
+  u64a durable_seq;                    // every seq <= this is on stable storage (the HWM)
+  u64a durable_pos;                    // ring position just after the frame holding durable_seq
+  u64a durable_ns;                     // wall time of the last HWM advance
 };
 
 struct alignas(kRegion) RingFlushRequest {  // written by anyone wanting a flush
-  u64a flush_request;   // incremented to ask for a flush
+  u64a flush_request;                       // incremented to ask for a flush
 };
 
 struct alignas(kRegion) RingSidecar {  // written by the sidecar only
-  u64a flush_ack;       // last flush_request value fully served
+  u64a flush_ack;                      // last flush_request value fully served
   u32a sidecar_pid;
-  u32a state;           // RingState
+  u32a state;  // RingState
   u64a heartbeat_ns;
   u32a error_errno;
   std::uint32_t reserved0;
-  char error[96];       // last error, NUL terminated
+  char error[96];  // last error, NUL terminated
 };
 
 struct alignas(kRegion) RingCounters {  // written by the sidecar only
   u64a blocks_written;
-  u64a bytes_written;   // block bytes on disk, padding included
+  u64a bytes_written;  // block bytes on disk, padding included
   u64a frames_written;
-  u64a write_ns_last;   // last block: submit -> durable completion
+  u64a write_ns_last;  // last block: submit -> durable completion
   u64a write_ns_max;
-  u64a quarantines;     // times this ring was quarantined (bad contents)
+  u64a quarantines;  // times this ring was quarantined (bad contents)
   u64a io_errors;
-  u64a segment_base;    // base seq of the active segment
-  u64a wal_last_seq;    // the WAL's last seq when the sidecar attached or refused this ring
+  u64a segment_base;  // base seq of the active segment
+  u64a wal_last_seq;  // the WAL's last seq when the sidecar attached or refused this ring
 };
 
 struct RingHeader {
-  RingIdentity id;            // 0
-  RingProducer producer;      // 128
-  RingConsumer consumer;      // 256
-  RingDurable durable;        // 384
-  RingFlushRequest flush;     // 512
-  RingSidecar sidecar;        // 640
-  RingCounters counters;      // 768
+  RingIdentity id;         // 0
+  RingProducer producer;   // 128
+  RingConsumer consumer;   // 256
+  RingDurable durable;     // 384
+  RingFlushRequest flush;  // 512
+  RingSidecar sidecar;     // 640
+  RingCounters counters;   // 768
 };
 
 static_assert(sizeof(RingIdentity) == 128 && offsetof(RingIdentity, stream) == 64);
@@ -132,8 +132,8 @@ constexpr bool valid_stream_name(const char* s, std::size_t n) {
   if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) return false;
   for (std::size_t i = 0; i < n; ++i) {
     char c = s[i];
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-';
+    bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;

@@ -15,36 +15,36 @@ inline constexpr std::uint32_t kSegmentVersion = 1;
 inline constexpr std::uint32_t kSegmentHeaderSize = kPage;  // first block starts here
 inline constexpr std::uint32_t kBlockMagic = 0x4B424C41u;   // "ALBK" little-endian
 inline constexpr char kSegmentSuffix[] = ".alog";
-inline constexpr char kIndexSuffix[] = ".idx";      // the sparse index of a sealed segment
+inline constexpr char kIndexSuffix[] = ".idx";  // the sparse index of a sealed segment
 inline constexpr int kSegmentNameDigits = 20;
 inline constexpr char kSpareName[] = ".spare.alog";  // the next segment, zeroed ahead of need
 
-struct SegmentHeader {             // at offset 0 of a segment; rest of the page is zero
+struct SegmentHeader {  // at offset 0 of a segment; rest of the page is zero
   std::uint64_t magic;
   std::uint32_t version;
-  std::uint32_t header_size;       // kSegmentHeaderSize
-  std::uint64_t base_seq;          // first seq this segment holds (also its file name)
-  std::uint64_t generation;        // segment number within the stream, from 1
-  std::uint64_t segment_size;      // preallocated file size
+  std::uint32_t header_size;   // kSegmentHeaderSize
+  std::uint64_t base_seq;      // first seq this segment holds (also its file name)
+  std::uint64_t generation;    // segment number within the stream, from 1
+  std::uint64_t segment_size;  // preallocated file size
   std::uint64_t created_ns;
-  char stream[64];                 // NUL padded; a 64-byte name has no NUL (use strnlen)
+  char stream[64];  // NUL padded; a 64-byte name has no NUL (use strnlen)
   std::uint8_t reserved[12];
-  std::uint32_t crc;               // CRC32C of bytes [0, 124)
+  std::uint32_t crc;  // CRC32C of bytes [0, 124)
 };
 static_assert(sizeof(SegmentHeader) == 128);
 static_assert(offsetof(SegmentHeader, base_seq) == 16 && offsetof(SegmentHeader, generation) == 24);
 static_assert(offsetof(SegmentHeader, segment_size) == 32 && offsetof(SegmentHeader, created_ns) == 40);
 static_assert(offsetof(SegmentHeader, stream) == 48 && offsetof(SegmentHeader, crc) == 124);
 
-struct BlockHeader {               // at a 4096-aligned offset >= kSegmentHeaderSize
-  std::uint32_t magic;             // kBlockMagic
-  std::uint32_t crc;               // CRC32C of bytes [8, length) of the block
-  std::uint32_t length;            // 64 + sum of frame strides; on disk: align_up(length, 4096)
-  std::uint32_t count;             // frames in the block (>= 1)
+struct BlockHeader {     // at a 4096-aligned offset >= kSegmentHeaderSize
+  std::uint32_t magic;   // kBlockMagic
+  std::uint32_t crc;     // CRC32C of bytes [8, length) of the block
+  std::uint32_t length;  // 64 + sum of frame strides; on disk: align_up(length, 4096)
+  std::uint32_t count;   // frames in the block (>= 1)
   std::uint64_t first_seq;
-  std::uint64_t last_seq;          // == first_seq + count - 1
-  std::uint64_t generation;        // the segment's generation: a stale block from a reused file fails
-  std::uint64_t first_ts;          // timestamp of the first and last frame (for time seeks)
+  std::uint64_t last_seq;    // == first_seq + count - 1
+  std::uint64_t generation;  // the segment's generation: a stale block from a reused file fails
+  std::uint64_t first_ts;    // timestamp of the first and last frame (for time seeks)
   std::uint64_t last_ts;
   std::uint64_t durable_at_submit;  // the stream's HWM when this block was submitted (see below)
 };
@@ -69,13 +69,13 @@ inline constexpr std::uint64_t kIndexEvery = 1u << 20;
 struct IndexHeader {
   std::uint64_t magic;
   std::uint64_t base_seq;
-  std::uint64_t last_seq;          // last seq in the segment
-  std::uint32_t count;             // entries that follow
-  std::uint32_t crc;               // CRC32C of the entries
+  std::uint64_t last_seq;  // last seq in the segment
+  std::uint32_t count;     // entries that follow
+  std::uint32_t crc;       // CRC32C of the entries
 };
 struct IndexEntry {
-  std::uint64_t first_seq;         // of the block at `offset`
-  std::uint64_t offset;            // block offset in the segment
+  std::uint64_t first_seq;  // of the block at `offset`
+  std::uint64_t offset;     // block offset in the segment
   std::uint64_t first_ts;
 };
 static_assert(sizeof(IndexHeader) == 32 && sizeof(IndexEntry) == 24);

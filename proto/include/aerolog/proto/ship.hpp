@@ -16,10 +16,10 @@ struct BatchHeader {
   std::uint32_t magic;
   std::uint16_t version;
   std::uint16_t reserved;
-  std::uint32_t count;       // frames that follow
+  std::uint32_t count;  // frames that follow
   std::uint32_t reserved2;
   std::uint64_t first_seq;
-  std::uint64_t last_seq;    // first_seq + count - 1
+  std::uint64_t last_seq;  // first_seq + count - 1
 };
 static_assert(sizeof(BatchHeader) == kBatchHeaderSize);
 static_assert(offsetof(BatchHeader, count) == 8);
