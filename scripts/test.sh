@@ -76,7 +76,8 @@ xfs() {
     return
   fi
   out=$(mktemp)
-  (cd build && AEROLOG_TEST_DIR="$mnt" AEROLOG_POWERCUT_CUTS=4 test/aerolog_tests "[crash],[reboot],[powercut]" \
+  (cd build && AEROLOG_TEST_DIR="$mnt" AEROLOG_POWERCUT_CUTS=3 AEROLOG_SOAK_CYCLES=40 \
+    test/aerolog_tests "[crash]~[ship],[reboot],[powercut]" \
     > "$out" 2>&1) || { tail -60 "$out"; umount "$mnt"; rm -f "$img" "$out"; exit 1; }
   umount "$mnt" && rm -f "$img"
   local n

@@ -1,4 +1,4 @@
-// The crash, fault and bad-input suite. Every test ends with the invariant (issue 6, DESIGN.md):
+// The crash, fault and bad-input suite. Every test ends with the invariant (README, "How it is tested"):
 // each stream's WAL holds a contiguous run of seqs from 1, payloads byte-identical to what was
 // published, no duplicates, reaching every durable seq ever seen in shm, and - since the rings
 // survive - everything the producers committed.

@@ -54,6 +54,17 @@ std::string ring_path(std::string_view shm_dir, std::string_view stream) {
   return p + kRingPrefix + std::string(stream);
 }
 
+std::string stream_of_ring_file(std::string_view file_name) {
+  const std::string_view prefix = kRingPrefix;
+  if (file_name.substr(0, prefix.size()) != prefix) return {};
+  const std::string_view s = file_name.substr(prefix.size());
+  return valid_stream_name(s.data(), s.size()) ? std::string(s) : std::string{};
+}
+
+bool process_alive(std::uint32_t pid) {
+  return pid != 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
 RingFile::~RingFile() {
   if (fd_ >= 0) ::close(fd_);
 }
@@ -84,8 +95,7 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
     if (errno != EAGAIN && errno != EACCES) fail_errno("cannot lock " + path, errno);
     RingHeader h;
     const std::uint32_t pid = read_header(fd, h) ? h.producer.pid.load() : 0;
-    const bool alive = pid != 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
-    if (alive)
+    if (process_alive(pid))
       throw Error(Errc::busy, "stream ring " + path + " is already open by producer pid " + std::to_string(pid) +
                                   "; one producer per stream at a time");
     if (std::chrono::steady_clock::now() >= deadline)

@@ -8,6 +8,11 @@
 namespace aerolog::detail {
 
 std::string ring_path(std::string_view shm_dir, std::string_view stream);
+// The stream a file name in the shm directory is the ring of ("aerolog.<stream>"), or "" if it is
+// not a ring's name.
+std::string stream_of_ring_file(std::string_view file_name);
+// True if a process with this pid exists (0 never does); EPERM means it exists as another user.
+bool process_alive(std::uint32_t pid);
 
 // An open ring file holding the producer lock (an OFD lock: it dies with the process and
 // conflicts even between two opens in one process).

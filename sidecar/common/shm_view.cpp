@@ -56,8 +56,6 @@ const char* to_string(SidecarHealth h) {
   return "?";
 }
 
-static bool alive(std::uint32_t pid) { return pid && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
-
 SidecarInfo read_sidecar(const std::string& shm_dir) {
   SidecarInfo s;
   try {
@@ -72,7 +70,7 @@ SidecarInfo read_sidecar(const std::string& shm_dir) {
   }
   const std::uint64_t now = common::wall_ns();
   s.heartbeat_age_s = double(now - std::min(now, s.cb->heartbeat_ns.load())) / 1e9;
-  if (!alive(s.cb->pid.load()))
+  if (!detail::process_alive(s.cb->pid.load()))
     s.health = SidecarHealth::down;
   else
     s.health = s.heartbeat_age_s > 2.0 ? SidecarHealth::hung : SidecarHealth::up;
@@ -84,18 +82,13 @@ std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable, bool
   DIR* d = ::opendir(shm_dir.c_str());
   if (!d) throw std::runtime_error(shm_dir + ": " + std::strerror(errno));
   std::vector<std::string> names;
-  const std::string prefix = kRingPrefix;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.compare(0, prefix.size(), prefix) == 0 &&
-        valid_stream_name(n.data() + prefix.size(), n.size() - prefix.size()))
-      names.push_back(n);
-  }
+  while (dirent* e = ::readdir(d))
+    if (!detail::stream_of_ring_file(e->d_name).empty()) names.push_back(e->d_name);
   ::closedir(d);
   std::sort(names.begin(), names.end());
   for (const auto& n : names) {
     RingInfo r;
-    r.stream = n.substr(prefix.size());
+    r.stream = detail::stream_of_ring_file(n);
     r.path = shm_dir + "/" + n;
     try {
       r.map = std::make_unique<Mapping>(r.path, kRingHeaderSize, writable);

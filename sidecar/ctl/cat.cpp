@@ -1,5 +1,6 @@
 // aerologctl cat: decodes a WAL (file, stream directory or stream name) as text, CSV or JSON.
 #include "ctl.hpp"
+#include "ring_file.hpp"
 #include "shm_view.hpp"
 
 #include <aerolog/reader.hpp>
@@ -74,7 +75,7 @@ int cmd_cat(const CatOptions& o) {
   if (o.follow) {
     std::signal(SIGINT, [](int) { g_stop = 1; });
     try {
-      ring = std::make_unique<Mapping>(o.shm_dir + "/" + proto::kRingPrefix + stream, proto::kRingHeaderSize, false);
+      ring = std::make_unique<Mapping>(detail::ring_path(o.shm_dir, stream), proto::kRingHeaderSize, false);
     } catch (const std::exception&) {
     }
   }

@@ -4,6 +4,7 @@
 #include "clock.hpp"
 #include "record_format.hpp"
 #include "ship_checkpoint.hpp"
+#include "ship_status.hpp"
 #include "shm_view.hpp"
 
 #include "wal_files.hpp"
@@ -63,21 +64,15 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
   if (o.ship_state_dir.empty()) return sinks;
   for (const std::string& name : common::list_sinks(o.ship_state_dir)) {
     const std::string dir = o.ship_state_dir + "/" + name;
-    json st;
-    try {
-      std::ifstream f(dir + "/status.json");
-      if (f) st = json::parse(f);
-    } catch (const std::exception&) {
-      st = json();
-    }
+    const std::optional<ShipStatus> st = read_ship_status(o.ship_state_dir, name);
     json sink;
     sink["sink"] = name;
-    const std::uint64_t updated = st.value("updated_ns", std::uint64_t{0});
+    const std::uint64_t updated = st ? st->updated_ns : 0;
     const double age = updated ? double(now - std::min(now, updated)) / 1e9 : -1;
     sink["status_age_s"] = age;
     sink["running"] = updated && age < 5;
-    sink["connected"] = st.value("connected", false);
-    sink["error"] = st.value("error", std::string());
+    sink["connected"] = st && st->connected;
+    sink["error"] = st ? st->error : std::string();
     if (!sink["running"].get<bool>() || !sink["connected"].get<bool>()) healthy = false;
     sink["streams"] = json::array();
     std::error_code ec;
@@ -87,8 +82,8 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
       if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0)
         streams.push_back(f.substr(0, f.size() - suffix.size()));
     }
-    if (sink["running"].get<bool>() && st.contains("streams"))  // with no checkpoint yet, e.g. stuck at seq 1
-      for (const auto& item : st["streams"].items()) streams.push_back(item.key());
+    if (sink["running"].get<bool>() && st)  // with no checkpoint yet, e.g. stuck at seq 1
+      for (const auto& [stream, _] : st->streams) streams.push_back(stream);
     std::sort(streams.begin(), streams.end());
     streams.erase(std::unique(streams.begin(), streams.end()), streams.end());
     for (const std::string& stream : streams) {
@@ -104,18 +99,19 @@ json collect_sinks(const StatusOptions& o, const json& rings, std::uint64_t now,
         sink["streams"].push_back(r);
         continue;
       }
-      const json live = st.contains("streams") ? st["streams"].value(stream, json::object()) : json::object();
-      std::uint64_t durable = live.value("durable_seq", std::uint64_t{0});
+      ShipStreamStatus live;
+      if (st && st->streams.count(stream)) live = st->streams.at(stream);
+      std::uint64_t durable = live.durable_seq;
       for (const json& ring : rings)
         if (ring["stream"] == stream && ring.contains("durable_seq")) durable = ring["durable_seq"];
       const std::uint64_t ck = r["checkpoint"];
       r["durable_seq"] = durable;
       r["lag_records"] = durable > ck ? durable - ck : 0;
-      r["lag_bytes"] = live.value("lag_bytes", std::uint64_t{0});
-      r["lag_s"] = live.value("lag_seconds", 0.0);
-      r["state"] =
-          sink["running"].get<bool>() ? live.value("state", std::string("?")) : std::string("shipper not running");
-      r["refused"] = r["state"].get<std::string>().rfind("refused", 0) == 0;  // the shipper says why
+      r["lag_bytes"] = live.lag_bytes;
+      r["lag_s"] = live.lag_seconds;
+      const bool running = sink["running"].get<bool>();
+      r["state"] = running ? (live.state.empty() ? std::string("?") : live.state) : std::string("shipper not running");
+      r["refused"] = running && live.refused();  // the shipper says why
       if (r["refused"].get<bool>()) healthy = false;
       sink["streams"].push_back(r);
     }

@@ -3,8 +3,9 @@
 #include "failpoint.hpp"
 #include "options.hpp"
 #include "sidecar.hpp"
-#include "stop_signals.hpp"
 #include "files.hpp"
+#include "logging.hpp"
+#include "stop_signals.hpp"
 
 #include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/segment.hpp>
@@ -22,22 +23,12 @@
 
 namespace {
 
+// Under systemd (JOURNAL_STREAM) with no --log-file: the journal; else the file, by default
+// <wal-dir>/sidecar.log; "-": stderr.
 void setup_logging(const aerolog::sidecar::Options& o) {
-  std::shared_ptr<spdlog::logger> log;
-  if (o.log_file.empty() && std::getenv("JOURNAL_STREAM")) {
-    log = spdlog::stderr_logger_mt("aerolog");
-    log->set_pattern("<%l> %v");  // journald adds the time
-  } else if (o.log_file == "-") {
-    log = spdlog::stderr_logger_mt("aerolog");
-    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-  } else {
-    const std::string file = o.log_file.empty() ? o.wal_dir + "/sidecar.log" : o.log_file;
-    log = spdlog::basic_logger_mt("aerolog", file);
-    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-  }
-  log->set_level(spdlog::level::from_str(o.log_level));
-  log->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(log);
+  const bool journal = o.log_file.empty() && std::getenv("JOURNAL_STREAM");
+  const std::string file = journal ? "" : o.log_file.empty() ? o.wal_dir + "/sidecar.log" : o.log_file;
+  spdlog::set_default_logger(aerolog::common::make_logger("aerolog", file, o.log_level));
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ std::string seal(const std::string& dir, SegmentFile& seg) {
   return {};
 }
 
-Recovery recover(const std::string& dir, const std::string& stream, std::uint64_t acked) {
+Recovery recover_last_segment(const std::string& dir, const std::string& stream, std::uint64_t acked) {
   AEROLOG_CRASH_POINT("recovery_start");
   Recovery r;
   ::unlink((dir + "/" + kSpareName).c_str());  // a half-made spare is simply made again

@@ -51,6 +51,6 @@ struct Recovery {
 // none is known). A torn tail is zeroed only if it holds no acknowledged seq; a bad block at or
 // below `acked`, or followed by a block submitted after it was acknowledged, is corruption:
 // refused, and nothing on disk is changed.
-Recovery recover(const std::string& dir, const std::string& stream, std::uint64_t acked);
+Recovery recover_last_segment(const std::string& dir, const std::string& stream, std::uint64_t acked);
 
 }  // namespace aerolog::sidecar

@@ -1,9 +1,11 @@
 #include "sidecar.hpp"
 
-#include "ring_guard.hpp"
 #include "clock.hpp"
-#include "sys_error.hpp"
 #include "files.hpp"
+#include "instance_lock.hpp"
+#include "ring_file.hpp"
+#include "ring_guard.hpp"
+#include "sys_error.hpp"
 
 #include <aerolog/proto/ring.hpp>
 
@@ -39,29 +41,10 @@ namespace {
 
 constexpr std::uint64_t kHousekeepingNs = 10'000'000;  // 10 ms
 constexpr std::uint64_t kStatusNs = 1'000'000'000;
-const std::string kRingPrefixStr = kRingPrefix;
-
-// The stream a file name in shm_dir belongs to, or "" if it is not a ring name.
-std::string stream_of(const std::string& file) {
-  if (file.compare(0, kRingPrefixStr.size(), kRingPrefixStr) != 0) return {};
-  std::string s = file.substr(kRingPrefixStr.size());
-  return valid_stream_name(s.data(), s.size()) ? s : std::string{};
-}
 
 Fd lock_wal_dir(const std::string& wal_dir) {
   make_dirs_durably(wal_dir);
-  const std::string path = wal_dir + "/.lock";
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
-  if (!fd) throw_errno("open " + path);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    char buf[32] = {};
-    (void)!::pread(fd.get(), buf, sizeof buf - 1, 0);
-    throw std::runtime_error("another aerolog-sidecar (pid " + std::string(buf[0] ? buf : "?") + ") is serving " +
-                             wal_dir + "; refusing to start a second one");
-  }
-  const std::string pid = std::to_string(::getpid());
-  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) throw_errno("write " + path);
-  return fd;
+  return lock_single_instance(wal_dir, "aerolog-sidecar");
 }
 
 }  // namespace
@@ -99,7 +82,7 @@ Stream& Sidecar::stream(const std::string& name) {
   auto it = streams_.find(name);
   if (it == streams_.end()) {
     it = streams_.emplace(name, std::make_unique<Stream>(name, opt_, uring_, preparer_, totals_)).first;
-    it->second->recover();
+    it->second->recover_wal();
   }
   return *it->second;
 }
@@ -117,7 +100,7 @@ void Sidecar::recover_all() {
 
 void Sidecar::try_attach(const std::string& name) {
   Stream& s = stream(name);
-  const std::string path = opt_.shm_dir + "/" + kRingPrefixStr + name;
+  const std::string path = detail::ring_path(opt_.shm_dir, name);
   struct stat st;
   if (s.attached()) {
     if (::stat(path.c_str(), &st) == 0 && st.st_ino == s.ring_inode()) {
@@ -139,7 +122,7 @@ void Sidecar::scan_shm() {
   }
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d))
-    if (std::string n = stream_of(e->d_name); !n.empty()) names.push_back(n);
+    if (std::string n = detail::stream_of_ring_file(e->d_name); !n.empty()) names.push_back(n);
   ::closedir(d);
   for (const auto& n : names) try_attach(n);
 }
@@ -152,7 +135,8 @@ void Sidecar::read_inotify() {
     for (char* p = buf; p < buf + n;) {
       auto* ev = reinterpret_cast<inotify_event*>(p);
       if (ev->len)
-        if (std::string s = stream_of(ev->name); !s.empty() && (!streams_.count(s) || !streams_[s]->attached()))
+        if (std::string s = detail::stream_of_ring_file(ev->name);
+            !s.empty() && (!streams_.count(s) || !streams_[s]->attached()))
           waiting_.insert(s);
       p += sizeof(inotify_event) + ev->len;
     }

@@ -1,12 +1,15 @@
 // One stream: its ring in shm (untrusted), its WAL directory, and the blocks in flight between.
 //
-// Drain protocol (DESIGN.md, Data flow 3-5):
+// Drain protocol (proto/FORMAT.md 2.4):
 //   poll():    copy committed frames from cursor_ into a block (validated, seq-checked),
 //              submit it at the active segment's write offset; up to `depth` in flight.
 //   on_cqe():  mark the block done; advance over the contiguous prefix of done blocks:
 //              store durable_seq/durable_pos, and only then read_pos (frees ring space).
 //   errors:    a failed block stops the stream; once nothing is in flight it goes back to the
 //              HWM (the ring still holds everything after it) and rewrites into a fresh segment.
+// The jobs live in stream.cpp (loop, housekeeping, failure), stream_ring.cpp (attach, reconcile,
+// lifecycle), stream_write.cpp (blocks and the HWM), stream_segment.cpp (recovery, rolls, I/O
+// error retries) and stream_retention.cpp.
 #pragma once
 #include "files.hpp"
 #include "options.hpp"
@@ -56,7 +59,7 @@ class Stream {
   Stream(std::string name, const Options& opt, Uring& uring, Preparer& preparer, StreamTotals& totals);
   ~Stream();
 
-  void recover();                                  // the WAL side, at start or first sight
+  void recover_wal();                              // the WAL side, at start or first sight
   bool attach(const std::string& ring_path);       // false: not a ready ring yet (retry later)
   bool poll(std::uint64_t now_ns, bool stopping);  // true if it did work
   void on_cqe(Block* b, int res, bool is_sync);
@@ -86,6 +89,10 @@ class Stream {
   void continue_after_reboot(const std::string& ring);
   void fail_ring(std::uint64_t ring_first);
   void recheck_ring(std::uint64_t now_ns);
+
+  static constexpr std::uint64_t kRetryNs = 1'000'000'000ull;            // I/O error retry, refused-ring recheck
+  static constexpr std::uint64_t kRetentionEveryNs = 10'000'000'000ull;  // retention pass period
+  static constexpr std::uint64_t kBusyPollNs = 5'000;  // polls closer than this mean the producer is busy
 
   std::string name_, dir_;
   const Options& opt_;

@@ -1,6 +1,8 @@
 // aerolog-ship: ships every stream's durable records from the WAL to ClickHouse and/or NATS
 // JetStream, exactly once, with a checkpoint per stream and sink.
 #include "cli.hpp"
+#include "instance_lock.hpp"
+#include "logging.hpp"
 #include "files.hpp"
 #include "stop_signals.hpp"
 #include "clickhouse.hpp"
@@ -30,23 +32,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-namespace {
-
-std::shared_ptr<spdlog::logger> make_logger(const aerolog::ship::Options& o) {
-  std::shared_ptr<spdlog::logger> log;
-  if (o.log_file.empty() || o.log_file == "-") {
-    log = spdlog::stderr_logger_mt("aerolog-ship");
-    log->set_pattern(std::getenv("JOURNAL_STREAM") ? "<%l> %v" : "%Y-%m-%d %H:%M:%S.%e %l %v");
-  } else {
-    log = spdlog::basic_logger_mt("aerolog-ship", o.log_file);
-    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-  }
-  log->set_level(spdlog::level::from_str(o.log_level));
-  log->flush_on(spdlog::level::info);
-  return log;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   using namespace aerolog::ship;
@@ -82,20 +68,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "aerolog-ship: state dir: %s\n", e.what());
     return 1;
   }
-  const int lock_fd = ::open((o.state_dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (lock_fd < 0) {
-    std::fprintf(stderr, "aerolog-ship: state dir %s: %s\n", o.state_dir.c_str(), std::strerror(errno));
-    return 1;
-  }
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    std::fprintf(stderr, "aerolog-ship: another aerolog-ship uses the state dir %s\n", o.state_dir.c_str());
-    return 1;
-  }
+  Fd lock;
   std::shared_ptr<spdlog::logger> log;
   try {
-    log = make_logger(o);
+    lock = lock_single_instance(o.state_dir, "aerolog-ship");
+    log = make_logger("aerolog-ship", o.log_file, o.log_level);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "aerolog-ship: log: %s\n", e.what());
+    std::fprintf(stderr, "aerolog-ship: %s\n", e.what());
     return 1;
   }
   std::vector<std::unique_ptr<Shipper>> shippers;

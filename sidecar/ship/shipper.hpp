@@ -26,6 +26,8 @@ namespace aerolog::ship {
 
 using namespace common;  // aerolog-ship is built on sidecar/common (checkpoints, shm views, files)
 
+inline constexpr std::uint64_t kNoLimit = ~std::uint64_t{0};  // no durable seq known: read the WAL to its end
+
 class Shipper {
  public:
   Shipper(const Options& o, std::unique_ptr<Sink> sink, std::shared_ptr<spdlog::logger> log);

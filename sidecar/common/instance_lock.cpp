@@ -1,0 +1,28 @@
+#include "instance_lock.hpp"
+
+#include "sys_error.hpp"
+
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace aerolog::common {
+
+Fd lock_single_instance(const std::string& dir, const std::string& program) {
+  const std::string path = dir + "/.lock";
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+  if (!fd) throw_errno("open " + path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    if (::pread(fd.get(), buf, sizeof buf - 1, 0) < 0) buf[0] = '\0';
+    throw std::runtime_error("another " + program + " (pid " + std::string(buf[0] ? buf : "?") + ") is using " + dir +
+                             "; refusing to start a second one");
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd.get(), 0) != 0 || ::pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) throw_errno("write " + path);
+  return fd;
+}
+
+}  // namespace aerolog::common

@@ -1,0 +1,75 @@
+// Retention: deleting a stream's oldest sealed segments by size and age, held for aerolog-ship's
+// sinks up to a hard cap. The active segment is never deleted; the directory is fsynced after.
+#include "stream.hpp"
+
+#include "clock.hpp"
+#include "files.hpp"
+#include "ship_checkpoint.hpp"
+#include "wal_files.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aerolog::sidecar {
+
+using namespace common;  // files, clocks, errno errors
+
+// Oldest sealed segments go when the stream is over its size or age limit, but not while a
+// sink of aerolog-ship still needs them (its checkpoint is below the segment's last seq), unless
+// the hard cap is exceeded: then the unshipped range is deleted anyway, logged and counted.
+void Stream::apply_retention(std::uint64_t now) {
+  (void)now;
+  if (!opt_.retention_bytes && !opt_.retention_age_s && !opt_.retention_cap_bytes) return;
+  auto bases = detail::list_segment_bases(dir_);
+  if (bases.size() < 2) return;  // the newest segment (the active one) is never removed
+  std::uint64_t total = 0;
+  struct File {
+    std::uint64_t base, last_seq;
+    struct stat st;
+  };
+  std::vector<File> files;
+  for (std::size_t i = 0; i + 1 < bases.size(); ++i) {
+    File f{bases[i], bases[i + 1] - 1, {}};
+    if (::stat((dir_ + "/" + detail::segment_file_name(f.base)).c_str(), &f.st) == 0) {
+      files.push_back(f);
+      total += static_cast<std::uint64_t>(f.st.st_size);
+    }
+  }
+  if (seg_.fd >= 0) total += seg_.size;
+  const auto wall_s = static_cast<std::uint64_t>(wall_ns() / 1'000'000'000ull);
+  const auto shipped = opt_.ship_state_dir.empty() ? std::nullopt : common::shipped_by_all(opt_.ship_state_dir, name_);
+  bool removed = false;
+  for (const File& f : files) {
+    const bool too_big = opt_.retention_bytes && total > opt_.retention_bytes;
+    const bool too_old =
+        opt_.retention_age_s && wall_s - static_cast<std::uint64_t>(f.st.st_mtime) > opt_.retention_age_s;
+    const bool capped = opt_.retention_cap_bytes && total > opt_.retention_cap_bytes;
+    if (!too_big && !too_old && !capped) break;
+    const std::string name = detail::segment_file_name(f.base);
+    if (shipped && *shipped < f.last_seq) {
+      if (!capped) {
+        if (held_base_ != f.base)
+          log_->info("stream {}: retention keeps segment {}: aerolog-ship has shipped only up to seq {} to every sink",
+                     name_, name, *shipped);
+        held_base_ = f.base;
+        break;
+      }
+      const std::uint64_t from = std::max(f.base, *shipped + 1);
+      unshipped_deleted_ += f.last_seq - from + 1;
+      log_->warn(
+          "stream {}: retention cap ({} bytes) deletes segment {} with seqs {}..{} not yet shipped to every "
+          "sink ({} records deleted unshipped so far)",
+          name_, opt_.retention_cap_bytes, name, from, f.last_seq, unshipped_deleted_);
+    }
+    ::unlink((dir_ + "/" + name).c_str());
+    ::unlink((dir_ + "/" + detail::index_file_name(f.base)).c_str());
+    total -= static_cast<std::uint64_t>(f.st.st_size);
+    removed = true;
+    log_->info("stream {}: retention removed segment {} ({})", name_, name, capped ? "cap" : too_big ? "size" : "age");
+  }
+  if (removed) fsync_dir(dir_);
+}
+
+}  // namespace aerolog::sidecar
