@@ -17,12 +17,13 @@ jobs=$(nproc)
 summary=()
 passed=0
 
-build() {  # build <preset> (CMakePresets.json; the build directory is build or build-<preset>)
+build() {  # build <preset> [target...] (CMakePresets.json; the directory is build or build-<preset>)
   local preset=$1 dir=build
+  shift
   [ "$preset" = default ] || dir=build-$preset
   echo "== configure + build $dir (preset $preset, warnings are errors)"
   cmake --preset "$preset" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
-  if ! cmake --build --preset "$preset" -j "$jobs" > "$dir.build.log" 2>&1; then
+  if ! cmake --build --preset "$preset" -j "$jobs" ${1:+--target "$@"} > "$dir.build.log" 2>&1; then
     grep -E "error|Error" "$dir.build.log" | head -30
     exit 1
   fi
@@ -40,7 +41,7 @@ suite() {  # suite <dir> [env...]
 
 fuzz() {
   local secs=${AEROLOG_FUZZ_SECONDS:-15} work
-  build fuzz
+  build fuzz fuzz_ring fuzz_block fuzz_config  # only the fuzzers: the programs are built three times already
   work=$(mktemp -d)
   for t in ring block config; do
     echo "== fuzz_$t for ${secs}s"

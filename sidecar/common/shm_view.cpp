@@ -23,7 +23,11 @@ Mapping::Mapping(const std::string& path, std::size_t min_size, bool writable) {
   fd_ = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
   if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
   struct stat st;
-  ::fstat(fd_, &st);
+  if (::fstat(fd_, &st) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    throw std::runtime_error(path + ": " + std::strerror(err));
+  }
   n_ = static_cast<std::size_t>(st.st_size);
   if (n_ < min_size) {
     ::close(fd_);

@@ -121,7 +121,7 @@ Recovery recover_last_segment(const std::string& dir, const std::string& stream,
   if (!fd) throw_errno("open " + s.path);
   if (::fsync(fd.get()) != 0) throw_errno("fsync " + s.path);
   struct stat st;
-  ::fstat(fd.get(), &st);
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + s.path);
   s.size = static_cast<std::uint64_t>(st.st_size);
   auto refuse = [&](const std::string& why) {
     r.refused = true;

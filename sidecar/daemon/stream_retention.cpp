@@ -9,6 +9,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,13 +66,23 @@ void Stream::apply_retention(std::uint64_t now) {
           "sink ({} records deleted unshipped so far)",
           name_, opt_.retention_cap_bytes, name, from, f.last_seq, unshipped_deleted_);
     }
-    ::unlink((dir_ + "/" + name).c_str());
-    ::unlink((dir_ + "/" + detail::index_file_name(f.base)).c_str());
+    // The index first: a crash in between leaves a segment without an index (read by scanning),
+    // never an index without its segment.
+    const std::string index = dir_ + "/" + detail::index_file_name(f.base);
+    if ((::unlink(index.c_str()) != 0 && errno != ENOENT) || ::unlink((dir_ + "/" + name).c_str()) != 0) {
+      log_->error("stream {}: retention cannot delete segment {}: {}", name_, name, std::strerror(errno));
+      break;
+    }
     total -= static_cast<std::uint64_t>(f.st.st_size);
     removed = true;
     log_->info("stream {}: retention removed segment {} ({})", name_, name, capped ? "cap" : too_big ? "size" : "age");
   }
-  if (removed) fsync_dir(dir_);
+  if (!removed) return;
+  try {
+    fsync_dir(dir_);
+  } catch (const std::exception& e) {  // the deletions may not be durable; nothing depends on them
+    log_->error("stream {}: retention: {}", name_, e.what());
+  }
 }
 
 }  // namespace aerolog::sidecar
