@@ -18,25 +18,6 @@ namespace aerolog {
 
 using namespace proto;
 
-namespace {
-
-// Fresh ring: every field is zero after ftruncate; identity fields first, version and magic last.
-void init_header(RingHeader* h, std::string_view stream, std::uint64_t cap, std::uint32_t max_frame) {
-  h->id.header_size = kRingHeaderSize;
-  h->id.capacity = cap;
-  h->id.created_ns = TscClock::realtime_ns();
-  h->id.max_frame = max_frame;
-  std::memcpy(h->id.stream, stream.data(), stream.size());
-  h->id.version.store(kRingVersion, std::memory_order_release);
-  h->id.magic.store(kRingMagic, std::memory_order_release);
-}
-
-std::uint32_t max_frame_for(std::uint64_t cap) {
-  return static_cast<std::uint32_t>(std::min<std::uint64_t>(kMaxFrameSize, cap / 4));
-}
-
-}  // namespace
-
 Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
   if (!valid_stream_name(stream.data(), stream.size()))
     throw Error(Errc::invalid_argument,
@@ -72,13 +53,13 @@ Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
 
     auto& h = *p.hdr_;
     if (fresh) {
-      init_header(p.hdr_, stream, o.capacity, max_frame_for(o.capacity));
+      detail::init_ring_header(p.hdr_, stream, o.capacity, TscClock::realtime_ns());
     } else if (probe.kind == detail::RingProbe::retired) {
       // Drained and shrunk by the sidecar: positions and seqs carry on, the data area is new.
       h.id.capacity = o.capacity;
-      h.id.max_frame = max_frame_for(o.capacity);
+      h.id.max_frame = detail::max_frame_for(o.capacity);
     }
-    if (h.id.max_frame < kFrameHeaderSize + 8 || h.id.max_frame > max_frame_for(o.capacity))
+    if (h.id.max_frame < kFrameHeaderSize + 8 || h.id.max_frame > detail::max_frame_for(o.capacity))
       throw Error(Errc::corrupt,
                   path + ": ring header max_frame " + std::to_string(h.id.max_frame) + " is out of range");
 

@@ -1,5 +1,6 @@
 #include "ring_file.hpp"
 
+#include <aerolog/clock.hpp>
 #include <aerolog/error.hpp>
 #include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/ring.hpp>
@@ -107,6 +108,20 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
   }
 }
 
+std::uint32_t max_frame_for(std::uint64_t cap) {
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(kMaxFrameSize, cap / 4));
+}
+
+void init_ring_header(RingHeader* h, std::string_view stream, std::uint64_t cap, std::uint64_t created_ns) {
+  h->id.header_size = kRingHeaderSize;
+  h->id.capacity = cap;
+  h->id.created_ns = created_ns;
+  h->id.max_frame = max_frame_for(cap);
+  std::memcpy(h->id.stream, stream.data(), std::min(stream.size(), sizeof h->id.stream));
+  h->id.version.store(kRingVersion, std::memory_order_release);
+  h->id.magic.store(kRingMagic, std::memory_order_release);
+}
+
 bool producer_lock_held(int fd) {
   struct flock l = whole_file(F_WRLCK);
   if (::fcntl(fd, F_OFD_GETLK, &l) != 0) return false;
@@ -172,15 +187,7 @@ bool create_continuation_ring(const std::string& path, std::string_view stream, 
   if (fd < 0) fail_errno("cannot create " + tmp, errno);
   RingHeader h;
   std::memset(static_cast<void*>(&h), 0, sizeof h);
-  h.id.magic.store(kRingMagic);
-  h.id.version.store(kRingVersion);
-  h.id.header_size = kRingHeaderSize;
-  h.id.capacity = kRingDefaultCapacity;  // the producer sets its own at regrow
-  h.id.created_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  h.id.max_frame = static_cast<std::uint32_t>(std::min<std::uint64_t>(kMaxFrameSize, kRingDefaultCapacity / 4));
-  std::memcpy(h.id.stream, stream.data(), std::min(stream.size(), sizeof h.id.stream));
+  init_ring_header(&h, stream, kRingDefaultCapacity, TscClock::realtime_ns());  // the producer sets its capacity
   h.producer.last_seq.store(wal_last_seq);
   h.durable.durable_seq.store(wal_last_seq);
   const bool ok = ::fchmod(fd, 0660) == 0 && ::ftruncate(fd, kRingHeaderSize) == 0 &&

@@ -5,6 +5,10 @@
 #include <string>
 #include <string_view>
 
+namespace aerolog::proto {
+struct RingHeader;
+}
+
 namespace aerolog::detail {
 
 std::string ring_path(std::string_view shm_dir, std::string_view stream);
@@ -31,6 +35,12 @@ class RingFile {
   explicit RingFile(int fd) : fd_(fd) {}
   int fd_;
 };
+
+// max_frame for a data area of `cap` bytes: min(1 MiB, cap / 4) (FORMAT.md 2.7).
+std::uint32_t max_frame_for(std::uint64_t cap);
+// A new ring's identity (FORMAT.md 2.3) into an all-zero header: the fields, then version and
+// magic last, as release stores.
+void init_ring_header(proto::RingHeader* h, std::string_view stream, std::uint64_t cap, std::uint64_t created_ns);
 
 // True if some process holds the producer lock on this file.
 bool producer_lock_held(int fd);

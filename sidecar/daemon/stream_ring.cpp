@@ -116,7 +116,7 @@ bool Stream::attach(const std::string& ring_path) {
          "ring contents invalid at position " + std::to_string(scan.bad_pos) + ": " + scan.error);
     return true;
   }
-  hdr_->counters.wal_last_seq.store(wal_empty_ ? 0 : durable_seq_, memory_order_relaxed);
+  hdr_->counters.wal_last_seq.store(durable_seq_, memory_order_relaxed);  // 0 for an empty WAL
   if (d > durable_seq_) {  // also with no WAL at all: a lost WAL directory must not go unnoticed
     fail(StreamState::refused, 0,
          "the ring says seq " + std::to_string(d) + " was made durable but the WAL in " + dir_ +
