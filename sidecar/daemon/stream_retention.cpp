@@ -51,27 +51,28 @@ void Stream::apply_retention(std::uint64_t now) {
     const bool capped = opt_.retention_cap_bytes && total > opt_.retention_cap_bytes;
     if (!too_big && !too_old && !capped) break;
     const std::string name = detail::segment_file_name(f.base);
-    if (shipped && *shipped < f.last_seq) {
-      if (!capped) {
-        if (held_base_ != f.base)
-          log_->info("stream {}: retention keeps segment {}: aerolog-ship has shipped only up to seq {} to every sink",
-                     name_, name, *shipped);
-        held_base_ = f.base;
-        break;
-      }
-      const std::uint64_t from = std::max(f.base, *shipped + 1);
-      unshipped_deleted_ += f.last_seq - from + 1;
-      log_->warn(
-          "stream {}: retention cap ({} bytes) deletes segment {} with seqs {}..{} not yet shipped to every "
-          "sink ({} records deleted unshipped so far)",
-          name_, opt_.retention_cap_bytes, name, from, f.last_seq, unshipped_deleted_);
+    const bool unshipped = shipped && *shipped < f.last_seq;
+    if (unshipped && !capped) {
+      if (held_base_ != f.base)
+        log_->info("stream {}: retention keeps segment {}: aerolog-ship has shipped only up to seq {} to every sink",
+                   name_, name, *shipped);
+      held_base_ = f.base;
+      break;
     }
     // The index first: a crash in between leaves a segment without an index (read by scanning),
-    // never an index without its segment.
+    // never an index without its segment. Logged once done, never before.
     const std::string index = dir_ + "/" + detail::index_file_name(f.base);
     if ((::unlink(index.c_str()) != 0 && errno != ENOENT) || ::unlink((dir_ + "/" + name).c_str()) != 0) {
       log_->error("stream {}: retention cannot delete segment {}: {}", name_, name, std::strerror(errno));
       break;
+    }
+    if (unshipped) {
+      const std::uint64_t from = std::max(f.base, *shipped + 1);
+      unshipped_deleted_ += f.last_seq - from + 1;
+      log_->warn(
+          "stream {}: retention cap ({} bytes) deleted segment {} with seqs {}..{} not yet shipped to every "
+          "sink ({} records deleted unshipped so far)",
+          name_, opt_.retention_cap_bytes, name, from, f.last_seq, unshipped_deleted_);
     }
     total -= static_cast<std::uint64_t>(f.st.st_size);
     removed = true;
