@@ -6,8 +6,10 @@
 #include <aerolog/proto/ring.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -111,16 +113,26 @@ inline const char* wal_base() {
   return d && *d ? d : "/tmp";
 }
 
-// A private shm directory per test, removed at the end.
+// A private directory per test, removed at the end. Kept when AEROLOG_TEST_KEEP is set, and when
+// a failing check unwinds through it outside /dev/shm (the path is printed), so a rare failure
+// in CI leaves its files to look at.
 struct TempDir {
   std::string path;
-  explicit TempDir(const char* base = "/dev/shm") {
+  bool in_shm;
+  explicit TempDir(const char* base = "/dev/shm") : in_shm(std::string(base).rfind("/dev/shm", 0) == 0) {
     std::string tmpl = std::string(base) + "/aerolog-test-XXXXXX";
     char* p = ::mkdtemp(tmpl.data());
     if (!p) throw std::runtime_error("mkdtemp failed");
     path = p;
   }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+  ~TempDir() {
+    const char* keep = std::getenv("AEROLOG_TEST_KEEP");
+    if ((keep && *keep) || (std::uncaught_exceptions() > 0 && !in_shm)) {
+      std::fprintf(stderr, "kept %s for inspection\n", path.c_str());
+      return;
+    }
+    std::system(("rm -rf '" + path + "'").c_str());
+  }
 };
 
 }  // namespace testutil

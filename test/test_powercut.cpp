@@ -65,7 +65,7 @@ bool exited(SidecarProcess& sc, int& rc) {
 // a torn tail (so the suite can say how often the images exercised that).
 bool check_image(const std::string& image, const Seen& seen, const std::string& where) {
   bool torn = false;
-  INFO("image " << where);
+  INFO("image " << where << " (" << image << ")");
   TempDir shm("/dev/shm");
   {
     SidecarProcess sc(shm.path, image + "/wal", {"--segment-size", kSegment}, {}, image);
@@ -106,7 +106,9 @@ std::vector<std::string> run_and_cut(const Plan& p, const std::string& root, uns
                                      Seen& seen) {
   TempDir shm("/dev/shm");
   CutFs fs(root + "/backing", root + "/mnt", 300, seed);
-  std::vector<std::string> extra = {"--durability", p.durability, "--segment-size", kSegment};
+  std::vector<std::string> extra = {"--durability",     p.durability,
+                                    "--segment-size",   kSegment,
+                                    "--ship-state-dir", ""};  // retention by size alone, not by this host's sinks
   if (p.retention) extra.insert(extra.end(), {"--retention-bytes", "4325376"});  // two sealed segments
   SidecarProcess sc(shm.path, fs.mount() + "/wal", extra, {}, root);             // its log stays off the cut filesystem
   REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));

@@ -242,9 +242,8 @@ int created(Fs& fs, fuse_ino_t parent, const char* name, Kind kind, fuse_entry_p
   struct stat st {};
   if (::fstatat(fd_of(fs, parent), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
   Id id = fs.model.new_id();
-  if (!fs.model.add_inode(id, kind, st.st_mode, target)) return EIO;
-  NsOp ns{NsOp::Type::add, parent, 0, name, {}, id, kind == Kind::dir};
-  if (!fs.model.queue_ns(std::move(ns))) return EIO;
+  if (!fs.model.create(id, kind, st.st_mode, NsOp{NsOp::Type::add, parent, 0, name, {}, id, kind == Kind::dir}, target))
+    return EIO;
   logf("create %s in %llu -> %llu", name, ull(parent), ull(id));
   return do_lookup(fs, parent, name, e, id);
 }

@@ -229,10 +229,13 @@ Id Model::new_id() {
   return next_id_++;
 }
 
-bool Model::add_inode(Id id, Kind kind, mode_t mode, const std::string& target) {
+bool Model::create(Id id, Kind kind, mode_t mode, NsOp name, const std::string& target) {
   std::lock_guard lock(mu_);
   if (!power_) return false;
   inodes_[id] = Inode{kind, mode & 07777, target, {}};
+  apply_ns(live_, name);
+  pending_.push_back(std::move(name));
+  stats_.ns_ops++;
   return true;
 }
 

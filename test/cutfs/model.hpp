@@ -85,7 +85,9 @@ class Model {
   Id new_id();  // for an inode created through the mount
 
   // Ops as they arrive. Each returns false (and changes nothing) once the power is off.
-  bool add_inode(Id id, Kind kind, mode_t mode, const std::string& target = {});
+  // A new inode and the op that names it (op.id), in one step: a garbage collection between
+  // the two (another thread's fsyncdir) would forget the inode, still unnamed, for good.
+  bool create(Id id, Kind kind, mode_t mode, NsOp name, const std::string& target = {});
   bool queue_write(Id id, off_t off, const char* buf, std::size_t len, std::uint64_t* seq);
   bool queue_truncate(Id id, off_t size);
   bool queue_fallocate(Id id, int mode, off_t off, off_t len);

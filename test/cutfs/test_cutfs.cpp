@@ -431,6 +431,47 @@ TEST_CASE("cutfs: writes acknowledged before a cut under load are all in image 0
   }
 }
 
+TEST_CASE("cutfs: names made durable while another thread renames and fsyncs are in image 0") {
+  // One thread replaces a file by rename and fsyncs its directory in a tight loop (each fsync
+  // makes ops durable and lets cutfs forget replaced inodes); the test thread meanwhile makes
+  // directories and fsynced files and fsyncs their parents. Every one of them is durable, so
+  // every one must be in image 0: a forgotten new inode would silently vanish from it.
+  SKIP_WITHOUT_CUTFS();
+  TempDir t;
+  CutFs cut(t.backing(), t.mnt());
+  const std::string churn = cut.mount() + "/churn";
+  REQUIRE(::mkdir(churn.c_str(), 0755) == 0);
+  fsync_path(cut.mount());
+  std::atomic<bool> stop{false};
+  std::thread renamer([&] {  // no Catch2 macro in this thread
+    while (!stop) {
+      int fd = ::open((churn + "/f.tmp").c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd < 0) return;
+      ::close(fd);
+      if (::rename((churn + "/f.tmp").c_str(), (churn + "/f").c_str()) != 0) return;
+      int d = ::open(churn.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (d < 0) return;
+      ::fsync(d);
+      ::close(d);
+    }
+  });
+  constexpr int kDirs = 300;
+  for (int i = 0; i < kDirs; ++i) {
+    const std::string dir = cut.mount() + "/d" + std::to_string(i);
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    fsync_path(cut.mount());
+    put(dir + "/x", std::to_string(i), true);
+    fsync_path(dir);
+  }
+  stop = true;
+  renamer.join();
+  auto images = cut.cut(t.out(), 2, 1);
+  for (int i = 0; i < kDirs; ++i) {
+    INFO("d" << i);
+    REQUIRE(read_file(images[0] + "/d" + std::to_string(i) + "/x") == std::optional<std::string>(std::to_string(i)));
+  }
+}
+
 namespace {
 // name -> (type+mode, content or symlink target) for every entry under root.
 std::map<std::string, std::pair<unsigned, std::string>> snapshot(const std::string& root) {
