@@ -63,7 +63,7 @@ def main(argv):
             lines.append(f"| {r['name']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['p999']:.1f} | {r['p9999']:.1f} | "
                          f"{r['max']:.0f} | {r['tput_1m']:.3g} | {r['tput_large']:.3g} | {r['p50_min']:.0f}..{r['p50_max']:.0f} |")
         rows = {r["name"]: r for r in p["rows"]}
-        floor, pub = rows.get("memcpy (floor)"), rows.get("aerolog try_publish")
+        floor, pub = rows.get("memcpy (floor)"), rows.get("aerolog publish")
         if floor and pub:
             summary["producer"] = {"p50_minus_floor_ns": pub["p50"] - floor["p50"], "p999_over_floor": pub["p999"] / floor["p999"],
                                    "tput_over_floor": pub["tput_large"] / floor["tput_large"]}

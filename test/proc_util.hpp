@@ -55,7 +55,7 @@ inline int publish_until(const std::string& dir, const std::string& stream, std:
     if (rate && (seq - first) % 100 == 0)  // pace in steps of 100 records
       std::this_thread::sleep_until(start + std::chrono::nanoseconds((seq - first) * 1'000'000'000 / rate));
     auto pl = payload_for(seq);
-    aerolog::Result r = p.try_publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
+    aerolog::Result r = p.publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
     if (!r || r.seq != seq) return 4;
   }
   return 0;

@@ -224,17 +224,17 @@ TEST_CASE("a producer killed between claim and commit, or in the middle of a wra
       const std::uint64_t start = p.last_seq();
       for (std::uint64_t seq = start + 1; seq <= start + 500; ++seq) {
         auto pl = payload_for(seq);
-        p.try_publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
+        p.publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
       }
       if (wrap) {  // publish up to just before the ring's end, so the claim writes a padding frame
         RingConsumer view(shm.path + "/aerolog.c");
         while (cap - (view.header().producer.write_pos.load() & (cap - 1)) >= 3024) {
           const std::uint64_t seq = p.last_seq() + 1;
           auto pl = payload_for(seq);
-          p.try_publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
+          p.publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()));
         }
       }
-      aerolog::Claim c = p.try_claim(type_for(p.last_seq() + 1), 3000);
+      aerolog::Claim c = p.claim(type_for(p.last_seq() + 1), 3000);
       std::memset(c.data, 0xEE, 1500);  // half written, never committed
       ::kill(::getpid(), SIGKILL);
       return 0;
@@ -252,7 +252,7 @@ TEST_CASE("a producer killed between claim and commit, or in the middle of a wra
             const std::uint64_t start = p.last_seq(), last = start + 100;
             for (std::uint64_t seq = start + 1; seq <= last; ++seq) {
               auto pl = payload_for(seq);
-              if (!p.try_publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()))) return 4;
+              if (!p.publish(type_for(seq), pl.data(), static_cast<std::uint32_t>(pl.size()))) return 4;
             }
             return p.wait_durable(last, std::chrono::seconds(20)) ? 0 : 5;
           })) == 0);
@@ -324,7 +324,7 @@ TEST_CASE("a ring truncated or replaced underneath a running sidecar is handled,
     o.shm_dir = shm.path;
     o.capacity = 1 << 20;
     auto p = aerolog::Producer::open("bystander", o);
-    for (int i = 0; i < 10; ++i) p.try_publish(300, "new", 3);
+    for (int i = 0; i < 10; ++i) p.publish(300, "new", 3);
     REQUIRE(wait_until([&] {
       return sc.log().find("do not continue the WAL") != std::string::npos ||
              sc.log().find("seq jump") != std::string::npos;
@@ -348,7 +348,7 @@ TEST_CASE("a ring owned by another user and group is refused unless the group ma
     o.shm_dir = shm.path;
     o.capacity = 64 * 1024;
     auto p = aerolog::Producer::open("foreign", o);
-    for (int i = 0; i < 10; ++i) p.try_publish(300, "x", 1);
+    for (int i = 0; i < 10; ++i) p.publish(300, "x", 1);
   }
   REQUIRE(::chown((shm.path + "/aerolog.foreign").c_str(), 65534, 65534) == 0);  // nobody:nogroup
   SidecarProcess sc(shm.path, wal.path);

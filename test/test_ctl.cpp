@@ -76,7 +76,7 @@ void publish_mixed(aerolog::Producer& prod, std::uint64_t n) {
         prod.publish_text(p::Level::warn, "spread \"wide\", seq " + std::to_string(i));
         break;
       default:
-        prod.try_publish(4242, "\x01\x02,\xff", 4);
+        prod.publish(4242, "\x01\x02,\xff", 4);
     }
   }
 }

@@ -65,12 +65,12 @@ TEST_CASE("published bytes come back exactly, with seqs and timestamps", "[produ
   const std::uint64_t t0 = TscClock::realtime_ns();
   for (std::uint64_t i = 1; i <= 1000; ++i) {
     auto pl = testutil::payload_for(i);
-    Result r = p.try_publish(static_cast<std::uint16_t>(256 + i % 7), pl.data(), static_cast<std::uint32_t>(pl.size()));
+    Result r = p.publish(static_cast<std::uint16_t>(256 + i % 7), pl.data(), static_cast<std::uint32_t>(pl.size()));
     REQUIRE(r);
     REQUIRE(r.seq == i);
   }
   const std::uint64_t t1 = TscClock::realtime_ns();
-  Result u = p.try_publish(999, "x", 1, 12345);
+  Result u = p.publish(999, "x", 1, 12345);
   REQUIRE(u.seq == 1001);
 
   RingConsumer c(p.path());
@@ -95,20 +95,20 @@ TEST_CASE("published bytes come back exactly, with seqs and timestamps", "[produ
 TEST_CASE("claim, commit, shrink and abort", "[producer]") {
   TempDir d;
   auto p = Producer::open("c", small(d));
-  Claim c1 = p.try_claim(300, 100);
+  Claim c1 = p.claim(300, 100);
   REQUIRE(c1);
   REQUIRE(c1.size == 100);
-  CHECK(p.try_publish(1, "x", 1).status == Status::claimed);
-  CHECK(p.try_claim(1, 1).status == Status::claimed);
+  CHECK(p.publish(1, "x", 1).status == Status::claimed);
+  CHECK(p.claim(1, 1).status == Status::claimed);
   std::memset(c1.data, 0xAB, 100);
   CHECK(p.commit(10) == 1);  // only 10 bytes used
   CHECK(p.commit() == 0);    // nothing claimed
 
-  Claim c2 = p.try_claim(301, 8);
+  Claim c2 = p.claim(301, 8);
   REQUIRE(c2);
   std::memset(c2.data, 0xCD, 8);
   p.abort();
-  Claim c3 = p.try_claim(302, 4, 777);
+  Claim c3 = p.claim(302, 4, 777);
   REQUIRE(c3);
   std::memcpy(c3.data, "abcd", 4);
   CHECK(p.commit() == 2);  // the aborted claim took no seq
@@ -133,11 +133,11 @@ TEST_CASE("wrap-around writes padding frames and keeps every byte", "[producer]"
   std::uint64_t next_check = 1;
   for (std::uint64_t i = 1; i <= 50'000; ++i) {
     auto pl = testutil::payload_for(i, 700);
-    Result r = p.try_publish(400, pl.data(), static_cast<std::uint32_t>(pl.size()));
+    Result r = p.publish(400, pl.data(), static_cast<std::uint32_t>(pl.size()));
     if (!r) {
       REQUIRE(r.status == Status::full);
       c.poll(recs);
-      r = p.try_publish(400, pl.data(), static_cast<std::uint32_t>(pl.size()));
+      r = p.publish(400, pl.data(), static_cast<std::uint32_t>(pl.size()));
       REQUIRE(r);
     }
     REQUIRE(r.seq == i);
@@ -159,9 +159,9 @@ TEST_CASE("a full ring drops and counts, or spins until space", "[producer]") {
     auto p = Producer::open("f", small(d));
     std::vector<unsigned char> pl(1000, 1);
     std::uint64_t ok = 0;
-    while (p.try_publish(500, pl.data(), 1000)) ++ok;
+    while (p.publish(500, pl.data(), 1000)) ++ok;
     CHECK(ok == 64 * 1024 / 1024);  // 1000 + 24 -> 1024-byte frames
-    CHECK(p.try_publish(500, pl.data(), 1000).status == Status::full);
+    CHECK(p.publish(500, pl.data(), 1000).status == Status::full);
     auto s = p.stats();
     CHECK(s.dropped == 2);
     CHECK(s.published == ok);
@@ -170,7 +170,7 @@ TEST_CASE("a full ring drops and counts, or spins until space", "[producer]") {
     RingConsumer c(p.path());
     std::vector<testutil::Record> recs;
     c.poll(recs, true, 3);
-    CHECK(p.try_publish(500, pl.data(), 1000).seq == ok + 1);
+    CHECK(p.publish(500, pl.data(), 1000).seq == ok + 1);
     CHECK(p.stats().ring_used == 64 * 1024 - 2 * 1024);
   }
   SECTION("spin") {
@@ -192,7 +192,7 @@ TEST_CASE("a full ring drops and counts, or spins until space", "[producer]") {
         if (recs[i].seq != i + 1) seen = 0;
     });
     std::vector<unsigned char> pl(1000, 2);
-    for (int i = 0; i < 5000; ++i) REQUIRE(p.try_publish(500, pl.data(), 1000));
+    for (int i = 0; i < 5000; ++i) REQUIRE(p.publish(500, pl.data(), 1000));
     stop = true;
     consumer.join();
     CHECK(seen == 5000);
@@ -204,9 +204,9 @@ TEST_CASE("payloads above the limit get too_large, the limit itself works", "[pr
   TempDir d;
   auto p = Producer::open("big", small(d));
   std::vector<unsigned char> pl(p.max_payload() + 1, 7);
-  CHECK(p.try_publish(300, pl.data(), static_cast<std::uint32_t>(pl.size())).status == Status::too_large);
-  CHECK(p.try_claim(300, 0xFFFFFFFFu).status == Status::too_large);
-  CHECK(p.try_publish(300, pl.data(), p.max_payload()));
+  CHECK(p.publish(300, pl.data(), static_cast<std::uint32_t>(pl.size())).status == Status::too_large);
+  CHECK(p.claim(300, 0xFFFFFFFFu).status == Status::too_large);
+  CHECK(p.publish(300, pl.data(), p.max_payload()));
   CHECK(p.stats().dropped == 0);
   auto big = Producer::open("big2", small(d, 1ull << 26));
   CHECK(big.max_payload() == proto::kMaxPayload);  // 1 MiB frame cap
@@ -216,7 +216,7 @@ TEST_CASE("re-attach keeps undrained records and continues the seq", "[producer]
   TempDir d;
   {
     auto p = Producer::open("r", small(d));
-    for (int i = 0; i < 10; ++i) REQUIRE(p.try_publish(300, &i, sizeof i));
+    for (int i = 0; i < 10; ++i) REQUIRE(p.publish(300, &i, sizeof i));
   }
   {
     RingConsumer c(d.path + "/aerolog.r");
@@ -227,7 +227,7 @@ TEST_CASE("re-attach keeps undrained records and continues the seq", "[producer]
   CHECK(p.last_seq() == 10);
   CHECK(p.durable_seq() == 4);
   int v = 99;
-  CHECK(p.try_publish(300, &v, sizeof v).seq == 11);
+  CHECK(p.publish(300, &v, sizeof v).seq == 11);
   RingConsumer c(p.path());
   std::vector<testutil::Record> recs;
   c.poll(recs);
@@ -246,7 +246,7 @@ TEST_CASE("a retired (shrunk, drained) ring regrows and the seq carries on", "[p
   TempDir d;
   {
     auto p = Producer::open("ret", small(d));
-    for (int i = 0; i < 5; ++i) REQUIRE(p.try_publish(300, &i, sizeof i));
+    for (int i = 0; i < 5; ++i) REQUIRE(p.publish(300, &i, sizeof i));
     RingConsumer c(p.path());
     std::vector<testutil::Record> recs;
     c.poll(recs);
@@ -254,7 +254,7 @@ TEST_CASE("a retired (shrunk, drained) ring regrows and the seq carries on", "[p
   REQUIRE(::truncate((d.path + "/aerolog.ret").c_str(), 4096) == 0);
   auto p = Producer::open("ret", small(d, 128 * 1024));  // a new capacity is fine here
   CHECK(p.capacity() == 128 * 1024);
-  CHECK(p.try_publish(300, "z", 1).seq == 6);
+  CHECK(p.publish(300, "z", 1).seq == 6);
 }
 
 TEST_CASE("bad names, sizes and foreign files give clear errors and are never overwritten", "[producer]") {
@@ -293,7 +293,7 @@ TEST_CASE("bad names, sizes and foreign files give clear errors and are never ov
   SECTION("another layout version, another capacity") {
     {
       auto p = Producer::open("v", o);
-      REQUIRE(p.try_publish(300, "a", 1));
+      REQUIRE(p.publish(300, "a", 1));
     }
     const std::string path = d.path + "/aerolog.v";
     {
@@ -312,7 +312,7 @@ TEST_CASE("bad names, sizes and foreign files give clear errors and are never ov
   SECTION("corrupt undrained data is refused and kept") {
     {
       auto p = Producer::open("cor", o);
-      for (int i = 0; i < 3; ++i) REQUIRE(p.try_publish(300, "abcdefgh", 8));
+      for (int i = 0; i < 3; ++i) REQUIRE(p.publish(300, "abcdefgh", 8));
     }
     const std::string path = d.path + "/aerolog.cor";
     {
@@ -337,7 +337,7 @@ TEST_CASE("bad names, sizes and foreign files give clear errors and are never ov
 TEST_CASE("durable seq, wait_durable and flush requests follow the ring header", "[producer]") {
   TempDir d;
   auto p = Producer::open("dur", small(d));
-  for (int i = 0; i < 100; ++i) REQUIRE(p.try_publish(300, &i, sizeof i));
+  for (int i = 0; i < 100; ++i) REQUIRE(p.publish(300, &i, sizeof i));
   CHECK(p.durable_seq() == 0);
   CHECK_FALSE(p.wait_durable(50, std::chrono::milliseconds(20)));
   CHECK_FALSE(p.wait_durable(101, std::chrono::seconds(10)));  // never published: no wait

@@ -106,8 +106,9 @@ TEST_CASE("kill -9 of a producer mid-stream: re-attach keeps every record and th
   std::thread drainer([&] { drained = drain_and_check(*c, next, final_seq); });
   for (std::uint64_t seq = resume + 1; seq <= final_seq; ++seq) {
     auto pl = testutil::payload_for(seq);
-    REQUIRE(p.try_publish(static_cast<std::uint16_t>(256 + seq % 5), pl.data(), static_cast<std::uint32_t>(pl.size()))
-                .seq == seq);
+    REQUIRE(
+        p.publish(static_cast<std::uint16_t>(256 + seq % 5), pl.data(), static_cast<std::uint32_t>(pl.size())).seq ==
+        seq);
   }
   drainer.join();
   CHECK(drained == "");

@@ -323,7 +323,7 @@ TEST_CASE(
     auto prod = aerolog::Producer::open(stream, o);
     for (std::uint64_t q = 1; q <= n; ++q) {
       const std::string b = body(stream, q);
-      REQUIRE(prod.try_publish(p::kTypeText + 100, b.data(), static_cast<std::uint32_t>(b.size())));
+      REQUIRE(prod.publish(p::kTypeText + 100, b.data(), static_cast<std::uint32_t>(b.size())));
     }
     REQUIRE(prod.wait_durable(n, std::chrono::seconds(30)));
   }

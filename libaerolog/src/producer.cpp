@@ -59,7 +59,7 @@ Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
       h.id.capacity = o.capacity;
       h.id.max_frame = detail::max_frame_for(o.capacity);
     }
-    if (h.id.max_frame < kFrameHeaderSize + 8 || h.id.max_frame > detail::max_frame_for(o.capacity))
+    if (!detail::max_frame_valid(h.id.max_frame, o.capacity))
       throw Error(Errc::corrupt,
                   path + ": ring header max_frame " + std::to_string(h.id.max_frame) + " is out of range");
 
@@ -144,7 +144,7 @@ bool Producer::make_room(std::uint64_t need) noexcept {
 Result Producer::publish_text(Level level, std::string_view text) noexcept {
   if (text.size() > max_payload_ - sizeof(TextHeader)) return {0, Status::too_large};
   const auto len = static_cast<std::uint32_t>(sizeof(TextHeader) + text.size());
-  Claim c = try_claim(TextHeader::kType, len);
+  Claim c = claim(TextHeader::kType, len);
   if (!c) return {0, c.status};
   TextHeader th{};
   th.level = level;

@@ -104,7 +104,10 @@ struct Reader::Impl {
   // by_time a timestamp), using the segment's index when there is one.
   bool position(std::uint64_t key, bool by_time) {
     std::uint64_t at = kSegmentHeaderSize, first = bases[seg];
-    for (const IndexEntry& e : detail::read_index(dir, bases[seg]))
+    IndexHeader ih;
+    std::vector<IndexEntry> index;  // left empty when there is no valid index: scan from the start
+    if (!dir.empty()) detail::load_index(dir, bases[seg], ih, index);
+    for (const IndexEntry& e : index)
       if ((by_time ? e.first_ts : e.first_seq) <= key) at = e.offset, first = e.first_seq;
     BlockHeader h;
     while (header_at(at, first, h) && (by_time ? h.last_ts : h.last_seq) < key) {

@@ -112,6 +112,10 @@ std::uint32_t max_frame_for(std::uint64_t cap) {
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(kMaxFrameSize, cap / 4));
 }
 
+bool max_frame_valid(std::uint64_t max_frame, std::uint64_t cap) {
+  return max_frame >= kFrameHeaderSize + 8 && max_frame <= max_frame_for(cap);
+}
+
 void init_ring_header(RingHeader* h, std::string_view stream, std::uint64_t cap, std::uint64_t created_ns) {
   h->id.header_size = kRingHeaderSize;
   h->id.capacity = cap;

@@ -38,6 +38,9 @@ class RingFile {
 
 // max_frame for a data area of `cap` bytes: min(1 MiB, cap / 4) (FORMAT.md 2.7).
 std::uint32_t max_frame_for(std::uint64_t cap);
+// True if a ring header's max_frame is possible for that capacity: room for a header and 8
+// payload bytes, and no more than max_frame_for(cap).
+bool max_frame_valid(std::uint64_t max_frame, std::uint64_t cap);
 // A new ring's identity (FORMAT.md 2.3) into an all-zero header: the fields, then version and
 // magic last, as release stores.
 void init_ring_header(proto::RingHeader* h, std::string_view stream, std::uint64_t cap, std::uint64_t created_ns);

@@ -102,13 +102,6 @@ const char* load_index(const std::string& dir, std::uint64_t base_seq, IndexHead
   return decode_index(bytes, base_seq, head, out);
 }
 
-std::vector<IndexEntry> read_index(const std::string& dir, std::uint64_t base_seq) {
-  IndexHeader h;
-  std::vector<IndexEntry> e;
-  if (!dir.empty()) load_index(dir, base_seq, h, e);  // left empty when missing or invalid
-  return e;
-}
-
 bool looks_like_stream_dir(const std::string& dir) { return ::access((dir + "/" + kSpareName).c_str(), F_OK) == 0; }
 
 }  // namespace aerolog::detail

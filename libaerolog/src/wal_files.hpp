@@ -25,8 +25,6 @@ const char* decode_index(std::string_view bytes, std::uint64_t base_seq, proto::
 // Reads and decodes <dir>/<base_seq>.idx: nullptr, or why there is no valid index.
 const char* load_index(const std::string& dir, std::uint64_t base_seq, proto::IndexHeader& head,
                        std::vector<proto::IndexEntry>& out);
-// The sparse index of a sealed segment; empty if missing or invalid (then: scan).
-std::vector<proto::IndexEntry> read_index(const std::string& dir, std::uint64_t base_seq);
 // A directory the sidecar made for a stream (it may hold no segment yet).
 bool looks_like_stream_dir(const std::string& dir);
 

@@ -1,6 +1,7 @@
 #include "ship_checkpoint.hpp"
 
 #include "files.hpp"
+#include "sys_error.hpp"
 
 #include <aerolog/proto/ship.hpp>
 
@@ -28,60 +29,52 @@ std::string format_checkpoint(const Checkpoint& c) {
   return o.str();
 }
 
-Checkpoint parse_checkpoint(const std::string& text) {
+std::string parse_checkpoint(const std::string& text, Checkpoint& out) {
   std::istringstream in(text);
   std::string line;
-  if (!std::getline(in, line) || line != proto::kCheckpointMagic)
-    throw std::runtime_error("not an aerolog-ship checkpoint");
+  if (!std::getline(in, line) || line != proto::kCheckpointMagic) return "not an aerolog-ship checkpoint";
   Checkpoint c;
   bool end = false;
-  auto number = [](std::istringstream& s, const std::string& key) {
-    std::uint64_t v;
-    if (!(s >> v)) throw std::runtime_error("bad value for '" + key + "'");
-    return v;
-  };
+  auto number = [](std::istringstream& s, std::uint64_t& v) { return static_cast<bool>(s >> v); };
   while (std::getline(in, line)) {
     std::istringstream ls(line);
     std::string key;
     ls >> key;
-    if (key == "seq")
-      c.seq = number(ls, key);
-    else if (key == "ts_ns")
-      c.ts_ns = number(ls, key);
-    else if (key == "skipped")
-      c.skipped = number(ls, key);
-    else if (key == "resend") {
+    if (key == "seq" || key == "ts_ns" || key == "skipped") {
+      if (!number(ls, key == "seq" ? c.seq : key == "ts_ns" ? c.ts_ns : c.skipped))
+        return "bad value for '" + key + "'";
+    } else if (key == "resend") {
       std::string r;
       while (ls >> r) {
         SeqRange s;
         char dash = 0;
         std::istringstream rs(r);
         if (!(rs >> s.first >> dash >> s.last) || dash != '-' || s.first == 0 || s.last < s.first)
-          throw std::runtime_error("bad resend range '" + r + "'");
+          return "bad resend range '" + r + "'";
         c.resend.push_back(s);
       }
-    } else if (key == "end")
+    } else if (key == "end") {
       end = true;
-    else if (!key.empty())
-      throw std::runtime_error("unknown key '" + key + "'");
+    } else if (!key.empty()) {
+      return "unknown key '" + key + "'";
+    }
   }
-  if (!end) throw std::runtime_error("truncated (no 'end' line)");
-  return c;
+  if (!end) return "truncated (no 'end' line)";
+  out = std::move(c);
+  return {};
 }
 
 std::optional<Checkpoint> read_checkpoint(const std::string& path) {
   std::ifstream f(path);
   if (!f) {
     if (errno == ENOENT) return std::nullopt;
-    throw std::runtime_error(path + ": " + std::strerror(errno));
+    throw_errno("read " + path);
   }
   std::stringstream ss;
   ss << f.rdbuf();
-  try {
-    return parse_checkpoint(ss.str());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(path + ": " + e.what());
-  }
+  Checkpoint c;
+  if (const std::string why = parse_checkpoint(ss.str(), c); !why.empty()) throw std::runtime_error(path + ": " + why);
+  return c;
 }
 
 void write_checkpoint(const std::string& state_dir, const std::string& sink, const std::string& stream,
@@ -106,7 +99,7 @@ std::optional<std::uint64_t> shipped_by_all(const std::string& state_dir, const 
     std::uint64_t seq = 0;
     try {
       if (auto c = read_checkpoint(checkpoint_path(state_dir, sink, stream))) seq = c->seq;
-    } catch (const std::runtime_error&) {
+    } catch (const std::exception&) {  // unreadable or not a checkpoint: nothing counts as shipped
       seq = 0;
     }
     low = low ? std::min(*low, seq) : seq;

@@ -24,10 +24,12 @@ struct Checkpoint {
 };
 
 std::string checkpoint_path(const std::string& state_dir, const std::string& sink, const std::string& stream);
-// nullopt if there is no file; throws std::runtime_error if it exists but is not a checkpoint.
+// nullopt if there is no file; throws std::system_error if it cannot be read, std::runtime_error
+// (path: why) if it is not a checkpoint.
 std::optional<Checkpoint> read_checkpoint(const std::string& path);
 std::string format_checkpoint(const Checkpoint& c);
-Checkpoint parse_checkpoint(const std::string& text);  // throws std::runtime_error
+// Empty and `out` set if `text` is a checkpoint (FORMAT.md), else why not.
+std::string parse_checkpoint(const std::string& text, Checkpoint& out);
 // write, fsync, rename, fsync dir; creates <state_dir>/<sink>. Throws std::system_error.
 void write_checkpoint(const std::string& state_dir, const std::string& sink, const std::string& stream,
                       const Checkpoint& c);

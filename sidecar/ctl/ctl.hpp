@@ -49,4 +49,9 @@ struct AdoptOptions {
 };
 int cmd_adopt(const AdoptOptions& o);
 
+// How aerologctl shows a ring's state and the sidecar's durability: proto's names (names.hpp),
+// in capitals when they need attention ("ok", "QUARANTINED", "NONE").
+std::string shown_state(std::uint32_t ring_state);
+std::string shown_durability(std::uint32_t durability);
+
 }  // namespace aerolog::ctl

@@ -43,7 +43,7 @@ int cmd_flush(const FlushOptions& o) {
     if (const auto st = static_cast<RingState>(h->sidecar.state.load(std::memory_order_acquire));
         st == RingState::refused || st == RingState::quarantined) {  // never drained: waiting cannot help
       std::fprintf(stderr, "aerologctl: stream %s is %s, nothing published since is durable: %.*s\n", r.stream.c_str(),
-                   st == RingState::refused ? "REFUSED" : "QUARANTINED", static_cast<int>(sizeof h->sidecar.error),
+                   shown_state(static_cast<std::uint32_t>(st)).c_str(), static_cast<int>(sizeof h->sidecar.error),
                    h->sidecar.error);
       return 1;
     }

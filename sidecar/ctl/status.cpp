@@ -10,11 +10,13 @@
 #include "wal_files.hpp"
 
 #include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/names.hpp>
 #include <aerolog/proto/ship.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -29,25 +31,6 @@ using namespace proto;
 using nlohmann::json;
 
 namespace {
-
-const char* durability_name(std::uint32_t d) {
-  return d == static_cast<std::uint32_t>(Durability::dsync)       ? "dsync"
-         : d == static_cast<std::uint32_t>(Durability::fdatasync) ? "fdatasync"
-                                                                  : "NONE";
-}
-const char* state_name(std::uint32_t s) {
-  switch (static_cast<proto::RingState>(s)) {
-    case proto::RingState::ok:
-      return "ok";
-    case proto::RingState::quarantined:
-      return "QUARANTINED";
-    case proto::RingState::io_error:
-      return "IO_ERROR";
-    case proto::RingState::refused:
-      return "REFUSED";
-  }
-  return "UNKNOWN";
-}
 
 std::uint64_t dir_bytes(const std::string& dir) {
   std::error_code ec;
@@ -132,7 +115,7 @@ json collect(const StatusOptions& o) {
     s["version"] = std::string(sc.cb->sidecar_version, strnlen(sc.cb->sidecar_version, sizeof sc.cb->sidecar_version));
     s["uptime_s"] = double(now - std::min(now, sc.cb->start_ns.load())) / 1e9;
     s["heartbeat_age_s"] = sc.heartbeat_age_s;
-    s["durability"] = durability_name(sc.cb->durability.load());
+    s["durability"] = shown_durability(sc.cb->durability.load());
     s["stopping"] = sc.cb->stopping.load() != 0;
     s["wal_dir"] = std::string(sc.cb->wal_dir, strnlen(sc.cb->wal_dir, sizeof sc.cb->wal_dir));
     s["streams_failed"] = sc.cb->streams_failed.load();
@@ -183,7 +166,7 @@ json collect(const StatusOptions& o) {
     j["write_us_max"] = double(h.counters.write_ns_max.load()) / 1e3;
     j["blocks_written"] = h.counters.blocks_written.load();
     const std::uint32_t st = h.sidecar.state.load();
-    j["state"] = state_name(st);
+    j["state"] = shown_state(st);
     j["error"] = std::string(h.sidecar.error, strnlen(h.sidecar.error, sizeof h.sidecar.error));
     if (st != 0) healthy = false;
     out["streams"].push_back(j);
@@ -358,6 +341,24 @@ int cmd_status(const StatusOptions& o) {
     for (int i = 0; i < 10 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (g_stop) return 0;
   }
+}
+
+namespace {
+std::string capitals(const char* name) {
+  std::string s = name;
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
+std::string shown_state(std::uint32_t ring_state) {
+  const auto s = static_cast<RingState>(ring_state);
+  return s == RingState::ok ? name_of(s) : capitals(name_of(s));
+}
+
+std::string shown_durability(std::uint32_t durability) {
+  const auto d = static_cast<Durability>(durability);
+  return d == Durability::none ? capitals(name_of(d)) : name_of(d);
 }
 
 }  // namespace aerolog::ctl

@@ -1,26 +1,24 @@
 #include "options.hpp"
 
+#include <aerolog/proto/names.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <map>
 
 namespace aerolog::sidecar {
 
-const char* to_string(Durability d) {
-  return d == Durability::dsync ? "dsync" : d == Durability::fdatasync ? "fdatasync" : "none";
-}
 const char* to_string(Idle i) { return i == Idle::spin ? "spin" : i == Idle::backoff ? "backoff" : "sleep"; }
 
 void add_options(CLI::App& app, Options& o) {
-  static const std::map<std::string, Durability> durability{
-      {"dsync", Durability::dsync}, {"fdatasync", Durability::fdatasync}, {"none", Durability::none}};
   static const std::map<std::string, Idle> idle{
       {"spin", Idle::spin}, {"backoff", Idle::backoff}, {"sleep", Idle::sleep}};
   app.set_config("--config", "", "TOML file with the same option names as keys (e.g. wal-dir = \"/data/wal\")");
   app.add_option("--shm-dir", o.shm_dir, "directory watched for rings (aerolog.<stream>)")->capture_default_str();
   app.add_option("--wal-dir", o.wal_dir, "WAL root: <wal-dir>/<stream>/<base_seq>.alog")->capture_default_str();
   app.add_option_function<std::string>(
-         "--durability", [&o](const std::string& v) { o.durability = durability.at(CLI::detail::to_lower(v)); },
+         "--durability",
+         [&o](const std::string& v) { o.durability = *proto::durability_named(CLI::detail::to_lower(v)); },
          "dsync: O_DIRECT writes with RWF_DSYNC; fdatasync: O_DIRECT write + linked fdatasync; "
          "none: no sync at all (benchmarks only, status says so loudly)")
       ->check(CLI::IsMember({"dsync", "fdatasync", "none"}, CLI::ignore_case))

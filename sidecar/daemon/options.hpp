@@ -39,7 +39,6 @@ struct Options {
 };
 
 void add_options(CLI::App& app, Options& o);
-const char* to_string(Durability d);
 const char* to_string(Idle i);
 
 }  // namespace aerolog::sidecar

@@ -7,6 +7,7 @@
 #include "ring_guard.hpp"
 #include "sys_error.hpp"
 
+#include <aerolog/proto/names.hpp>
 #include <aerolog/proto/ring.hpp>
 
 #include <spdlog/spdlog.h>
@@ -147,14 +148,14 @@ std::string Sidecar::status_line() const {
   std::size_t attached = 0, failed = 0;
   for (const auto& [n, s] : streams_) {
     attached += s->attached();
-    failed += s->state() != StreamState::ok;
+    failed += s->state() != RingState::ok;
   }
   char b[256];
   std::snprintf(b, sizeof b,
                 "%s%zu streams (%zu with a ring, %zu failed); %llu records, %llu MiB written; durability %s",
                 stopping_ ? "stopping: " : "", streams_.size(), attached, failed,
                 static_cast<unsigned long long>(totals_.frames), static_cast<unsigned long long>(totals_.bytes >> 20),
-                opt_.durability == Durability::none ? "NONE (records are NOT durable)" : to_string(opt_.durability));
+                opt_.durability == Durability::none ? "NONE (records are NOT durable)" : name_of(opt_.durability));
   return b;
 }
 
@@ -170,7 +171,7 @@ void Sidecar::housekeeping(std::uint64_t now) {
   std::uint64_t failed = 0;
   for (auto& [n, s] : streams_) {
     s->housekeeping(now);
-    failed += s->state() != StreamState::ok;
+    failed += s->state() != RingState::ok;
   }
   control_->heartbeat_ns.store(wall_ns(), std::memory_order_relaxed);
   control_->streams.store(streams_.size(), std::memory_order_relaxed);
@@ -212,7 +213,7 @@ int Sidecar::run(int signal_fd) {
   scan_shm();
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;
   spdlog::info("aerolog-sidecar {} ready: shm {}, WAL {}, durability {}, idle {}, {} stream(s)", AEROLOG_VERSION,
-               opt_.shm_dir, opt_.wal_dir, to_string(opt_.durability), to_string(opt_.idle), streams_.size());
+               opt_.shm_dir, opt_.wal_dir, name_of(opt_.durability), to_string(opt_.idle), streams_.size());
   if (opt_.durability == Durability::none)
     spdlog::warn("durability is NONE: nothing is synced, records are NOT durable (benchmarks only)");
   sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", status_line().c_str(), static_cast<int>(::getpid()));

@@ -9,6 +9,7 @@
 #include "ring_guard.hpp"
 
 #include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/names.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -23,20 +24,6 @@ namespace aerolog::sidecar {
 using namespace common;  // files, clocks, errno errors
 using namespace proto;
 using std::memory_order_acquire, std::memory_order_relaxed, std::memory_order_release;
-
-const char* to_string(StreamState s) {
-  switch (s) {
-    case StreamState::ok:
-      return "ok";
-    case StreamState::quarantined:
-      return "quarantined";
-    case StreamState::io_error:
-      return "io_error";
-    case StreamState::refused:
-      return "refused";
-  }
-  return "?";
-}
 
 Stream::Stream(std::string name, const Options& opt, Uring& uring, Preparer& preparer, StreamTotals& totals)
     : name_(std::move(name)),
@@ -60,15 +47,15 @@ Stream::~Stream() {
 }
 
 bool Stream::poll(std::uint64_t now, bool stopping) {
-  if (!hdr_ || state_ != StreamState::ok) return false;
+  if (!hdr_ || state_ != RingState::ok) return false;
   if (guard::faulted(guard_)) {
-    fail(StreamState::quarantined, 0,
+    fail(RingState::quarantined, 0,
          "ring file " + ring_path_ + " was truncated underneath the sidecar (SIGBUS caught)");
     return false;
   }
   const std::uint64_t w = hdr_->producer.write_pos.load(memory_order_acquire);
   if (w < cursor_ || w - durable_pos_ > cap_) {
-    fail(StreamState::quarantined, 0,
+    fail(RingState::quarantined, 0,
          "ring write position " + std::to_string(w) + " is behind the sidecar (" + std::to_string(cursor_) +
              ") or beyond capacity");
     return false;
@@ -94,7 +81,7 @@ bool Stream::poll(std::uint64_t now, bool stopping) {
     if (upto - cursor_ < opt_.max_block && now - pending_since_ns_ < opt_.batch_delay_us * 1000) return false;
   }
   bool did = false;
-  while (!free_.empty() && cursor_ < upto && state_ == StreamState::ok) {
+  while (!free_.empty() && cursor_ < upto && state_ == RingState::ok) {
     const std::uint64_t bound = std::min<std::uint64_t>(kBlockHeaderSize + (w - cursor_), free_.back()->buf.size());
     if (!ensure_segment(align_up(bound, kPage), next_seq_)) break;
     if (!build_block(upto, w)) break;
@@ -104,35 +91,32 @@ bool Stream::poll(std::uint64_t now, bool stopping) {
   return did;
 }
 
-void Stream::fail(StreamState s, int err, const std::string& why) {
+void Stream::fail(RingState s, int err, const std::string& why) {
   std::string text =
       err ? std::string(std::strerror(err)) + ": " + why : why;  // the cause first: status shows ~95 chars
   const bool repeat = text == error_;                            // a retry failing the same way again: log it quietly
   state_ = s;
   error_ = std::move(text);
-  log_->log(repeat ? spdlog::level::debug : spdlog::level::err, "stream {}: {} ({})", name_, error_, to_string(s));
-  if (s == StreamState::io_error) {
+  log_->log(repeat ? spdlog::level::debug : spdlog::level::err, "stream {}: {} ({})", name_, error_, name_of(s));
+  if (s == RingState::io_error) {
     ++totals_.io_errors;
     retry_at_ns_ = mono_ns() + kRetryNs;
   }
   if (!hdr_) return;
-  const RingState rs = s == StreamState::io_error  ? RingState::io_error
-                       : s == StreamState::refused ? RingState::refused
-                                                   : RingState::quarantined;
-  if (s == StreamState::quarantined)
+  if (s == RingState::quarantined)
     hdr_->counters.quarantines.store(hdr_->counters.quarantines.load(memory_order_relaxed) + 1, memory_order_relaxed);
-  if (s == StreamState::io_error)
+  if (s == RingState::io_error)
     hdr_->counters.io_errors.store(hdr_->counters.io_errors.load(memory_order_relaxed) + 1, memory_order_relaxed);
   std::snprintf(hdr_->sidecar.error, sizeof hdr_->sidecar.error, "%s", error_.c_str());
   hdr_->sidecar.error_errno.store(static_cast<std::uint32_t>(err), memory_order_relaxed);
-  hdr_->sidecar.state.store(static_cast<std::uint32_t>(rs), memory_order_release);
+  hdr_->sidecar.state.store(static_cast<std::uint32_t>(s), memory_order_release);
 }
 
 void Stream::housekeeping(std::uint64_t now) {
   if (hdr_) hdr_->sidecar.heartbeat_ns.store(wall_ns(), memory_order_relaxed);
   check_replaced();
   recheck_ring(now);
-  if (state_ == StreamState::io_error) recover_from_io_error(now);
+  if (state_ == RingState::io_error) recover_from_io_error(now);
   retire_if_idle(now);
   if (now >= next_retention_ns_) {
     next_retention_ns_ = now + kRetentionEveryNs;
@@ -141,8 +125,8 @@ void Stream::housekeeping(std::uint64_t now) {
 }
 
 bool Stream::drained() const {
-  if (!hdr_ || state_ == StreamState::quarantined || state_ == StreamState::refused) return true;
-  return state_ == StreamState::ok && inflight_.empty() &&
+  if (!hdr_ || state_ == RingState::quarantined || state_ == RingState::refused) return true;
+  return state_ == RingState::ok && inflight_.empty() &&
          durable_pos_ == hdr_->producer.write_pos.load(memory_order_acquire);
 }
 

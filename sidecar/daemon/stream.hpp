@@ -30,6 +30,8 @@ class logger;
 
 namespace aerolog::sidecar {
 
+using proto::RingState;  // a stream's state is exactly what its ring shows (FORMAT.md 2.2)
+
 class Stream;
 
 struct Block {
@@ -46,9 +48,6 @@ struct Block {
   bool done = false;
   explicit Block(Stream* s, std::size_t cap) : owner(s), buf(cap) {}
 };
-
-enum class StreamState { ok, quarantined, io_error, refused };
-const char* to_string(StreamState s);
 
 struct StreamTotals {
   std::uint64_t blocks = 0, bytes = 0, frames = 0, io_errors = 0;
@@ -70,7 +69,7 @@ class Stream {
   const std::string& name() const { return name_; }
   bool attached() const { return hdr_ != nullptr; }
   std::size_t inflight() const { return inflight_.size(); }
-  StreamState state() const { return state_; }
+  RingState state() const { return state_; }
   const std::string& error() const { return error_; }
   std::uint64_t durable_seq() const { return durable_seq_; }
   std::uint64_t ring_inode() const { return ring_ino_; }
@@ -80,7 +79,7 @@ class Stream {
   void submit(Block* b);
   void advance();
   bool ensure_segment(std::uint64_t need, std::uint64_t first_seq);
-  void fail(StreamState s, int err, const std::string& why);
+  void fail(RingState s, int err, const std::string& why);
   void recover_from_io_error(std::uint64_t now_ns);
   void retire_if_idle(std::uint64_t now_ns);
   void apply_retention(std::uint64_t now_ns);
@@ -129,7 +128,7 @@ class Stream {
   std::shared_ptr<Spare> spare_;
   std::uint64_t failed_off_ = 0;  // first offset written by a failed attempt (to zero)
 
-  StreamState state_ = StreamState::ok;
+  RingState state_ = RingState::ok;
   bool ring_refused_ = false;  // refused because of the ring (not the WAL): looked at again
   std::string error_;
   std::uint64_t recheck_at_ns_ = 0;

@@ -59,31 +59,32 @@ void Stream::continue_after_reboot(const std::string& ring) {
   }
 }
 
+// False while the ring cannot be served yet; the sidecar tries again at its next scan. Every
+// reason except a ring that is gone again, being created or retired is logged once (error_).
 bool Stream::attach(const std::string& ring_path) {
   if (hdr_) return true;
-  Fd fd(::open(ring_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return false;
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return false;
-  if (!owned_by_us_or_our_group(st)) {
-    const std::string why = ring_path + " is owned by uid " + std::to_string(st.st_uid) + " gid " +
-                            std::to_string(st.st_gid) + ", neither our user nor one of our groups: not served";
-    if (error_ != why) log_->error("stream {}: {}", name_, why);
+  auto not_served = [&](const std::string& why) {
+    if (error_ != why) log_->error("stream {}: ring not served: {}", name_, why);
     error_ = why;
     return false;
-  }
+  };
+  Fd fd(::open(ring_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return errno == ENOENT ? false : not_served("open " + ring_path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return not_served("stat " + ring_path + ": " + std::strerror(errno));
+  if (!owned_by_us_or_our_group(st))
+    return not_served(ring_path + " is owned by uid " + std::to_string(st.st_uid) + " gid " +
+                      std::to_string(st.st_gid) + ", neither our user nor one of our groups");
   detail::RingProbe probe;
   try {
     probe = detail::probe_ring(fd.get(), ring_path);
   } catch (const Error& e) {
-    if (error_ != e.what()) log_->error("stream {}: ring not served: {}", name_, e.what());
-    error_ = e.what();
-    return false;
+    return not_served(e.what());
   }
   if (probe.kind != detail::RingProbe::live) return false;  // being created, or retired
   map_len_ = kRingHeaderSize + probe.capacity;
   void* m = ::mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
-  if (m == MAP_FAILED) return false;
+  if (m == MAP_FAILED) return not_served("map " + ring_path + ": " + std::strerror(errno));
   hdr_ = static_cast<RingHeader*>(m);
   data_ = static_cast<const std::byte*>(m) + kRingHeaderSize;
   guard_ = guard::add(m, map_len_);
@@ -93,17 +94,17 @@ bool Stream::attach(const std::string& ring_path) {
   ring_path_ = ring_path;
   max_frame_ = hdr_->id.max_frame;
   hdr_->sidecar.sidecar_pid.store(static_cast<std::uint32_t>(::getpid()), memory_order_relaxed);
-  if (state_ == StreamState::refused) {  // show why in the ring, never drain it
+  if (state_ == RingState::refused) {  // show why in the ring, never drain it
     fail(state_, 0, error_);
     return true;
   }
 
   if (std::string(hdr_->id.stream, strnlen(hdr_->id.stream, sizeof hdr_->id.stream)) != name_) {
-    fail(StreamState::quarantined, 0, "ring header names another stream");
+    fail(RingState::quarantined, 0, "ring header names another stream");
     return true;
   }
-  if (max_frame_ < kFrameHeaderSize + 8 || max_frame_ > std::min<std::uint64_t>(kMaxFrameSize, cap_ / 4)) {
-    fail(StreamState::quarantined, 0, "ring header max_frame out of range");
+  if (!detail::max_frame_valid(max_frame_, cap_)) {
+    fail(RingState::quarantined, 0, "ring header max_frame out of range");
     return true;
   }
   const std::uint64_t w = hdr_->producer.write_pos.load(memory_order_acquire);
@@ -112,13 +113,13 @@ bool Stream::attach(const std::string& ring_path) {
   const detail::RingView view{data_, cap_, max_frame_};
   detail::RingScan scan = detail::scan_ring(view, r, w);
   if (!scan.error.empty()) {
-    fail(StreamState::quarantined, 0,
+    fail(RingState::quarantined, 0,
          "ring contents invalid at position " + std::to_string(scan.bad_pos) + ": " + scan.error);
     return true;
   }
   hdr_->counters.wal_last_seq.store(durable_seq_, memory_order_relaxed);  // 0 for an empty WAL
   if (d > durable_seq_) {  // also with no WAL at all: a lost WAL directory must not go unnoticed
-    fail(StreamState::refused, 0,
+    fail(RingState::refused, 0,
          "the ring says seq " + std::to_string(d) + " was made durable but the WAL in " + dir_ +
              (wal_empty_ ? " is empty" : " ends at seq " + std::to_string(durable_seq_)));
     return true;
@@ -169,7 +170,7 @@ bool Stream::attach(const std::string& ring_path) {
 void Stream::fail_ring(std::uint64_t ring_first) {
   ring_refused_ = true;
   recheck_at_ns_ = mono_ns() + kRetryNs;
-  fail(StreamState::refused, 0,
+  fail(RingState::refused, 0,
        "ring seqs from " + std::to_string(ring_first) + " do not continue the WAL (ends at " +
            std::to_string(durable_seq_) + "): see aerologctl adopt");
 }
@@ -191,7 +192,7 @@ void Stream::check_replaced() {
   if (!hdr_) return;
   struct stat st;
   if (::fstat(ring_fd_, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < map_len_) {
-    fail(StreamState::quarantined, 0,
+    fail(RingState::quarantined, 0,
          "ring file " + ring_path_ + " was truncated underneath the sidecar (" + std::to_string(st.st_size) + " of " +
              std::to_string(map_len_) + " bytes)");
     detach();  // touching the lost pages would fault
@@ -200,7 +201,7 @@ void Stream::check_replaced() {
   const bool gone = ::stat(ring_path_.c_str(), &st) != 0 || st.st_ino != ring_ino_;
   if (!gone) return;
   const bool empty = inflight_.empty() && durable_pos_ == hdr_->producer.write_pos.load(memory_order_acquire);
-  if (!empty && state_ == StreamState::ok) return;
+  if (!empty && state_ == RingState::ok) return;
   log_->warn("stream {}: ring file {} was removed or replaced; the old ring is {}: detached", name_, ring_path_,
              empty ? "fully durable" : "not being served");
   detach();
@@ -214,14 +215,14 @@ void Stream::recheck_ring(std::uint64_t now) {
   recheck_at_ns_ = now + kRetryNs;
   detach();
   ring_refused_ = false;
-  state_ = StreamState::ok;  // error_ is kept: the same refusal again is logged quietly
+  state_ = RingState::ok;  // error_ is kept: the same refusal again is logged quietly
   if (!wal_empty_ && ::access(ring_path_.c_str(), F_OK) != 0 && errno == ENOENT) continue_after_reboot(ring_path_);
 }
 
 // A ring whose producer is gone and whose records are all durable is shrunk to its header
 // after the grace period; the next producer regrows it and the seqs carry on.
 void Stream::retire_if_idle(std::uint64_t now) {
-  if (!hdr_ || state_ != StreamState::ok || !inflight_.empty() ||
+  if (!hdr_ || state_ != RingState::ok || !inflight_.empty() ||
       durable_pos_ != hdr_->producer.write_pos.load(memory_order_acquire) || detail::producer_lock_held(ring_fd_)) {
     idle_since_ns_ = 0;
     return;

@@ -29,7 +29,7 @@ void Stream::recover_wal() {
   try {
     make_dirs_durably(dir_);
   } catch (const std::exception& e) {
-    fail(StreamState::refused, errno_of(e), e.what());
+    fail(RingState::refused, errno_of(e), e.what());
     return;
   }
   // What a producer may have seen acknowledged: recovery must find it in the WAL, whole.
@@ -39,11 +39,11 @@ void Stream::recover_wal() {
   try {
     r = recover_last_segment(dir_, name_, acked);
   } catch (const std::exception& e) {
-    fail(StreamState::refused, 0, std::string("recovery failed: ") + e.what());
+    fail(RingState::refused, 0, std::string("recovery failed: ") + e.what());
     return;
   }
   if (r.refused) {
-    fail(StreamState::refused, 0, r.error);
+    fail(RingState::refused, 0, r.error);
     return;
   }
   if (!r.note.empty()) log_->warn("stream {}: {}", name_, r.note);
@@ -61,7 +61,7 @@ void Stream::recover_wal() {
 
 bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   if (seg_.fd >= 0 && seg_.write_off + need <= seg_.size) return true;
-  if (!inflight_.empty() || state_ != StreamState::ok) return false;  // roll once the old segment is quiet
+  if (!inflight_.empty() || state_ != RingState::ok) return false;  // roll once the old segment is quiet
   switch (spare_->state.load()) {
     case Spare::none:
       preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
@@ -70,7 +70,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
       return false;
     case Spare::failed:
       spare_->state = Spare::none;
-      fail(StreamState::io_error, spare_->error_code, "cannot prepare the next segment (" + spare_->error + ")");
+      fail(RingState::io_error, spare_->error_code, "cannot prepare the next segment (" + spare_->error + ")");
       return false;
     default:
       break;
@@ -84,7 +84,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
     seg_ = activate_spare(dir_, dir_ + "/" + kSpareName, name_, first_seq, generation);
   } catch (const std::exception& e) {
     spare_->state = Spare::none;
-    fail(StreamState::io_error, errno_of(e), std::string("cannot start a segment (") + e.what() + ")");
+    fail(RingState::io_error, errno_of(e), std::string("cannot start a segment (") + e.what() + ")");
     return false;
   }
   spare_->state = Spare::none;
@@ -117,7 +117,7 @@ void Stream::recover_from_io_error(std::uint64_t now) {
   next_seq_ = durable_seq_ + 1;
   if (now < retry_at_ns_) return;
   log_->info("stream {}: retrying from seq {} after: {}", name_, next_seq_, error_);
-  state_ = StreamState::ok;
+  state_ = RingState::ok;
   if (hdr_) hdr_->sidecar.state.store(static_cast<std::uint32_t>(RingState::ok), memory_order_release);
 }
 

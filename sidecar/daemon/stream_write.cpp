@@ -36,7 +36,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
   while (pos < upto) {
     detail::FrameAt f;
     if (const char* err = detail::check_frame(view, pos, end, f)) {
-      fail(StreamState::quarantined, 0, std::string("bad frame at ring position ") + std::to_string(pos) + ": " + err);
+      fail(RingState::quarantined, 0, std::string("bad frame at ring position ") + std::to_string(pos) + ": " + err);
       return false;
     }
     if (f.pad) {
@@ -44,7 +44,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
       continue;
     }
     if (f.header.seq != seq) {
-      fail(StreamState::quarantined, 0,
+      fail(RingState::quarantined, 0,
            "seq jump at ring position " + std::to_string(pos) + ": expected " + std::to_string(seq) + ", found " +
                std::to_string(f.header.seq));
       return false;
@@ -128,9 +128,9 @@ void Stream::advance() {
   while (!inflight_.empty() && inflight_.front()->done) {
     Block* b = inflight_.front();
     if (b->error) {
-      if (state_ == StreamState::ok) {
+      if (state_ == RingState::ok) {
         failed_off_ = b->seg_off;
-        fail(StreamState::io_error, b->error,
+        fail(RingState::io_error, b->error,
              "write of seqs " + std::to_string(b->first_seq) + ".." + std::to_string(b->last_seq) + " to " + seg_.path +
                  " failed");
       }
@@ -156,11 +156,11 @@ void Stream::advance() {
     free_.push_back(b);
     moved = true;
   }
-  if (inflight_.empty() && state_ == StreamState::ok && cursor_ > durable_pos_) {
+  if (inflight_.empty() && state_ == RingState::ok && cursor_ > durable_pos_) {
     durable_pos_ = cursor_;  // only padding frames lie between
     moved = true;
   }
-  if (moved && !error_.empty() && state_ == StreamState::ok) {
+  if (moved && !error_.empty() && state_ == RingState::ok) {
     log_->info("stream {}: writing again, durable through seq {} (after: {})", name_, durable_seq_, error_);
     error_.clear();
   }

@@ -32,7 +32,7 @@ struct Counts {
 };
 
 // LOBSTER message line: time (s after midnight), type 1-7, order id, size, price x10000, direction.
-struct Msg {
+struct LobsterMessage {
   double time;
   int type;
   std::uint64_t order_id;
@@ -49,7 +49,7 @@ bool field(std::string_view& rest, T& out) {
   return ec == std::errc() && ptr == f.data() + f.size();
 }
 
-bool parse(std::string_view line, Msg& m) {
+bool parse_lobster(std::string_view line, LobsterMessage& m) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return field(line, m.time) && field(line, m.type) && field(line, m.order_id) && field(line, m.size) &&
          field(line, m.price) && field(line, m.direction) && line.empty() && m.type >= 1 && m.type <= 7 &&
@@ -187,9 +187,9 @@ int main(int argc, char** argv) {
   in.clear();
   in.seekg(0);
   if (format == "auto") {
-    Msg probe;
+    LobsterMessage probe;
     format = (first_line.rfind("ts,", 0) == 0 || std::count(first_line.begin(), first_line.end(), ',') == 4) ? "trades"
-             : parse(first_line, probe)                                                                      ? "lobster"
+             : parse_lobster(first_line, probe)                                                              ? "lobster"
                                                                                                              : "";
     if (format.empty()) {
       std::fprintf(stderr, "aerolog-replay: %s: cannot tell the format from its first line; pass --format\n",
@@ -269,8 +269,8 @@ int main(int argc, char** argv) {
       r = prod->publish(t);
       c.trades += r.status == Status::ok;
     } else {
-      Msg msg;
-      if (!parse(line, msg)) {
+      LobsterMessage msg;
+      if (!parse_lobster(line, msg)) {
         malformed(line);
         continue;
       }

@@ -124,7 +124,7 @@ void Shipper::resume(Stream& s) {
 }
 
 void Shipper::advance(Stream& s) {
-  while (!s.sent.empty() && !s.sent.front().real) {
+  while (!s.sent.empty() && !s.sent.front().in_flight) {
     s.acked = std::max(s.acked, s.sent.front().last);
     s.sent.pop_front();
   }
@@ -230,7 +230,7 @@ bool Shipper::fill(Stream& s, std::uint64_t now) {
 
 void Shipper::on_acked(const Batch& b) {
   Stream& s = *streams_.at(b.stream);
-  if (s.sent.empty() || !s.sent.front().real || s.sent.front().first != b.first)
+  if (s.sent.empty() || !s.sent.front().in_flight || s.sent.front().first != b.first)
     throw SinkError("acknowledgement out of order for stream " + s.name + " seq " + std::to_string(b.first));
   s.acked = b.last;
   s.acked_ts = b.last_ts;

@@ -156,7 +156,7 @@ void NatsSink::send(Batch&& b) {
   b.body = {};
   {
     std::lock_guard lock(mu_);
-    pending_.push_back({std::move(b), id, 0, {}});
+    pending_.push_back({std::move(b), id, Pending::Ack::waiting, {}});
   }
   jsPubOptions po;
   jsPubOptions_Init(&po);
@@ -171,8 +171,8 @@ void NatsSink::send(Batch&& b) {
 void NatsSink::on_ack(const char* msg_id, bool ok, const std::string& error) {
   std::lock_guard lock(mu_);
   for (Pending& p : pending_)
-    if (msg_id && p.id == msg_id && p.state == 0) {
-      p.state = ok ? 1 : -1;
+    if (msg_id && p.id == msg_id && p.ack == Pending::Ack::waiting) {
+      p.ack = ok ? Pending::Ack::acked : Pending::Ack::failed;
       p.error = error;
       return;
     }
@@ -180,12 +180,12 @@ void NatsSink::on_ack(const char* msg_id, bool ok, const std::string& error) {
 
 void NatsSink::collect(std::vector<Batch>& acked) {
   std::lock_guard lock(mu_);
-  while (!pending_.empty() && pending_.front().state == 1) {
+  while (!pending_.empty() && pending_.front().ack == Pending::Ack::acked) {
     acked.push_back(std::move(pending_.front().batch));
     pending_.pop_front();
   }
   for (const Pending& p : pending_)
-    if (p.state < 0) throw SinkError("nats: publish of " + p.id + " failed: " + p.error);
+    if (p.ack == Pending::Ack::failed) throw SinkError("nats: publish of " + p.id + " failed: " + p.error);
   if (!pending_.empty() && (!nc_ || natsConnection_Status(nc_) != NATS_CONN_STATUS_CONNECTED))
     throw SinkError("nats: connection lost");
 }

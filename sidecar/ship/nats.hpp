@@ -46,7 +46,7 @@ class NatsSink final : public Sink {
   struct Pending {
     Batch batch;  // body released once published
     std::string id;
-    int state = 0;  // 0 waiting, 1 acked, -1 failed
+    enum class Ack : std::uint8_t { waiting, acked, failed } ack = Ack::waiting;
     std::string error;
   };
   const Options& o_;

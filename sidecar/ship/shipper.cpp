@@ -33,7 +33,7 @@ void Shipper::fail(const std::string& why) {
     Stream& s = *sp;
     std::deque<SeqRange> again;
     for (const Sent& e : s.sent)
-      if (e.real) again.push_back({e.first, e.last});
+      if (e.in_flight) again.push_back({e.first, e.last});
     again.insert(again.end(), s.resend.begin(), s.resend.end());  // not re-sent yet: they come later
     s.resend = std::move(again);
     s.sent.clear();

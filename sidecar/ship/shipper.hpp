@@ -39,7 +39,8 @@ class Shipper {
  private:
   struct Sent {
     std::uint64_t first, last, last_ts;
-    bool real;  // false: a range the sink already holds, or one retention deleted unshipped
+    bool in_flight;  // a batch in the sink awaiting its ack; false: a range the sink already holds, or one
+                     // retention deleted unshipped (passed over, never acked)
   };
   struct Stream {
     std::uint32_t id;

@@ -156,7 +156,7 @@ Run measure_streams(const std::string& shm, int streams, std::uint64_t n) {
     o.on_full = aerolog::FullPolicy::spin;
     o.capacity = 16u << 20;
     prods.push_back(aerolog::Producer::open("multi" + std::to_string(streams) + "-" + std::to_string(i), o));
-    prods.back().try_publish(300, "warm", 4);
+    prods.back().publish(300, "warm", 4);
     prods.back().wait_durable(prods.back().last_seq(), std::chrono::seconds(30));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -165,7 +165,7 @@ Run measure_streams(const std::string& shm, int streams, std::uint64_t n) {
   for (auto& p : prods)
     threads.emplace_back([&p, n, streams] {
       unsigned char buf[40] = {};
-      for (std::uint64_t i = 0; i < n / static_cast<std::uint64_t>(streams); ++i) p.try_publish(300, buf, sizeof buf);
+      for (std::uint64_t i = 0; i < n / static_cast<std::uint64_t>(streams); ++i) p.publish(300, buf, sizeof buf);
       p.wait_durable(p.last_seq(), std::chrono::seconds(120));
     });
   for (auto& t : threads) t.join();
@@ -218,7 +218,7 @@ Run measure(const std::string& shm, const std::string& stream, std::uint64_t n, 
   o.on_full = aerolog::FullPolicy::spin;
   auto p = aerolog::Producer::open(stream, o);
   // Warm up: the sidecar finds the new ring and prepares its first segment before timing.
-  for (int i = 0; i < 100; ++i) p.try_publish(300, "warm", 4);
+  for (int i = 0; i < 100; ++i) p.publish(300, "warm", 4);
   p.wait_durable(p.last_seq(), std::chrono::seconds(30));
   // ...and zeroes the spare for its next segment (64 MiB of background writes) before the
   // clock starts: the figures are the steady state, not a stream's first second.
@@ -243,7 +243,7 @@ Run measure(const std::string& shm, const std::string& stream, std::uint64_t n, 
       sample();
     }
     pub[i] = now_ns();
-    p.try_publish(300, buf.data(), payload);
+    p.publish(300, buf.data(), payload);
   }
   while (seen < base + n && now_ns() - t0 < 120'000'000'000ull) sample();
   const double secs = double(now_ns() - t0) / 1e9;

@@ -172,9 +172,9 @@ std::vector<Row> run_once(const Config& cfg) {
     rows.push_back(r);
   }
   const std::string shm = "/dev/shm";
-  // try_publish (copy), try_claim + commit (zero-copy), and try_publish with a caller-supplied
+  // publish (copy), claim + commit (zero-copy), and publish with a caller-supplied
   // timestamp (the ring alone, without reading the TSC).
-  const char* names[] = {"aerolog try_publish", "aerolog claim+commit", "aerolog publish, user ts"};
+  const char* names[] = {"aerolog publish", "aerolog claim+commit", "aerolog publish, user ts"};
   for (int mode = 0; mode < 3; ++mode) {
     Row r{names[mode]};
     aerolog::ProducerOptions o;
@@ -187,19 +187,19 @@ std::vector<Row> run_once(const Config& cfg) {
       Drainer drain(p.path(), 1);
       std::function<void()> op;
       if (mode == 0) {
-        auto f = [&] { p.try_publish(300, payload, kPayload); };
+        auto f = [&] { p.publish(300, payload, kPayload); };
         latency(r, cfg.samples, f);
         r.tput_small = throughput(cfg.small, f);
         r.tput_large = throughput(cfg.large, f);
       } else if (mode == 2) {
         std::uint64_t ts = 1;
-        auto f = [&] { p.try_publish(300, payload, kPayload, ++ts); };
+        auto f = [&] { p.publish(300, payload, kPayload, ++ts); };
         latency(r, cfg.samples, f);
         r.tput_small = throughput(cfg.small, f);
         r.tput_large = throughput(cfg.large, f);
       } else {
         auto f = [&] {
-          aerolog::Claim c = p.try_claim(300, kPayload);
+          aerolog::Claim c = p.claim(300, kPayload);
           std::memcpy(c.data, payload, kPayload);
           p.commit();
         };

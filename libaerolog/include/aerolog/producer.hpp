@@ -1,7 +1,8 @@
 // The write side of a stream: one Producer per stream at a time, used from one thread.
 //
-// The publish path (try_publish, publish, try_claim/commit) is inline, wait-free, and makes no
-// system call, takes no lock and allocates nothing. Space is re-read from the sidecar only when
+// The publish path (publish, publish_text, claim/commit) is inline and makes no system call,
+// takes no lock and allocates nothing; with FullPolicy::drop (the default) it is wait-free,
+// with FullPolicy::spin it waits for the sidecar when the ring is full. Space is re-read from the sidecar only when
 // the cached view of the ring looks full. open() and the rest are the slow path and may throw
 // aerolog::Error.
 #pragma once
@@ -80,23 +81,24 @@ class Producer {
   ~Producer();
 
   // ---- publish path -------------------------------------------------------------------------
-  Result try_publish(std::uint16_t type, const void* data, std::uint32_t len) noexcept {
+  // A full ring: Status::full under FullPolicy::drop, a wait for space under FullPolicy::spin.
+  Result publish(std::uint16_t type, const void* data, std::uint32_t len) noexcept {
     return publish_at(type, data, len, clock_.now(), 0);
   }
-  Result try_publish(std::uint16_t type, const void* data, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
+  Result publish(std::uint16_t type, const void* data, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
     return publish_at(type, data, len, timestamp_ns, proto::kFlagUserTimestamp);
   }
   // A trivially copyable record with a static kType (the standard records in proto/records.hpp).
   template <class T>
   requires std::is_trivially_copyable_v<T> && requires { T::kType; }
-  Result publish(const T& record) noexcept { return try_publish(T::kType, &record, sizeof(T)); }
+  Result publish(const T& record) noexcept { return publish(T::kType, &record, sizeof(T)); }
   template <class T>
   requires std::is_trivially_copyable_v<T> Result publish(std::uint16_t type, const T& record)
-  noexcept { return try_publish(type, &record, sizeof(T)); }
+  noexcept { return publish(type, &record, sizeof(T)); }
   Result publish_text(proto::Level level, std::string_view text) noexcept;
 
-  Claim try_claim(std::uint16_t type, std::uint32_t len) noexcept { return claim_at(type, len, clock_.now(), 0); }
-  Claim try_claim(std::uint16_t type, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
+  Claim claim(std::uint16_t type, std::uint32_t len) noexcept { return claim_at(type, len, clock_.now(), 0); }
+  Claim claim(std::uint16_t type, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
     return claim_at(type, len, timestamp_ns, proto::kFlagUserTimestamp);
   }
   // Publishes the claimed record (all of it, or only its first `used` bytes); returns its seq.
