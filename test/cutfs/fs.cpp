@@ -1,100 +1,24 @@
 #include "fs.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <random>
 #include <stdexcept>
+#include <string>
 #include <thread>
-#include <vector>
 
+#include "fs_ops.hpp"
 #include "log.hpp"
 
 namespace cutfs {
 
-namespace {
-
-// An open file: the backing fd and the flags the file was opened with (O_DSYNC lives here
-// for an open(O_DSYNC); the write request carries it too, see do_write).
-struct Handle {
-  int fd;
-  int flags;
-};
-
-struct DirHandle {
-  DIR* dp = nullptr;
-  off_t offset = 0;
-  dirent* entry = nullptr;
-};
-
-Fs& fs_of(fuse_req_t req) { return *static_cast<Fs*>(fuse_req_userdata(req)); }
-Handle& handle(fuse_file_info* fi) { return *reinterpret_cast<Handle*>(fi->fh); }
-DirHandle& dir_handle(fuse_file_info* fi) { return *reinterpret_cast<DirHandle*>(fi->fh); }
-unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
-
-// Counts the handler as in flight (the cut waits for these) and answers EIO once the power
-// is off. Usage: `Op op(req); if (op.dead()) return;`.
-class Op {
- public:
-  explicit Op(fuse_req_t req) : fs_(fs_of(req)), req_(req) { fs_.inflight++; }
-  ~Op() { fs_.inflight--; }
-  Op(const Op&) = delete;
-  Op& operator=(const Op&) = delete;
-  Fs& fs() { return fs_; }
-  bool dead() {
-    if (!fs_.off) return false;
-    fuse_reply_err(req_, EIO);
-    return true;
-  }
-  // Sleep 0..max_delay_us before replying, so that replies complete out of order across the
-  // worker threads and a cut can land between a request and its reply.
-  void delay() {
-    if (fs_.max_delay_us == 0) return;
-    thread_local std::mt19937_64 rng{fs_.seed ^ std::hash<std::thread::id>{}(std::this_thread::get_id())};
-    auto us = std::uniform_int_distribution<unsigned>(0, fs_.max_delay_us)(rng);
-    std::this_thread::sleep_for(std::chrono::microseconds(us));
-  }
-
- private:
-  Fs& fs_;
-  fuse_req_t req_;
-};
-
-// After the delay: the new entry, or the error.
-void reply_entry(Op& op, fuse_req_t req, int err, const fuse_entry_param& e) {
-  op.delay();
-  if (err)
-    fuse_reply_err(req, err);
-  else
-    fuse_reply_entry(req, &e);
-}
-
-int fd_of(Fs& fs, fuse_ino_t ino) {
-  std::lock_guard lock(fs.mu);
-  auto it = fs.nodes.find(ino);
-  return it == fs.nodes.end() ? -1 : it->second.fd;
-}
-
-std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
-// Open flags for the backing fd: creation and truncation are done by their own ops; O_DIRECT
-// would need aligned buffers (libfuse's are not); O_[D]SYNC would only slow the backing,
-// which never matters (images come from the model); O_APPEND would make pwrite ignore the
-// offset the kernel chose.
-int backing_flags(int flags) {
-  return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_DIRECT | O_SYNC | O_DSYNC | O_APPEND)) | O_CLOEXEC;
-}
-
-// Finds or makes the node for parent/name, counts a lookup, fills e. new_id != 0: a file we
-// just created, which takes the backing st_ino over from any deleted file that had it.
-int do_lookup(Fs& fs, fuse_ino_t parent, const char* name, fuse_entry_param* e, Id new_id = 0) {
+int do_lookup(Fs& fs, fuse_ino_t parent, const char* name, fuse_entry_param* e, Id new_id) {
   int pfd = fd_of(fs, parent);
   if (pfd < 0) return ESTALE;
   int fd = ::openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -141,6 +65,8 @@ void forget_one(Fs& fs, fuse_ino_t ino, std::uint64_t n) {
     fs.nodes.erase(it);
   }
 }
+
+namespace {
 
 void reply_attr(fuse_req_t req, Fs& fs, fuse_ino_t ino) {
   int fd = fd_of(fs, ino);
@@ -233,293 +159,6 @@ void do_readlink(fuse_req_t req, fuse_ino_t ino) {
   buf[n] = '\0';
   op.delay();
   fuse_reply_readlink(req, buf);
-}
-
-// After a backing create of parent/name: names the new inode in the model and looks it up.
-// Returns an errno (EIO once the power is off: the model then ignores the op).
-int created(Fs& fs, fuse_ino_t parent, const char* name, Kind kind, fuse_entry_param* e,
-            const std::string& target = {}) {
-  struct stat st {};
-  if (::fstatat(fd_of(fs, parent), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
-  Id id = fs.model.new_id();
-  if (!fs.model.create(id, kind, st.st_mode, NsOp{NsOp::Type::add, parent, 0, name, {}, id, kind == Kind::dir}, target))
-    return EIO;
-  logf("create %s in %llu -> %llu", name, ull(parent), ull(id));
-  return do_lookup(fs, parent, name, e, id);
-}
-
-void do_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
-  Op op(req);
-  if (op.dead()) return;
-  if (!S_ISREG(mode)) return (void)fuse_reply_err(req, EPERM);  // only files are modelled
-  if (::mknodat(fd_of(op.fs(), parent), name, mode, 0) != 0) return (void)fuse_reply_err(req, errno);
-  fuse_entry_param e;
-  int err = created(op.fs(), parent, name, Kind::file, &e);
-  reply_entry(op, req, err, e);
-}
-
-void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  Op op(req);
-  if (op.dead()) return;
-  if (::mkdirat(fd_of(op.fs(), parent), name, mode) != 0) return (void)fuse_reply_err(req, errno);
-  fuse_entry_param e;
-  int err = created(op.fs(), parent, name, Kind::dir, &e);
-  reply_entry(op, req, err, e);
-}
-
-void do_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
-  Op op(req);
-  if (op.dead()) return;
-  if (::symlinkat(link, fd_of(op.fs(), parent), name) != 0) return (void)fuse_reply_err(req, errno);
-  fuse_entry_param e;
-  int err = created(op.fs(), parent, name, Kind::symlink, &e, link);
-  reply_entry(op, req, err, e);
-}
-
-void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-  Op op(req);
-  if (op.dead()) return;
-  Fs& fs = op.fs();
-  if (::linkat(fd_of(fs, ino), "", fd_of(fs, newparent), newname, AT_EMPTY_PATH) != 0)
-    return (void)fuse_reply_err(req, errno);
-  if (!fs.model.queue_ns(NsOp{NsOp::Type::add, newparent, 0, newname, {}, ino, false}))
-    return (void)fuse_reply_err(req, EIO);
-  fuse_entry_param e;
-  int err = do_lookup(fs, newparent, newname, &e);
-  reply_entry(op, req, err, e);
-}
-
-void remove_name(fuse_req_t req, fuse_ino_t parent, const char* name, int flags) {
-  Op op(req);
-  if (op.dead()) return;
-  Fs& fs = op.fs();
-  if (::unlinkat(fd_of(fs, parent), name, flags) != 0) return (void)fuse_reply_err(req, errno);
-  if (!fs.model.queue_ns(NsOp{NsOp::Type::remove, parent, 0, name, {}, 0, false}))
-    return (void)fuse_reply_err(req, EIO);
-  logf("remove %s in %llu", name, ull(parent));
-  op.delay();
-  fuse_reply_err(req, 0);
-}
-
-void do_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) { remove_name(req, parent, name, 0); }
-
-void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) { remove_name(req, parent, name, AT_REMOVEDIR); }
-
-void do_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
-               unsigned int flags) {
-  Op op(req);
-  if (op.dead()) return;
-  if (flags) return (void)fuse_reply_err(req, EINVAL);  // NOREPLACE/EXCHANGE: not modelled
-  Fs& fs = op.fs();
-  if (::renameat(fd_of(fs, parent), name, fd_of(fs, newparent), newname) != 0) return (void)fuse_reply_err(req, errno);
-  if (!fs.model.queue_ns(NsOp{NsOp::Type::rename, parent, newparent, name, newname, 0, false}))
-    return (void)fuse_reply_err(req, EIO);
-  logf("rename %llu/%s -> %llu/%s", ull(parent), name, ull(newparent), newname);
-  op.delay();
-  fuse_reply_err(req, 0);
-}
-
-// No fi->direct_io: with it the kernel refuses mmap (ENODEV), and O_DIRECT opens work without.
-void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Op op(req);
-  if (op.dead()) return;
-  int fd = ::open(proc_path(fd_of(op.fs(), ino)).c_str(), backing_flags(fi->flags));
-  if (fd < 0) return (void)fuse_reply_err(req, errno);
-  fi->fh = reinterpret_cast<std::uint64_t>(new Handle{fd, fi->flags});
-  op.delay();
-  fuse_reply_open(req, fi);
-}
-
-void do_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
-  Op op(req);
-  if (op.dead()) return;
-  Fs& fs = op.fs();
-  int pfd = fd_of(fs, parent);
-  // O_EXCL first, to know whether this creates a name (a namespace op) or opens one.
-  int fd = ::openat(pfd, name, backing_flags(fi->flags) | O_CREAT | O_EXCL, mode);
-  bool fresh = fd >= 0;
-  if (!fresh && errno == EEXIST && !(fi->flags & O_EXCL)) fd = ::openat(pfd, name, backing_flags(fi->flags));
-  if (fd < 0) return (void)fuse_reply_err(req, errno);
-  fuse_entry_param e;
-  int err = fresh ? created(fs, parent, name, Kind::file, &e) : do_lookup(fs, parent, name, &e);
-  if (err) {
-    ::close(fd);
-    return (void)fuse_reply_err(req, err);
-  }
-  fi->fh = reinterpret_cast<std::uint64_t>(new Handle{fd, fi->flags});
-  op.delay();
-  fuse_reply_create(req, &e, fi);
-}
-
-void do_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  Op op(req);
-  if (op.dead()) return;
-  std::vector<char> buf(size);
-  ssize_t n = ::pread(handle(fi).fd, buf.data(), size, off);
-  if (n < 0) return (void)fuse_reply_err(req, errno);
-  op.delay();
-  fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
-}
-
-// The write goes to the backing file at once (reads see it) and into the model as not yet
-// durable. O_DSYNC/O_SYNC make it durable when acknowledged: from the open flags, or, for an
-// RWF_DSYNC io_uring/pwritev2 write, from the write request's flags (libfuse 3.14 puts the
-// kernel's fuse_write_in.flags, which carry O_DSYNC for IOCB_DSYNC, into fi->flags).
-void do_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-  Op op(req);
-  if (op.dead()) return;
-  Fs& fs = op.fs();
-  Handle& h = handle(fi);
-  for (size_t done = 0; done < size;) {
-    ssize_t n = ::pwrite(h.fd, buf + done, size - done, off + static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return (void)fuse_reply_err(req, n < 0 ? errno : EIO);
-    done += static_cast<size_t>(n);
-  }
-  std::uint64_t seq = 0;
-  if (!fs.model.queue_write(ino, off, buf, size, &seq)) return (void)fuse_reply_err(req, EIO);
-  bool by_request = fi->flags & O_DSYNC;  // O_SYNC includes the O_DSYNC bit
-  bool by_open = h.flags & O_DSYNC;
-  if (log_enabled())
-    logf("write ino=%llu off=%lld len=%zu seq=%llu dsync=%s", ull(ino), static_cast<long long>(off), size, ull(seq),
-         by_request && by_open ? "open+request-flags"
-         : by_request          ? "request-flags"
-         : by_open             ? "open-flags"
-                               : "no");
-  op.delay();
-  if ((by_request || by_open) && !fs.model.write_acked_dsync(ino, seq)) return (void)fuse_reply_err(req, EIO);
-  fuse_reply_write(req, size);
-}
-
-void do_flush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-  Op op(req);
-  if (op.dead()) return;
-  fuse_reply_err(req, 0);
-}
-
-// Release and forget also work after the cut: they only free our resources.
-void do_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  ::close(handle(fi).fd);
-  delete &handle(fi);
-  fuse_reply_err(req, 0);
-}
-
-void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {
-  Op op(req);
-  if (op.dead()) return;
-  logf("fsync ino=%llu datasync=%d", ull(ino), datasync);
-  op.delay();
-  fuse_reply_err(req, op.fs().model.fsync(ino) ? 0 : EIO);
-}
-
-void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {
-  Op op(req);
-  if (op.dead()) return;
-  logf("fsyncdir ino=%llu datasync=%d", ull(ino), datasync);
-  op.delay();
-  fuse_reply_err(req, op.fs().model.fsyncdir(ino) ? 0 : EIO);
-}
-
-void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, fuse_file_info* fi) {
-  Op op(req);
-  if (op.dead()) return;
-  int base = mode & ~FALLOC_FL_KEEP_SIZE;
-  bool known =
-      base == 0 || base == FALLOC_FL_ZERO_RANGE || (base == FALLOC_FL_PUNCH_HOLE && (mode & FALLOC_FL_KEEP_SIZE));
-  if (!known) return (void)fuse_reply_err(req, EOPNOTSUPP);
-  if (::fallocate(handle(fi).fd, mode, off, len) != 0) return (void)fuse_reply_err(req, errno);
-  if (!op.fs().model.queue_fallocate(ino, mode, off, len)) return (void)fuse_reply_err(req, EIO);
-  op.delay();
-  fuse_reply_err(req, 0);
-}
-
-void do_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Op op(req);
-  if (op.dead()) return;
-  int fd = ::openat(fd_of(op.fs(), ino), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return (void)fuse_reply_err(req, errno);
-  DIR* dp = ::fdopendir(fd);
-  if (!dp) {
-    int err = errno;
-    ::close(fd);
-    return (void)fuse_reply_err(req, err);
-  }
-  fi->fh = reinterpret_cast<std::uint64_t>(new DirHandle{dp, 0, nullptr});
-  op.delay();
-  fuse_reply_open(req, fi);
-}
-
-void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
-  Op op(req);
-  if (op.dead()) return;
-  Fs& fs = op.fs();
-  DirHandle& d = dir_handle(fi);
-  if (off != d.offset) {
-    ::seekdir(d.dp, off);
-    d.entry = nullptr;
-    d.offset = off;
-  }
-  std::vector<char> buf(size);
-  size_t pos = 0;
-  for (;;) {
-    if (!d.entry) {
-      errno = 0;
-      d.entry = ::readdir(d.dp);
-      if (!d.entry) {
-        if (errno && pos == 0) return (void)fuse_reply_err(req, errno);
-        break;
-      }
-    }
-    const char* name = d.entry->d_name;
-    off_t next = d.entry->d_off;
-    bool dots = !std::strcmp(name, ".") || !std::strcmp(name, "..");
-    size_t n;
-    if (plus) {
-      fuse_entry_param e{};
-      if (dots) {
-        e.attr.st_ino = d.entry->d_ino;
-        e.attr.st_mode = d.entry->d_type << 12;
-      } else if (do_lookup(fs, ino, name, &e) != 0) {
-        d.entry = nullptr;  // gone meanwhile: skip it
-        d.offset = next;
-        continue;
-      }
-      n = fuse_add_direntry_plus(req, buf.data() + pos, size - pos, name, &e, next);
-      if (n > size - pos) {
-        if (!dots) forget_one(fs, e.ino, 1);
-        break;
-      }
-    } else {
-      struct stat st {};
-      st.st_ino = d.entry->d_ino;
-      st.st_mode = d.entry->d_type << 12;
-      {
-        std::lock_guard lock(fs.mu);
-        if (auto it = fs.by_backing.find(d.entry->d_ino); it != fs.by_backing.end()) st.st_ino = it->second;
-      }
-      n = fuse_add_direntry(req, buf.data() + pos, size - pos, name, &st, next);
-      if (n > size - pos) break;
-    }
-    pos += n;
-    d.entry = nullptr;
-    d.offset = next;
-  }
-  op.delay();
-  fuse_reply_buf(req, buf.data(), pos);
-}
-
-void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  readdir_common(req, ino, size, off, fi, false);
-}
-
-void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  readdir_common(req, ino, size, off, fi, true);
-}
-
-void do_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  ::closedir(dir_handle(fi).dp);
-  delete &dir_handle(fi);
-  fuse_reply_err(req, 0);
 }
 
 void do_statfs(fuse_req_t req, fuse_ino_t) {

@@ -26,7 +26,7 @@ class Fs {
   // The cut: every op from now on fails with EIO; waits (bounded) for handlers in flight.
   void power_off();
 
-  // Used by the handlers (fs.cpp); public so they can stay plain functions.
+  // Used by the handlers (fs*.cpp); public so they can stay plain functions.
   struct Node {
     int fd = -1;  // O_PATH fd of the backing file: survives renames of it and its parents
     std::uint64_t nlookup = 0;

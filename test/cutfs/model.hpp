@@ -66,7 +66,7 @@ struct NsOp {
 
 using Tree = std::unordered_map<Id, std::map<std::string, Id>>;  // dir id -> entries
 
-class Rng;  // the per-image random source (model.cpp)
+class Rng;  // the per-image random source (model_image.cpp)
 
 struct Stats {
   std::uint64_t writes = 0, dsync_writes = 0, fsyncs = 0, fsyncdirs = 0;
