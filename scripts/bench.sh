@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The performance claims, reproducible: builds in Release and runs, each --repeat times,
 #   - the producer benchmark (40-byte publish latency and throughput beside memcpy, ofstream,
-#     spdlog async: test/bench/bench_producer),
+#     spdlog async: test/bench/bench_producer), and beside Quill and fmtlog when their sources
+#     are in $AEROLOG_PEERS_DIR (quill/ with Quill v12's include/, fmtlog/ with fmtlog v2.2's
+#     files; never part of this repository: fetch them yourself; test/bench/peers),
 #   - the end-to-end benchmark with the real sidecar beside a raw io_uring O_DIRECT probe
 #     (test/bench/bench_e2e) in three configurations: dsync+backoff (the default),
 #     fdatasync+backoff, dsync+spin,
@@ -25,14 +27,26 @@ scripts/deps.sh
 out=${out:-bench-results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 echo "== building (Release) into build-release"
-cmake --preset release > "$out/configure.log" 2>&1 || { cat "$out/configure.log"; exit 1; }
-cmake --build --preset release -j "$(nproc)" --target bench_producer bench_e2e aerolog-sidecar aerolog-replay aerologctl > "$out/build.log"
+cmake --preset release -DAEROLOG_PEERS_DIR="${AEROLOG_PEERS_DIR:-}" > "$out/configure.log" 2>&1 ||
+  { cat "$out/configure.log"; exit 1; }
+peers=()
+[ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/quill/include/quill/Backend.h" ] && peers+=(bench_quill)
+[ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/fmtlog/fmtlog.h" ] && peers+=(bench_fmtlog)
+[ ${#peers[@]} -eq 0 ] && echo "(no peers: set AEROLOG_PEERS_DIR to a directory with quill/ and fmtlog/ to compare)"
+cmake --build --preset release -j "$(nproc)" --target bench_producer bench_e2e aerolog-sidecar aerolog-replay aerologctl \
+  "${peers[@]}" > "$out/build.log"
 bin=build-release
 
 echo "== producer benchmark ($repeat runs)"
 producer_args=(--repeat "$repeat" --json "$out/producer.json")
 [ -n "$quick" ] && producer_args=(--quick --json "$out/producer.json")
 "$bin/test/bench/bench_producer" "${producer_args[@]}" | tee "$out/producer.txt"
+for peer in "${peers[@]}"; do
+  echo "== $peer ($repeat runs)"
+  peer_args=(--repeat "$repeat" --json "$out/peer-$peer.json")
+  [ -n "$quick" ] && peer_args=(--quick --json "$out/peer-$peer.json")
+  "$bin/test/bench/$peer" "${peer_args[@]}" | tail -1 | tee "$out/peer-$peer.txt"
+done
 
 for config in "dsync backoff" "fdatasync backoff" "dsync spin"; do
   set -- $config
