@@ -142,7 +142,7 @@ int soak_cycles() {
 
 TEST_CASE("crash at every named failpoint, then recover exactly", "[crash]") {
   const char* point = GENERATE("after_submit", "after_write_complete", "after_hwm_store", "roll_after_seal",
-                               "roll_after_header", "roll_after_rename", "prealloc_mid");
+                               "roll_started", "roll_named", "prealloc_mid");
   INFO("failpoint " << point);
   Rig rig({"a", "b"}, 1'500'000);
   std::mt19937 rng(Catch::rngSeed());

@@ -1,7 +1,8 @@
 #include "preparer.hpp"
 
-#include "sys_error.hpp"
+#include "failpoint.hpp"
 #include "segment.hpp"
+#include "sys_error.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,7 +26,15 @@ void Preparer::request(std::shared_ptr<Spare> spare, std::string path, std::uint
   spare->state = Spare::pending;
   {
     std::lock_guard lk(mu_);
-    jobs_.push_back({std::move(spare), std::move(path), size});
+    jobs_.push_back({std::move(spare), nullptr, std::move(path), size});
+  }
+  cv_.notify_one();
+}
+
+void Preparer::seal_later(std::shared_ptr<Sealing> sealing) {
+  {
+    std::lock_guard lk(mu_);
+    jobs_.push_back({nullptr, std::move(sealing), {}, 0});
   }
   cv_.notify_one();
 }
@@ -40,9 +49,16 @@ void Preparer::run() {
     {
       std::unique_lock lk(mu_);
       cv_.wait(lk, [&] { return stop_ || !jobs_.empty(); });
-      if (stop_) return;
+      while (stop_ && !jobs_.empty() && !jobs_.front().sealing) jobs_.pop_front();  // no new spares at stop
+      if (stop_ && jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+    }
+    if (job.sealing) {
+      job.sealing->error = seal(job.sealing->dir, job.sealing->seg);
+      AEROLOG_CRASH_POINT("roll_after_seal");
+      job.sealing->done = true;
+      continue;
     }
     try {
       prepare_spare(job.path, job.size);

@@ -57,10 +57,10 @@ void prepare_spare(const std::string& path, std::uint64_t size) {
   if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + path);
 }
 
-SegmentFile activate_spare(const std::string& dir, const std::string& spare, const std::string& stream,
-                           std::uint64_t base_seq, std::uint64_t generation) {
+SegmentFile open_spare(const std::string& spare, const std::string& path, std::uint64_t base_seq,
+                       std::uint64_t generation) {
   SegmentFile s;
-  s.path = dir + "/" + segment_file_name(base_seq);
+  s.path = path;
   s.base_seq = base_seq;
   s.generation = generation;
   s.last_seq = base_seq - 1;
@@ -70,25 +70,22 @@ SegmentFile activate_spare(const std::string& dir, const std::string& spare, con
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw_errno("stat " + spare);
   s.size = static_cast<std::uint64_t>(st.st_size);
-  AlignedBuffer page(kPage);
-  auto* h = reinterpret_cast<SegmentHeader*>(page.data());
+  s.fd = fd.release();
+  return s;
+}
+
+void fill_segment_header(std::byte* page, const std::string& stream, const SegmentFile& seg) {
+  std::memset(page, 0, kPage);
+  auto* h = reinterpret_cast<SegmentHeader*>(page);
   h->magic = kSegmentMagic;
   h->version = kSegmentVersion;
   h->header_size = kSegmentHeaderSize;
-  h->base_seq = base_seq;
-  h->generation = generation;
-  h->segment_size = s.size;
+  h->base_seq = seg.base_seq;
+  h->generation = seg.generation;
+  h->segment_size = seg.size;
   h->created_ns = wall_ns();
   std::memcpy(h->stream, stream.data(), std::min(stream.size(), sizeof h->stream));
   h->crc = crc32c(h, offsetof(SegmentHeader, crc));
-  if (::pwrite(fd.get(), page.data(), kPage, 0) != kPage) throw_errno("write header " + spare);
-  if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + spare);
-  AEROLOG_CRASH_POINT("roll_after_header");
-  if (::rename(spare.c_str(), s.path.c_str()) != 0) throw_errno("rename " + spare);
-  AEROLOG_CRASH_POINT("roll_after_rename");
-  fsync_dir(dir);
-  s.fd = fd.release();
-  return s;
 }
 
 std::string seal(const std::string& dir, SegmentFile& seg) {

@@ -29,10 +29,14 @@ struct SegmentFile {
 // writes need no metadata update. Throws std::system_error.
 void prepare_spare(const std::string& path, std::uint64_t size);
 
-// Writes the header into a prepared spare, syncs it, renames it to its segment name and syncs
-// the directory. Throws std::system_error.
-SegmentFile activate_spare(const std::string& dir, const std::string& spare, const std::string& stream,
-                           std::uint64_t base_seq, std::uint64_t generation);
+// Opens a prepared spare as the next segment, still under the spare's name: `path` is the name
+// it will get (<base_seq>.alog), write_off is past the header. Writing the header and renaming
+// are the roll's naming step (stream_segment.cpp). Throws std::system_error.
+SegmentFile open_spare(const std::string& spare, const std::string& path, std::uint64_t base_seq,
+                       std::uint64_t generation);
+
+// The 4096-byte header page of a segment (FORMAT.md 4.1), into `page`.
+void fill_segment_header(std::byte* page, const std::string& stream, const SegmentFile& seg);
 
 // Syncs and closes a full segment and writes its sparse index (best effort: readers scan
 // without one). Returns an error text or empty.

@@ -225,8 +225,12 @@ int Sidecar::run(int signal_fd) {
     for (auto& [n, s] : streams_) work |= s->poll(now, stopping_);
     uring_.submit();
     work |= uring_.reap([](std::uint64_t ud, int res) {
-      auto* b = reinterpret_cast<Block*>(ud & ~std::uint64_t{1});
-      b->owner->on_cqe(b, res, ud & 1);
+      if (ud & kCqeNaming) {
+        reinterpret_cast<Stream*>(ud & ~kCqeTags)->on_naming_cqe(res, ud & kCqeHeader);
+      } else {
+        auto* b = reinterpret_cast<Block*>(ud & ~kCqeTags);
+        b->owner->on_cqe(b, res, ud & kCqeSync);
+      }
     }) > 0;
     if (now >= next_hk_ns_) {
       next_hk_ns_ = now + kHousekeepingNs;

@@ -44,6 +44,7 @@ Stream::Stream(std::string name, const Options& opt, Uring& uring, Preparer& pre
 Stream::~Stream() {
   detach();
   if (seg_.fd >= 0) ::close(seg_.fd);
+  if (prev_.fd >= 0) ::close(prev_.fd);
 }
 
 bool Stream::poll(std::uint64_t now, bool stopping) {
@@ -117,6 +118,10 @@ void Stream::housekeeping(std::uint64_t now) {
   check_replaced();
   recheck_ring(now);
   if (state_ == RingState::io_error) recover_from_io_error(now);
+  if (sealing_ && sealing_->done) {  // the preparer finished the segment the last roll left
+    if (!sealing_->error.empty()) log_->error("stream {}: sealing: {}", name_, sealing_->error);
+    sealing_.reset();
+  }
   retire_if_idle(now);
   if (now >= next_retention_ns_) {
     next_retention_ns_ = now + kRetentionEveryNs;
@@ -126,7 +131,7 @@ void Stream::housekeeping(std::uint64_t now) {
 
 bool Stream::drained() const {
   if (!hdr_ || state_ == RingState::quarantined || state_ == RingState::refused) return true;
-  return state_ == RingState::ok && inflight_.empty() &&
+  return state_ == RingState::ok && inflight_.empty() && naming_cqes_ == 0 &&
          durable_pos_ == hdr_->producer.write_pos.load(memory_order_acquire);
 }
 

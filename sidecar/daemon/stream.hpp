@@ -34,6 +34,10 @@ using proto::RingState;  // a stream's state is exactly what its ring shows (FOR
 
 class Stream;
 
+// io_uring user_data: a Block* (| kCqeSync on its linked fdatasync), or a Stream* | kCqeNaming
+// for the three steps of a roll's naming chain (| kCqeHeader on the header write).
+inline constexpr std::uint64_t kCqeSync = 1, kCqeNaming = 2, kCqeHeader = 4, kCqeTags = 7;
+
 struct Block {
   Stream* owner;
   common::AlignedBuffer buf;
@@ -42,6 +46,7 @@ struct Block {
   std::uint64_t first_seq = 0, last_seq = 0;
   std::uint64_t ring_end = 0;  // ring position after the block's last frame
   std::uint64_t seg_off = 0;
+  std::uint64_t generation = 0;  // of the segment it is written to
   std::uint64_t submit_ns = 0;
   int pending_cqes = 0;
   int error = 0;  // first errno from its CQEs
@@ -62,13 +67,14 @@ class Stream {
   bool attach(const std::string& ring_path);       // false: not a ready ring yet (retry later)
   bool poll(std::uint64_t now_ns, bool stopping);  // true if it did work
   void on_cqe(Block* b, int res, bool is_sync);
+  void on_naming_cqe(int res, bool is_header);
   void housekeeping(std::uint64_t now_ns);
   bool drained() const;  // everything committed is durable, nothing in flight
   void sync_for_stop();
 
   const std::string& name() const { return name_; }
   bool attached() const { return hdr_ != nullptr; }
-  std::size_t inflight() const { return inflight_.size(); }
+  std::size_t inflight() const { return inflight_.size() + naming_cqes_; }
   RingState state() const { return state_; }
   const std::string& error() const { return error_; }
   std::uint64_t durable_seq() const { return durable_seq_; }
@@ -79,6 +85,8 @@ class Stream {
   void submit(Block* b);
   void advance();
   bool ensure_segment(std::uint64_t need, std::uint64_t first_seq);
+  bool prev_done() const;  // no block of the segment a roll left is in flight
+  void start_naming();
   void fail(RingState s, int err, const std::string& why);
   void recover_from_io_error(std::uint64_t now_ns);
   void retire_if_idle(std::uint64_t now_ns);
@@ -122,11 +130,23 @@ class Stream {
   std::vector<Block*> free_;
   std::deque<Block*> inflight_;  // in submit order
 
-  // WAL
+  // WAL. A roll (stream_segment.cpp) opens the spare as seg_ at once and blocks go to it; its
+  // naming chain (header write, rename, directory fsync) starts once no block of prev_ is in
+  // flight, and until it completes the HWM does not pass into seg_.
   bool wal_empty_ = true;
   SegmentFile seg_;
+  SegmentFile prev_;             // the segment a roll left, until seg_ is named (fd >= 0)
+  bool named_ = true;            // seg_'s name and header are durable
+  bool naming_started_ = false;  // its chain is submitted
+  int naming_cqes_ = 0;          // CQEs of that chain still to come
+  int naming_error_ = 0;         // first errno of the chain
+  common::AlignedBuffer header_page_{proto::kSegmentHeaderSize};
+  common::Fd dir_fd_;                 // the stream directory, for the chain's fsync
+  std::string spare_path_;            // the chain's rename source (alive until submitted)
+  std::shared_ptr<Sealing> sealing_;  // prev_, handed to the preparer to sync, close and index
   std::shared_ptr<Spare> spare_;
   std::uint64_t failed_off_ = 0;  // first offset written by a failed attempt (to zero)
+  std::uint64_t failed_gen_ = 0;  // and the generation of its segment
 
   RingState state_ = RingState::ok;
   bool ring_refused_ = false;  // refused because of the ring (not the WAL): looked at again

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace aerolog::sidecar {
@@ -59,9 +60,26 @@ void Stream::recover_wal() {
   preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
 }
 
+namespace {
+// Moves a segment out and leaves an empty one behind (fd -1): SegmentFile's fd is a plain int.
+SegmentFile take(SegmentFile& s) {
+  SegmentFile out = std::move(s);
+  s = SegmentFile{};
+  return out;
+}
+}  // namespace
+
+// A roll, off the critical path: the prepared spare becomes seg_ at once and the blocks that did
+// not fit go to it right away. What must happen in order happens in the naming chain: once no
+// block of the old segment is in flight (so a crash can never leave a named segment after a
+// hole), the header write (RWF_DSYNC), the rename to <base_seq>.alog and the directory fsync are
+// submitted as one linked io_uring chain, and the HWM waits at the old segment's end until they
+// complete. The old segment is then synced, closed and indexed by the preparer thread. Nothing
+// here waits for a disk: other streams go on, and so does this one's writing.
 bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   if (seg_.fd >= 0 && seg_.write_off + need <= seg_.size) return true;
-  if (!inflight_.empty() || state_ != RingState::ok) return false;  // roll once the old segment is quiet
+  if (state_ != RingState::ok || prev_.fd >= 0 || !named_) return false;  // one roll at a time
+  if (sealing_ && !sealing_->done) return false;
   switch (spare_->state.load()) {
     case Spare::none:
       preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
@@ -75,36 +93,103 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
     default:
       break;
   }
-  if (seg_.fd >= 0) {
-    if (std::string err = seal(dir_, seg_); !err.empty()) log_->error("stream {}: sealing: {}", name_, err);
-  }
-  const std::uint64_t generation = seg_.generation + 1;
-  AEROLOG_CRASH_POINT("roll_after_seal");
+  SegmentFile next;
   try {
-    seg_ = activate_spare(dir_, dir_ + "/" + kSpareName, name_, first_seq, generation);
+    if (!dir_fd_) dir_fd_ = Fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd_) throw_errno("open directory " + dir_);
+    next = open_spare(dir_ + "/" + kSpareName, dir_ + "/" + detail::segment_file_name(first_seq), first_seq,
+                      seg_.generation + 1);
   } catch (const std::exception& e) {
     spare_->state = Spare::none;
     fail(RingState::io_error, errno_of(e), std::string("cannot start a segment (") + e.what() + ")");
     return false;
   }
-  spare_->state = Spare::none;
-  preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
+  spare_->state = Spare::none;  // asked for again once the name is free (after the rename)
+  if (seg_.fd >= 0) {
+    seg_.write_off = seg_.size;  // full: nothing more goes there
+    prev_ = take(seg_);
+  }
+  seg_ = std::move(next);
+  named_ = false;
+  naming_started_ = false;
+  naming_error_ = 0;
+  fill_segment_header(header_page_.data(), name_, seg_);
+  AEROLOG_CRASH_POINT("roll_started");
   wal_empty_ = false;
   if (hdr_) hdr_->counters.segment_base.store(first_seq, memory_order_relaxed);
-  log_->info("stream {}: segment {} started (generation {})", name_, detail::segment_file_name(first_seq), generation);
+  if (prev_done()) start_naming();
   return seg_.write_off + need <= seg_.size;
+}
+
+bool Stream::prev_done() const {
+  if (prev_.fd < 0) return true;
+  for (const Block* b : inflight_)
+    if (b->generation == prev_.generation) return false;
+  return true;
+}
+
+void Stream::start_naming() {
+  naming_started_ = true;
+  naming_cqes_ = 3;
+  uring_.reserve(3);
+  io_uring_sqe* w = uring_.sqe();
+  io_uring_prep_write(w, seg_.fd, header_page_.data(), kSegmentHeaderSize, 0);
+  w->rw_flags = RWF_DSYNC;
+  w->flags |= IOSQE_IO_LINK;
+  io_uring_sqe_set_data64(w, reinterpret_cast<std::uintptr_t>(this) | kCqeNaming | kCqeHeader);
+  spare_path_ = dir_ + "/" + kSpareName;
+  io_uring_sqe* r = uring_.sqe();
+  io_uring_prep_renameat(r, AT_FDCWD, spare_path_.c_str(), AT_FDCWD, seg_.path.c_str(), 0);
+  r->flags |= IOSQE_IO_LINK;
+  io_uring_sqe_set_data64(r, reinterpret_cast<std::uintptr_t>(this) | kCqeNaming);
+  io_uring_sqe* f = uring_.sqe();
+  io_uring_prep_fsync(f, dir_fd_.get(), 0);
+  io_uring_sqe_set_data64(f, reinterpret_cast<std::uintptr_t>(this) | kCqeNaming);
+}
+
+void Stream::on_naming_cqe(int res, bool is_header) {
+  if (res < 0 && !naming_error_) naming_error_ = -res;  // the steps after a failed one report ECANCELED
+  if (is_header && res >= 0 && res != static_cast<int>(kSegmentHeaderSize) && !naming_error_) naming_error_ = EIO;
+  if (--naming_cqes_ > 0) return;
+  if (naming_error_) {
+    fail(RingState::io_error, naming_error_,
+         "cannot name segment " + detail::segment_file_name(seg_.base_seq) + " (header, rename or directory fsync)");
+    return;
+  }
+  AEROLOG_CRASH_POINT("roll_named");
+  named_ = true;
+  log_->info("stream {}: segment {} started (generation {})", name_, detail::segment_file_name(seg_.base_seq),
+             seg_.generation);
+  if (prev_.fd >= 0) {
+    if (sealing_ && !sealing_->error.empty()) log_->error("stream {}: sealing: {}", name_, sealing_->error);
+    sealing_ = std::make_shared<Sealing>();
+    sealing_->dir = dir_;
+    sealing_->seg = take(prev_);
+    preparer_.seal_later(sealing_);
+  }
+  preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
+  advance();
 }
 
 // After a write or sync error: wait until nothing is in flight, give up the segment (zeroing
 // what the failed attempt wrote, best effort), and go back to the HWM. The ring still holds
-// every record after it, so the retry rewrites them into a fresh segment.
+// every record after it, so the retry rewrites them into a fresh segment. A roll not yet named
+// is undone first: its file is the spare (made again) or a name the retry's roll replaces.
 void Stream::recover_from_io_error(std::uint64_t now) {
   for (Block* b : inflight_)
     if (!b->done) return;
+  if (naming_cqes_ > 0) return;
   for (Block* b : inflight_) free_.push_back(b);
   inflight_.clear();
+  if (!named_) {
+    if (seg_.fd >= 0) ::close(seg_.fd);
+    seg_ = take(prev_);
+    named_ = true;
+    naming_started_ = false;
+    naming_error_ = 0;
+  }
   if (seg_.fd >= 0) {
-    if (seg_.write_off > failed_off_ && failed_off_ >= kSegmentHeaderSize) {
+    if (failed_gen_ == seg_.generation && seg_.write_off > failed_off_ && failed_off_ >= kSegmentHeaderSize) {
       AlignedBuffer zeros(kPage);
       for (std::uint64_t p = failed_off_; p < seg_.write_off; p += kPage)
         if (::pwrite(seg_.fd, zeros.data(), kPage, static_cast<off_t>(p)) != kPage) break;
@@ -113,6 +198,7 @@ void Stream::recover_from_io_error(std::uint64_t now) {
     if (std::string err = seal(dir_, seg_); !err.empty()) log_->warn("stream {}: sealing after error: {}", name_, err);
   }
   failed_off_ = 0;
+  failed_gen_ = 0;
   cursor_ = durable_pos_;
   next_seq_ = durable_seq_ + 1;
   if (now < retry_at_ns_) return;

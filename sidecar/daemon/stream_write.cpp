@@ -1,7 +1,8 @@
 // Blocks in flight: build_block() copies whole frames from the ring into a block (header, CRC,
 // padding to a page), submit() writes it at the segment's write offset (RWF_DSYNC or a linked
 // fdatasync), on_cqe() marks it done and advance() moves the HWM over the contiguous prefix of
-// done blocks: durable_seq/durable_pos first, and only then read_pos (frees the ring space).
+// done blocks (not into a segment whose roll is not yet named): durable_seq/durable_pos first,
+// and only then read_pos (frees the ring space).
 #include "stream.hpp"
 
 #include "clock.hpp"
@@ -84,6 +85,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
 void Stream::submit(Block* b) {
   free_.pop_back();
   b->seg_off = seg_.write_off;
+  b->generation = seg_.generation;
   seg_.write_off += b->disk_len;
   b->error = 0;
   b->done = false;
@@ -97,6 +99,7 @@ void Stream::submit(Block* b) {
     ::fdatasync(seg_.fd);
     fp::crash("torn_write");
   }
+  uring_.reserve(2);  // the write and its linked fdatasync go in one submission
   io_uring_sqe* sqe = uring_.sqe();
   io_uring_prep_write(sqe, seg_.fd, b->buf.data(), b->disk_len, b->seg_off);
   if (opt_.durability == Durability::dsync) sqe->rw_flags = RWF_DSYNC;
@@ -106,7 +109,7 @@ void Stream::submit(Block* b) {
     sqe->flags |= IOSQE_IO_LINK;
     io_uring_sqe* sync = uring_.sqe();
     io_uring_prep_fsync(sync, seg_.fd, IORING_FSYNC_DATASYNC);
-    io_uring_sqe_set_data64(sync, reinterpret_cast<std::uintptr_t>(b) | 1);
+    io_uring_sqe_set_data64(sync, reinterpret_cast<std::uintptr_t>(b) | kCqeSync);
     b->pending_cqes = 2;
   }
   inflight_.push_back(b);
@@ -130,15 +133,17 @@ void Stream::advance() {
     if (b->error) {
       if (state_ == RingState::ok) {
         failed_off_ = b->seg_off;
+        failed_gen_ = b->generation;
         fail(RingState::io_error, b->error,
-             "write of seqs " + std::to_string(b->first_seq) + ".." + std::to_string(b->last_seq) + " to " + seg_.path +
-                 " failed");
+             "write of seqs " + std::to_string(b->first_seq) + ".." + std::to_string(b->last_seq) + " to " +
+                 (b->generation == seg_.generation ? seg_ : prev_).path + " failed");
       }
       break;
     }
+    if (!named_ && b->generation == seg_.generation) break;  // durable, but in a segment not yet named
     inflight_.pop_front();
     const auto* h = reinterpret_cast<const BlockHeader*>(b->buf.data());
-    seg_.note_block(*h, b->seg_off);
+    (b->generation == seg_.generation ? seg_ : prev_).note_block(*h, b->seg_off);
     durable_seq_ = b->last_seq;
     durable_pos_ = b->ring_end;
     totals_.blocks++;
@@ -156,6 +161,7 @@ void Stream::advance() {
     free_.push_back(b);
     moved = true;
   }
+  if (prev_.fd >= 0 && !naming_started_ && state_ == RingState::ok && prev_done()) start_naming();
   if (inflight_.empty() && state_ == RingState::ok && cursor_ > durable_pos_) {
     durable_pos_ = cursor_;  // only padding frames lie between
     moved = true;

@@ -26,6 +26,10 @@ io_uring_sqe* Uring::sqe() {
   return s;
 }
 
+void Uring::reserve(unsigned n) {
+  if (io_uring_sq_space_left(&ring_) < n) submit();
+}
+
 void Uring::submit() {
   if (!queued_) return;
   int r;

@@ -14,7 +14,10 @@ class Uring {
   Uring& operator=(const Uring&) = delete;
 
   io_uring_sqe* sqe();  // a free SQE (submits to make room if the queue is full)
-  void submit();        // submits what is queued, if anything
+  // Makes room for n SQEs in a row (submitting what is queued if needed), so that a linked
+  // chain is never split across two submissions.
+  void reserve(unsigned n);
+  void submit();  // submits what is queued, if anything
   // Calls on_cqe(user_data, res) for each completion ready now; returns how many.
   template <class F>
   unsigned reap(F&& on_cqe) {
