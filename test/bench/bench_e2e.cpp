@@ -280,7 +280,8 @@ int main(int argc, char** argv) {
           "usage: bench_e2e [--durability dsync|fdatasync|none] [--idle spin|backoff|sleep] [--dir D]\n"
           "                 [--json FILE] [--quick] [--only TEXT] [--sidecar-arg ARG]...\n"
           "  Probes the disk under --dir with raw io_uring O_DIRECT writes, then runs the real sidecar\n"
-          "  (" AEROLOG_SIDECAR_BIN ")\n  and measures durable throughput and publish-to-durable latency.\n"
+          "  (" AEROLOG_SIDECAR_BIN
+          ")\n  and measures durable throughput and publish-to-durable latency.\n"
           "  --only TEXT runs only the workloads whose name contains TEXT (e.g. \"1M/s\").\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
