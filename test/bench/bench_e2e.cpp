@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,8 +209,12 @@ pid_t start_sidecar(const std::string& bin, const std::string& shm, const std::s
 
 // Publishes `n` records of `payload` bytes at `rate` per second (0: as fast as possible) and
 // measures each record's publish -> durable latency by watching the ring's HWM from the same
-// thread between publishes (no second busy thread: the sidecar has the other core).
-Run measure(const std::string& shm, const std::string& stream, std::uint64_t n, std::uint32_t payload, double rate) {
+// thread between publishes (no second busy thread: the sidecar has the other core). With
+// `busy` set, the waits between records also publish 1 KiB records to that second stream as
+// fast as the sidecar takes them (dropped when its ring is full): a neighbour that saturates
+// the disk and rolls its segments while this stream is timed.
+Run measure(const std::string& shm, const std::string& stream, std::uint64_t n, std::uint32_t payload, double rate,
+            const std::string& busy = "") {
   Run r;
   r.offered = rate;
   r.records = n;
@@ -233,12 +238,22 @@ Run measure(const std::string& shm, const std::string& stream, std::uint64_t n, 
     const std::uint64_t t = now_ns();
     for (; seen < d && seen < base + n; ++seen) lat.push_back(t - pub[seen - base]);
   };
-  std::vector<unsigned char> buf(payload, 0x5A);
+  std::vector<unsigned char> buf(payload, 0x5A), kib(1024, 0x6B);
+  std::optional<aerolog::Producer> neighbour;
+  if (!busy.empty()) {
+    aerolog::ProducerOptions bo;
+    bo.shm_dir = shm;
+    neighbour.emplace(aerolog::Producer::open(busy, bo));  // FullPolicy::drop: never waits
+  }
   const std::uint64_t t0 = now_ns();
   for (std::uint64_t i = 0; i < n; ++i) {
     if (rate > 0) {
       const std::uint64_t due = t0 + static_cast<std::uint64_t>(double(i) * 1e9 / rate);
-      while (now_ns() < due) sample();
+      while (now_ns() < due) {
+        sample();
+        if (neighbour)
+          for (int k = 0; k < 16; ++k) neighbour->publish(301, kib.data(), static_cast<std::uint32_t>(kib.size()));
+      }
     } else if ((i & 63) == 0) {
       sample();
     }
@@ -315,12 +330,13 @@ int main(int argc, char** argv) {
     r.name = name;
     runs.push_back(r);
   };
-  auto add = [&](const char* name, std::string stream, std::uint64_t n, std::uint32_t payload, double rate) {
+  auto add = [&](const char* name, std::string stream, std::uint64_t n, std::uint32_t payload, double rate,
+                 const std::string& busy = "") {
     if (std::string(name).find(only) == std::string::npos) return;
     std::fprintf(stderr, "%s...\n", name);
     const double c0 = cpu_seconds(sc);
     const std::uint64_t t0 = now_ns();
-    Run r = measure(shm, stream, n, payload, rate);
+    Run r = measure(shm, stream, n, payload, rate, busy);
     account(r, name, c0, t0, stream);
   };
   auto add_multi = [&](const char* name, int streams, std::uint64_t n) {
@@ -332,6 +348,7 @@ int main(int argc, char** argv) {
     account(r, name, c0, t0, "");
   };
   add("10K/s, 40 B", "light", 5'000 * k, 40, 10'000);
+  add("10K/s beside a saturating stream", "quiet", 5'000 * k, 40, 10'000, "busy");
   add("1M/s, 40 B", "million", 500'000 * k, 40, 1'000'000);
   add("saturation, 40 B", "sat64", 5'000'000 * k, 40, 0);
   add("saturation, 256 B", "sat256", 2'000'000 * k, 256, 0);
@@ -351,9 +368,9 @@ int main(int argc, char** argv) {
               dir.c_str());
   std::printf("probe: %.0f MB/s (1 MiB RWF_DSYNC writes, QD4); QD1 4 KiB write+sync P50 %.1f us, P99 %.1f us\n\n",
               probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99);
-  std::printf("| %-18s | %11s | %8s | %7s | %9s | %9s | %9s | %9s | %9s | %9s |\n", "workload", "records/s", "MB/s",
+  std::printf("| %-32s | %11s | %8s | %7s | %9s | %9s | %9s | %9s | %9s | %9s |\n", "workload", "records/s", "MB/s",
               "x probe", "P50 us", "P99 us", "P99.9 us", "max us", "write amp", "CPU s/1M");
-  std::printf("|%s|\n", std::string(126, '-').c_str());
+  std::printf("|%s|\n", std::string(140, '-').c_str());
   for (const auto& r : runs) {
     const bool lat = r.streams == 1 && r.lat_us.p50 > 0;
     char l[4][16];
@@ -363,7 +380,7 @@ int main(int argc, char** argv) {
     std::snprintf(l[3], 16, lat ? "%.0f" : "-", r.lat_us.max);
     char amp[16];
     std::snprintf(amp, 16, r.write_amp > 0 ? "%.2f" : "-", r.write_amp);
-    std::printf("| %-18s | %11.0f | %8.1f | %7.2f | %9s | %9s | %9s | %9s | %9s | %9.3f |\n", r.name.c_str(), r.rec_s,
+    std::printf("| %-32s | %11.0f | %8.1f | %7.2f | %9s | %9s | %9s | %9s | %9s | %9.3f |\n", r.name.c_str(), r.rec_s,
                 r.mb_s, r.mb_s / probe.mb_s, l[0], l[1], l[2], l[3], amp, r.cpu_s_per_m);
   }
   std::printf(
