@@ -28,6 +28,7 @@ using std::memory_order_acquire, std::memory_order_relaxed, std::memory_order_re
 Stream::Stream(std::string name, const Options& opt, Uring& uring, Preparer& preparer, StreamTotals& totals)
     : name_(std::move(name)),
       dir_(opt.wal_dir + "/" + name_),
+      spare_path_(dir_ + "/" + kSpareName),
       opt_(opt),
       uring_(uring),
       preparer_(preparer),
@@ -118,10 +119,7 @@ void Stream::housekeeping(std::uint64_t now) {
   check_replaced();
   recheck_ring(now);
   if (state_ == RingState::io_error) recover_from_io_error(now);
-  if (sealing_ && sealing_->done) {  // the preparer finished the segment the last roll left
-    if (!sealing_->error.empty()) log_->error("stream {}: sealing: {}", name_, sealing_->error);
-    sealing_.reset();
-  }
+  sealed();
   retire_if_idle(now);
   if (now >= next_retention_ns_) {
     next_retention_ns_ = now + kRetentionEveryNs;

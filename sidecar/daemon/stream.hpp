@@ -87,6 +87,7 @@ class Stream {
   bool ensure_segment(std::uint64_t need, std::uint64_t first_seq);
   bool prev_done() const;  // no block of the segment a roll left is in flight
   void start_naming();
+  bool sealed();  // the segment the last roll left is synced and indexed (its error, if any, logged)
   void fail(RingState s, int err, const std::string& why);
   void recover_from_io_error(std::uint64_t now_ns);
   void retire_if_idle(std::uint64_t now_ns);
@@ -102,6 +103,7 @@ class Stream {
   static constexpr std::uint64_t kBusyPollNs = 5'000;  // polls closer than this mean the producer is busy
 
   std::string name_, dir_;
+  std::string spare_path_;  // <dir>/.spare.alog: the preparer's target, a roll's rename source
   const Options& opt_;
   Uring& uring_;
   Preparer& preparer_;
@@ -135,14 +137,12 @@ class Stream {
   // flight, and until it completes the HWM does not pass into seg_.
   bool wal_empty_ = true;
   SegmentFile seg_;
-  SegmentFile prev_;             // the segment a roll left, until seg_ is named (fd >= 0)
-  bool named_ = true;            // seg_'s name and header are durable
-  bool naming_started_ = false;  // its chain is submitted
-  int naming_cqes_ = 0;          // CQEs of that chain still to come
-  int naming_error_ = 0;         // first errno of the chain
+  SegmentFile prev_;      // the segment a roll left, until seg_ is named (fd >= 0)
+  bool named_ = true;     // seg_'s name and header are durable
+  int naming_cqes_ = 0;   // CQEs of that chain still to come
+  int naming_error_ = 0;  // first errno of the chain
   common::AlignedBuffer header_page_{proto::kSegmentHeaderSize};
   common::Fd dir_fd_;                 // the stream directory, for the chain's fsync
-  std::string spare_path_;            // the chain's rename source (alive until submitted)
   std::shared_ptr<Sealing> sealing_;  // prev_, handed to the preparer to sync, close and index
   std::shared_ptr<Spare> spare_;
   std::uint64_t failed_off_ = 0;  // first offset written by a failed attempt (to zero)

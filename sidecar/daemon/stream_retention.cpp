@@ -25,7 +25,7 @@ using namespace common;  // files, clocks, errno errors
 void Stream::apply_retention(std::uint64_t now) {
   (void)now;
   if (!opt_.retention_bytes && !opt_.retention_age_s && !opt_.retention_cap_bytes) return;
-  if (sealing_ || prev_.fd >= 0) return;  // a roll is being finished: the next pass decides
+  if (prev_.fd >= 0 || !sealed()) return;  // a roll is being finished: the next pass decides
   auto bases = detail::list_segment_bases(dir_);
   if (bases.size() < 2) return;  // the newest segment (the active one) is never removed
   std::uint64_t total = 0;

@@ -57,7 +57,7 @@ void Stream::recover_wal() {
                detail::segment_file_name(seg_.base_seq), seg_.write_off);
     continue_after_reboot(ring);
   }
-  preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
+  preparer_.request(spare_, spare_path_, opt_.segment_size);
 }
 
 namespace {
@@ -79,10 +79,10 @@ SegmentFile take(SegmentFile& s) {
 bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   if (seg_.fd >= 0 && seg_.write_off + need <= seg_.size) return true;
   if (state_ != RingState::ok || prev_.fd >= 0 || !named_) return false;  // one roll at a time
-  if (sealing_ && !sealing_->done) return false;
+  if (!sealed()) return false;
   switch (spare_->state.load()) {
     case Spare::none:
-      preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
+      preparer_.request(spare_, spare_path_, opt_.segment_size);
       return false;
     case Spare::pending:
       return false;
@@ -97,8 +97,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   try {
     if (!dir_fd_) dir_fd_ = Fd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir_fd_) throw_errno("open directory " + dir_);
-    next = open_spare(dir_ + "/" + kSpareName, dir_ + "/" + detail::segment_file_name(first_seq), first_seq,
-                      seg_.generation + 1);
+    next = open_spare(spare_path_, dir_ + "/" + detail::segment_file_name(first_seq), first_seq, seg_.generation + 1);
   } catch (const std::exception& e) {
     spare_->state = Spare::none;
     fail(RingState::io_error, errno_of(e), std::string("cannot start a segment (") + e.what() + ")");
@@ -111,7 +110,6 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   }
   seg_ = std::move(next);
   named_ = false;
-  naming_started_ = false;
   naming_error_ = 0;
   fill_segment_header(header_page_.data(), name_, seg_);
   AEROLOG_CRASH_POINT("roll_started");
@@ -119,6 +117,14 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   if (hdr_) hdr_->counters.segment_base.store(first_seq, memory_order_relaxed);
   if (prev_done()) start_naming();
   return seg_.write_off + need <= seg_.size;
+}
+
+bool Stream::sealed() {
+  if (!sealing_) return true;
+  if (!sealing_->done) return false;
+  if (!sealing_->error.empty()) log_->error("stream {}: sealing: {}", name_, sealing_->error);
+  sealing_.reset();
+  return true;
 }
 
 bool Stream::prev_done() const {
@@ -129,7 +135,6 @@ bool Stream::prev_done() const {
 }
 
 void Stream::start_naming() {
-  naming_started_ = true;
   naming_cqes_ = 3;
   uring_.reserve(3);
   io_uring_sqe* w = uring_.sqe();
@@ -137,7 +142,6 @@ void Stream::start_naming() {
   w->rw_flags = RWF_DSYNC;
   w->flags |= IOSQE_IO_LINK;
   io_uring_sqe_set_data64(w, reinterpret_cast<std::uintptr_t>(this) | kCqeNaming | kCqeHeader);
-  spare_path_ = dir_ + "/" + kSpareName;
   io_uring_sqe* r = uring_.sqe();
   io_uring_prep_renameat(r, AT_FDCWD, spare_path_.c_str(), AT_FDCWD, seg_.path.c_str(), 0);
   r->flags |= IOSQE_IO_LINK;
@@ -160,14 +164,13 @@ void Stream::on_naming_cqe(int res, bool is_header) {
   named_ = true;
   log_->info("stream {}: segment {} started (generation {})", name_, detail::segment_file_name(seg_.base_seq),
              seg_.generation);
-  if (prev_.fd >= 0) {
-    if (sealing_ && !sealing_->error.empty()) log_->error("stream {}: sealing: {}", name_, sealing_->error);
+  if (prev_.fd >= 0) {  // sealed() held when this roll began: the slot is free
     sealing_ = std::make_shared<Sealing>();
     sealing_->dir = dir_;
     sealing_->seg = take(prev_);
     preparer_.seal_later(sealing_);
   }
-  preparer_.request(spare_, dir_ + "/" + kSpareName, opt_.segment_size);
+  preparer_.request(spare_, spare_path_, opt_.segment_size);
   advance();
 }
 
@@ -185,7 +188,6 @@ void Stream::recover_from_io_error(std::uint64_t now) {
     if (seg_.fd >= 0) ::close(seg_.fd);
     seg_ = take(prev_);
     named_ = true;
-    naming_started_ = false;
     naming_error_ = 0;
   }
   if (seg_.fd >= 0) {

@@ -102,7 +102,7 @@ void Stream::submit(Block* b) {
     ::fdatasync(seg_.fd);
     fp::crash("torn_write");
   }
-  uring_.reserve(2);  // the write and its linked fdatasync go in one submission
+  uring_.reserve(opt_.durability == Durability::fdatasync ? 2 : 1);  // a write and its linked fdatasync: one submission
   io_uring_sqe* sqe = uring_.sqe();
   io_uring_prep_write(sqe, seg_.fd, b->buf.data(), b->disk_len, b->seg_off);
   if (opt_.durability == Durability::dsync) sqe->rw_flags = RWF_DSYNC;
@@ -164,7 +164,8 @@ void Stream::advance() {
     free_.push_back(b);
     moved = true;
   }
-  if (prev_.fd >= 0 && !naming_started_ && state_ == RingState::ok && prev_done()) start_naming();
+  // The chain starts once: after it prev_ is gone (success) or the state is io_error (failure).
+  if (prev_.fd >= 0 && naming_cqes_ == 0 && state_ == RingState::ok && prev_done()) start_naming();
   if (inflight_.empty() && state_ == RingState::ok && cursor_ > durable_pos_) {
     durable_pos_ = cursor_;  // only padding frames lie between
     moved = true;
