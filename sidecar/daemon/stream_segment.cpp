@@ -87,6 +87,8 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
     case Spare::pending:
       return false;
     case Spare::failed:
+      if (!inflight_.empty())
+        return false;  // the blocks in flight land first: then the HWM stays where the error shows
       spare_->state = Spare::none;
       fail(RingState::io_error, spare_->error_code, "cannot prepare the next segment (" + spare_->error + ")");
       return false;
