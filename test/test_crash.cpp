@@ -142,12 +142,12 @@ int soak_cycles() {
 
 TEST_CASE("crash at every named failpoint, then recover exactly", "[crash]") {
   const char* point = GENERATE("after_submit", "after_write_complete", "after_hwm_store", "roll_after_seal",
-                               "roll_started", "roll_named", "prealloc_mid");
+                               "roll_started", "roll_named", "spare_made");
   INFO("failpoint " << point);
   Rig rig({"a", "b"}, 1'500'000);
   std::mt19937 rng(Catch::rngSeed());
   int died = 0;
-  const bool roll = std::string(point).rfind("roll", 0) == 0 || std::string(point) == "prealloc_mid";
+  const bool roll = std::string(point).rfind("roll", 0) == 0 || std::string(point) == "spare_made";
   for (int i = 0; i < 4; ++i) {
     const int nth = roll ? 1 + static_cast<int>(rng() % 2) : 1 + static_cast<int>(rng() % 20);
     died += rig.run_until_death(std::string(point) + "=" + std::to_string(nth), std::chrono::seconds(60));

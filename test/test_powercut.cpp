@@ -1,8 +1,8 @@
 // The power-cut suite. The real sidecar runs on aerolog-cutfs (test/cutfs: a FUSE filesystem
 // that keeps what is durable apart from what is merely written) while real producer processes
 // publish and a monitor records every durable_seq they could see; a thread writes aerolog-ship
-// checkpoints through the shipper's own code. Then the power is cut: the filesystem writes out
-// states a disk could hold (the durable state, plus any subset of the sectors of each write not
+// checkpoints through the shipper's own code; in half the cuts retention recycles segments. Then the power is cut: the
+// filesystem writes out states a disk could hold (the durable state, plus any subset of the sectors of each write not
 // yet durable, plus a prefix of the namespace operations not yet durable; the extremes too).
 // Each image is recovered by the real sidecar on a plain directory and must hold, per stream, a
 // contiguous run of seqs (from 1, or from the oldest segment retention kept) with byte-identical
@@ -41,7 +41,8 @@ struct Plan {
   std::string durability;
   unsigned streams;
   unsigned run_ms;  // publishing time before the cut
-  bool retention;   // retention deletes sealed segments (it runs at start and every 10 s)
+  bool retention;   // retention keeps two segments: it recycles one at each roll, deletes by age every 10 s
+  unsigned rate;    // records/s per producer
 };
 
 // What producers and the shipper could have seen acknowledged before the cut.
@@ -101,9 +102,10 @@ bool check_image(const std::string& image, const Seen& seen, const std::string& 
   return torn;
 }
 
-// Runs the plan on cutfs over `root`/backing and cuts the power; returns the images.
+// Runs the plan on cutfs over `root`/backing and cuts the power; returns the images and adds
+// the segments retention recycled to `recycled`.
 std::vector<std::string> run_and_cut(const Plan& p, const std::string& root, unsigned images, std::uint64_t seed,
-                                     Seen& seen) {
+                                     Seen& seen, unsigned& recycled) {
   TempDir shm("/dev/shm");
   CutFs fs(root + "/backing", root + "/mnt", 300, seed);
   std::vector<std::string> extra = {"--durability",     p.durability,
@@ -115,7 +117,7 @@ std::vector<std::string> run_and_cut(const Plan& p, const std::string& root, uns
   std::vector<pid_t> producers;
   for (unsigned i = 0; i < p.streams; ++i) {
     seen.durable[stream_name(i)] = 0;
-    producers.push_back(spawn_publisher(shm.path, stream_name(i), 1 << 20, 0, 10'000));
+    producers.push_back(spawn_publisher(shm.path, stream_name(i), 1 << 20, 0, p.rate));
   }
   std::atomic<bool> stop{false};
   std::thread monitor([&] {
@@ -156,6 +158,9 @@ std::vector<std::string> run_and_cut(const Plan& p, const std::string& root, uns
   for (pid_t pid : producers) ::kill(pid, SIGKILL), wait_exit(pid);
   sc.signal(SIGKILL);
   sc.wait();
+  const std::string log = sc.log();
+  for (auto at = log.find("retention recycles"); at != std::string::npos; at = log.find("retention recycles", at + 1))
+    ++recycled;
   return out;
 }
 
@@ -185,16 +190,18 @@ TEST_CASE("power cuts under load: every image recovers every acknowledged record
                  images = std::max(2u, env_uint("AEROLOG_POWERCUT_IMAGES", 24));
   const std::uint64_t base_seed = env_uint("AEROLOG_POWERCUT_SEED", 20261126);
   std::mt19937_64 rng(base_seed);
-  unsigned checked = 0, during_recovery = 0, torn = 0;
+  unsigned checked = 0, during_recovery = 0, torn = 0, recycled = 0;
   for (unsigned c = 0; c < cuts; ++c) {
-    // The first two run past the first retention pass (start + 10 s); the rest cut at random moments.
+    // The first two run past the first retention pass (start + 10 s); the rest cut at random
+    // moments. Every other cut recycles segments at 40K records/s (a roll about every second).
+    const bool recycling = c % 2 == 1;
     Plan p{c % 2 ? "fdatasync" : "dsync", c < 2 ? 3u : 2u, c < 2 ? 11'000u : 300 + static_cast<unsigned>(rng() % 2500),
-           c < 2};
+           c < 2 || recycling, recycling ? 40'000u : 10'000u};
     const std::uint64_t seed = base_seed + c;
-    CAPTURE(c, p.durability, p.streams, p.run_ms, p.retention, seed);
+    CAPTURE(c, p.durability, p.streams, p.run_ms, p.retention, p.rate, seed);
     TempDir root(wal_base());
     Seen seen;
-    const auto out = run_and_cut(p, root.path, images, seed, seen);
+    const auto out = run_and_cut(p, root.path, images, seed, seen, recycled);
     REQUIRE(out.size() == images);
     for (const auto& [s, d] : seen.durable) CHECK(d > 0);  // the cut came while records were durable
     for (std::size_t i = 0; i < out.size(); ++i, ++checked)
@@ -205,6 +212,8 @@ TEST_CASE("power cuts under load: every image recovers every acknowledged record
       torn += check_image(again[i], seen, std::to_string(c) + "/recovery/" + std::to_string(i));
   }
   WARN("power-cut suite: " << cuts << " cuts, " << checked << " images checked (" << during_recovery
-                           << " cut during recovery, " << torn << " with a torn tail repaired), 0 acknowledged "
-                           << "records lost; base seed " << base_seed << ", WAL base " << wal_base());
+                           << " cut during recovery, " << torn << " with a torn tail repaired), " << recycled
+                           << " segments recycled before the cuts, 0 acknowledged records lost; base seed " << base_seed
+                           << ", WAL base " << wal_base());
+  CHECK(recycled > 0);  // the cuts came while retention recycled segments
 }

@@ -39,7 +39,7 @@ inline std::string read_all(const std::string& path) {
 }
 
 // Reads every segment of a stream directory in order; stops a segment at its first block
-// without the magic. Checks CRCs and seq continuity.
+// without the magic or of an older generation (a recycled file's). Checks CRCs and seq continuity.
 inline WalScan read_wal(const std::string& dir) {
   using namespace aerolog::proto;
   WalScan out;
@@ -68,7 +68,7 @@ inline WalScan read_wal(const std::string& dir) {
     for (std::size_t off = 4096; off + 64 <= b.size();) {
       BlockHeader h;
       std::memcpy(&h, b.data() + off, sizeof h);
-      if (h.magic != kBlockMagic) break;
+      if (h.magic != kBlockMagic || h.generation < sh.generation) break;
       if (off + h.length > b.size() || h.generation != sh.generation ||
           crc32c(b.data() + off + 8, h.length - 8) != h.crc) {
         out.error = name + ": bad block at " + std::to_string(off);

@@ -49,14 +49,13 @@ const char* check_block(const std::byte* seg, std::size_t size, std::uint64_t of
 TailScan scan_tail(const std::byte* seg, std::size_t size, std::uint64_t off, std::uint64_t generation,
                    std::uint64_t expected) noexcept {
   TailScan t{off};
-  for (std::uint64_t p = off; p < size; p += kPage) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kPage, size - p));
-    const std::byte* q = seg + p;
-    bool zero = true;
-    for (std::size_t i = 0; i < n && zero; ++i) zero = q[i] == std::byte{0};
-    if (zero) continue;
-    t.dirty_end = p + n;
+  for (std::uint64_t p = off; p + kBlockHeaderSize <= size; p += kPage) {
     BlockHeader later;
+    std::memcpy(&later, seg + p, sizeof later);
+    if (later.magic != kBlockMagic || later.generation != generation) continue;  // zeros, stale or a fragment
+    // A block of this generation started here: it and everything up to its end is torn tail.
+    const std::uint64_t len = later.length >= kBlockHeaderSize ? align_up(later.length, kPage) : kPage;
+    t.dirty_end = std::max(t.dirty_end, std::min<std::uint64_t>(size, p + len));
     if (p == off || check_block(seg, size, p, generation, 0, later)) continue;
     if (later.durable_at_submit >= expected) {
       if (!t.corrupt_at) t.corrupt_at = p, t.corrupt = later;

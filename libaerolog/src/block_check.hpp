@@ -22,11 +22,14 @@ const char* check_block(const std::byte* segment, std::size_t size, std::uint64_
                         std::uint64_t expected_first, proto::BlockHeader& out) noexcept;
 
 // What lies in a segment after its last good block (at `off`; `expected` = the next seq):
-// proto/FORMAT.md section 8. A valid later block whose durable_at_submit >= expected proves
-// mid-log corruption; valid later blocks below that were in flight (stale); anything else
-// non-zero is a torn tail. The one rule both recovery and verify apply.
+// proto/FORMAT.md section 8. Only pages that begin with a block header of this generation were
+// written by this segment's writer after the log's end: the torn tail runs to the end of the
+// last of them. Zeros, stale blocks of an older generation (a recycled file) and fragments of
+// a block whose header never arrived are not the log and never become part of it. A valid later
+// block whose durable_at_submit >= expected proves mid-log corruption; valid later blocks below
+// that were in flight (stale). The one rule recovery and verify apply.
 struct TailScan {
-  std::uint64_t dirty_end;       // end of the last non-zero page (== off: nothing after off)
+  std::uint64_t dirty_end;       // end of the torn tail (== off: nothing of this generation after off)
   std::uint64_t stale = 0;       // unacknowledged later blocks
   std::uint64_t corrupt_at = 0;  // offset of the first block proving corruption, 0 if none
   proto::BlockHeader corrupt{};  // its header

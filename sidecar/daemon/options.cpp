@@ -13,6 +13,8 @@ const char* to_string(Idle i) { return i == Idle::spin ? "spin" : i == Idle::bac
 void add_options(CLI::App& app, Options& o) {
   static const std::map<std::string, Idle> idle{
       {"spin", Idle::spin}, {"backoff", Idle::backoff}, {"sleep", Idle::sleep}};
+  static const std::map<std::string, Zeroing> zeroing{
+      {"idle", Zeroing::idle}, {"always", Zeroing::always}, {"never", Zeroing::never}};
   app.set_config("--config", "", "TOML file with the same option names as keys (e.g. wal-dir = \"/data/wal\")");
   app.add_option("--shm-dir", o.shm_dir, "directory watched for rings (aerolog.<stream>)")->capture_default_str();
   app.add_option("--wal-dir", o.wal_dir, "WAL root: <wal-dir>/<stream>/<base_seq>.alog")->capture_default_str();
@@ -31,9 +33,16 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--batch-delay-us", o.batch_delay_us,
                  "wait up to this long for a block to fill before writing it (0: write at once)")
       ->capture_default_str();
-  app.add_option("--segment-size", o.segment_size, "bytes per segment file, preallocated and zeroed")
+  app.add_option("--segment-size", o.segment_size, "bytes per segment file, preallocated")
       ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))
       ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--zero-spares", [&o](const std::string& v) { o.zero_spares = zeroing.at(CLI::detail::to_lower(v)); },
+         "when the next segment's preallocated extents are written as zeros (a write into an unwritten extent "
+         "commits metadata): idle, while no stream waits on the disk; always, before the spare is used; never")
+      ->check(CLI::IsMember({"idle", "always", "never"}, CLI::ignore_case))
+      ->type_name("idle|always|never")
+      ->default_str("idle");
   app.add_option("--retention-bytes", o.retention_bytes,
                  "keep sealed segments under this total per stream (0: no limit)")
       ->capture_default_str();

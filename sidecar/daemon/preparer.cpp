@@ -1,9 +1,19 @@
 #include "preparer.hpp"
 
+#include "clock.hpp"
 #include "failpoint.hpp"
 #include "segment.hpp"
 #include "sys_error.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -11,7 +21,13 @@ namespace aerolog::sidecar {
 
 using namespace common;  // files, clocks, errno errors
 
-Preparer::Preparer() : thread_([this] { run(); }) {}
+namespace {
+constexpr std::size_t kZeroChunk = 256u << 10;     // a roll waits at most one such write for the spare
+constexpr std::uint64_t kQuietNs = 20'000'000ull;  // no stream held back by the disk for this long
+constexpr auto kBusyRecheck = std::chrono::milliseconds(2);
+}  // namespace
+
+Preparer::Preparer(Zeroing zeroing) : zeroing_(zeroing), thread_([this] { run(); }) {}
 
 Preparer::~Preparer() {
   {
@@ -22,21 +38,32 @@ Preparer::~Preparer() {
   thread_.join();
 }
 
-void Preparer::request(std::shared_ptr<Spare> spare, std::string path, std::uint64_t size) {
-  spare->state = Spare::pending;
+void Preparer::push(Job job) {
   {
     std::lock_guard lk(mu_);
-    jobs_.push_back({std::move(spare), nullptr, std::move(path), size});
+    jobs_.push_back(std::move(job));
   }
   cv_.notify_one();
 }
 
+void Preparer::request(std::shared_ptr<Spare> spare, std::string path, std::uint64_t size, bool zero_first) {
+  spare->state = Spare::pending;
+  push({Job::make, std::move(spare), nullptr, std::move(path), {}, {}, size, nullptr, 0, zero_first});
+}
+
+void Preparer::recycle(std::shared_ptr<Spare> spare, std::string from, std::string index, std::string path,
+                       std::uint64_t size) {
+  spare->state = Spare::pending;
+  push({Job::recycle, std::move(spare), nullptr, std::move(path), std::move(from), std::move(index), size, nullptr, 0,
+        false});
+}
+
 void Preparer::seal_later(std::shared_ptr<Sealing> sealing) {
-  {
-    std::lock_guard lk(mu_);
-    jobs_.push_back({nullptr, std::move(sealing), {}, 0});
-  }
-  cv_.notify_one();
+  push({Job::seal, nullptr, std::move(sealing), {}, {}, {}, 0, nullptr, 0, false});
+}
+
+bool Preparer::disk_quiet() const {
+  return zeroing_ == Zeroing::always || mono_ns() - busy_ns_.load(std::memory_order_relaxed) > kQuietNs;
 }
 
 void Preparer::run() {
@@ -53,22 +80,96 @@ void Preparer::run() {
       if (stop_ && jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      // Zeroing waits for a quiet disk, but never holds up another job.
+      if (job.kind == Job::zero && jobs_.empty() && !disk_quiet()) {
+        cv_.wait_for(lk, kBusyRecheck, [&] { return stop_ || !jobs_.empty(); });
+        jobs_.push_back(std::move(job));
+        continue;
+      }
     }
-    if (job.sealing) {
-      job.sealing->error = seal(job.sealing->dir, job.sealing->seg);
-      AEROLOG_CRASH_POINT("roll_after_seal");
-      job.sealing->done = true;
-      continue;
-    }
-    try {
-      prepare_spare(job.path, job.size);
-      job.spare->state = Spare::ready;
-    } catch (const std::exception& e) {
-      job.spare->error = e.what();
-      job.spare->error_code = errno_of(e);
-      job.spare->state = Spare::failed;
+    switch (job.kind) {
+      case Job::seal:
+        job.sealing->error = seal(job.sealing->dir, job.sealing->seg);
+        AEROLOG_CRASH_POINT("roll_after_seal");
+        job.sealing->done = true;
+        break;
+      case Job::make:
+        make_spare(job);
+        break;
+      case Job::recycle:
+        recycle_segment(job);
+        break;
+      case Job::zero:
+        if (zero_some(job)) push(std::move(job));
+        break;
     }
   }
+}
+
+// The new spare is usable as soon as it is preallocated and synced; zeroing follows as a job.
+void Preparer::make_spare(Job& job) {
+  Spare& s = *job.spare;
+  try {
+    auto fd = std::make_shared<Fd>(create_spare(job.path, job.size));
+    {
+      std::lock_guard io(s.io);
+      s.taken = false;
+      s.zeroed = 0;
+      job.epoch = ++s.epoch;
+    }
+    job.kind = Job::zero;
+    job.fd = std::move(fd);
+    if (zeroing_ == Zeroing::always || job.zero_first)
+      while (zero_some(job)) {
+      }
+    s.state = Spare::ready;
+    if (zeroing_ == Zeroing::idle && !job.zero_first) push(std::move(job));
+  } catch (const std::exception& e) {
+    s.error = e.what();
+    s.error_code = errno_of(e);
+    s.state = Spare::failed;
+  }
+}
+
+// Retention chose the segment: its index goes first (a segment without an index is read by
+// scanning), then the rename, made durable before any block is written into the file.
+void Preparer::recycle_segment(Job& job) {
+  Spare& s = *job.spare;
+  struct stat st;
+  const bool fits = ::stat(job.from.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == job.size;
+  if (fits && (::unlink(job.index.c_str()) == 0 || errno == ENOENT) &&
+      ::rename(job.from.c_str(), job.path.c_str()) == 0) {
+    AEROLOG_CRASH_POINT("recycle_renamed");
+    try {
+      fsync_dir(job.path.substr(0, job.path.rfind('/')));
+      {
+        std::lock_guard io(s.io);
+        s.taken = false;
+        s.zeroed = job.size;
+        ++s.epoch;
+      }
+      s.state = Spare::ready;
+      return;
+    } catch (const std::exception& e) {
+      spdlog::warn("recycling {}: {}; making a new spare", job.from, e.what());
+    }
+  } else {
+    spdlog::warn("recycling {}: {}; making a new spare", job.from, fits ? std::strerror(errno) : "size changed");
+  }
+  make_spare(job);
+}
+
+// One chunk of zeros at the front of the unzeroed part, unless a roll took the spare.
+bool Preparer::zero_some(Job& job) {
+  static const AlignedBuffer zeros(kZeroChunk);
+  Spare& s = *job.spare;
+  std::lock_guard io(s.io);
+  if (s.taken || s.epoch != job.epoch || s.zeroed >= job.size) return false;
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kZeroChunk, job.size - s.zeroed));
+  if (::pwrite(job.fd->get(), zeros.data(), n, static_cast<off_t>(s.zeroed)) != static_cast<ssize_t>(n))
+    return false;  // the spare is usable as it is: unwritten extents read as zeros
+  s.zeroed += n;
+  return s.zeroed < job.size;
 }
 
 }  // namespace aerolog::sidecar

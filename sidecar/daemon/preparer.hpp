@@ -1,7 +1,10 @@
 // The streams' background file work, on one thread, so a roll never waits on the drain loop:
-// preparing the next segment (preallocated, zeroed, synced) and sealing the one a roll left
-// (fdatasync, close, its index). Jobs run in the order they were asked for.
+// making the next segment (a spare: preallocated, or a segment retention recycles), zeroing a
+// spare while the disk has room for it, and sealing the segment a roll left (fdatasync, close,
+// its index). Jobs run in the order they were asked for; zeroing yields to every other job.
 #pragma once
+#include "files.hpp"
+#include "options.hpp"
 #include "segment.hpp"
 
 #include <atomic>
@@ -15,11 +18,20 @@
 
 namespace aerolog::sidecar {
 
+// The next segment of a stream, made by the preparer and taken by a roll (stream_segment.cpp).
 struct Spare {
   enum State { none, pending, ready, failed };
   std::atomic<int> state{none};
   std::string error;  // set before state becomes failed
   int error_code = 0;
+  // A ready spare's bytes [0, zeroed) are written extents (zeros or a recycled segment's old
+  // blocks); past them, fallocate's unwritten extents, which read as zeros but make each data
+  // write commit metadata. The preparer zeroes chunk by chunk under `io` and stops once a roll
+  // has set `taken`; `epoch` names the file, so a zeroing job never touches a later spare's.
+  std::mutex io;
+  bool taken = false;
+  std::uint64_t zeroed = 0;
+  std::uint64_t epoch = 0;
 };
 
 // A segment a roll has left behind: every block of it is complete (durable), the next one is
@@ -33,19 +45,38 @@ struct Sealing {
 
 class Preparer {
  public:
-  Preparer();
+  explicit Preparer(Zeroing zeroing);
   ~Preparer();  // finishes the seals already asked for; drops spares not yet made
-  void request(std::shared_ptr<Spare> spare, std::string path, std::uint64_t size);
+  // A new spare at `path`: created, preallocated to `size`, synced; then zeroed as --zero-spares
+  // says, or (`zero_first`: a stream's first segment, needed at once) before it is ready.
+  void request(std::shared_ptr<Spare> spare, std::string path, std::uint64_t size, bool zero_first = false);
+  // Retention's oldest segment `from` (and its index) becomes the spare at `path`: its extents are
+  // written already. If that fails, a new spare is made instead.
+  void recycle(std::shared_ptr<Spare> spare, std::string from, std::string index, std::string path, std::uint64_t size);
   void seal_later(std::shared_ptr<Sealing> sealing);
+  // A stream could not submit for lack of free blocks: the disk is the bottleneck, so zeroing
+  // waits until it has been quiet a while (--zero-spares idle).
+  void note_busy(std::uint64_t mono_ns) { busy_ns_.store(mono_ns, std::memory_order_relaxed); }
 
  private:
   struct Job {
-    std::shared_ptr<Spare> spare;      // a spare to make, or
-    std::shared_ptr<Sealing> sealing;  // a segment to seal
-    std::string path;
+    enum Kind { make, recycle, zero, seal } kind = make;
+    std::shared_ptr<Spare> spare;
+    std::shared_ptr<Sealing> sealing;
+    std::string path, from, index;
     std::uint64_t size = 0;
+    std::shared_ptr<common::Fd> fd;  // zero: the spare, open O_DIRECT
+    std::uint64_t epoch = 0;         // zero: the spare's epoch when it was made
+    bool zero_first = false;         // make: zeroed before it is ready
   };
+  void push(Job job);
   void run();
+  void make_spare(Job& job);
+  void recycle_segment(Job& job);
+  bool zero_some(Job& job);  // false: done with this spare
+  bool disk_quiet() const;
+  Zeroing zeroing_;
+  std::atomic<std::uint64_t> busy_ns_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;

@@ -40,21 +40,14 @@ void SegmentFile::note_block(const BlockHeader& h, std::uint64_t offset) {
   last_ts = h.last_ts;
 }
 
-void prepare_spare(const std::string& path, std::uint64_t size) {
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0640));
+Fd create_spare(const std::string& path, std::uint64_t size) {
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0640));
   if (!fd) throw_errno("create " + path);
   if (int err = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); err)
     throw std::system_error(err, std::generic_category(), "preallocate " + path);
-  // fallocate leaves unwritten extents; writing the zeros makes them plain data, so a data
-  // write later is an overwrite with no metadata to commit.
-  AlignedBuffer zeros(1u << 20);
-  for (std::uint64_t off = 0; off < size; off += zeros.size()) {
-    if (off >= size / 2 && off < size / 2 + zeros.size()) AEROLOG_CRASH_POINT("prealloc_mid");
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), size - off));
-    if (::pwrite(fd.get(), zeros.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n))
-      throw_errno("zero " + path);
-  }
+  AEROLOG_CRASH_POINT("spare_made");
   if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync " + path);
+  return fd;
 }
 
 SegmentFile open_spare(const std::string& spare, const std::string& path, std::uint64_t base_seq,

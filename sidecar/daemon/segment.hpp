@@ -1,6 +1,8 @@
-// Segment files of one stream: naming, preparing a zeroed spare, activating it at a roll,
+// Segment files of one stream: naming, creating a spare, opening it at a roll,
 // recovering the last segment at start, and the sparse index of a sealed segment.
 #pragma once
+#include "files.hpp"
+
 #include <aerolog/proto/segment.hpp>
 
 #include <cstdint>
@@ -25,9 +27,10 @@ struct SegmentFile {
   void note_block(const proto::BlockHeader& h, std::uint64_t offset);
 };
 
-// Creates `path` of `size` bytes, every byte written as zero and synced, so later O_DIRECT data
-// writes need no metadata update. Throws std::system_error.
-void prepare_spare(const std::string& path, std::uint64_t size);
+// Creates `path` with `size` bytes preallocated (unwritten extents: they read as zeros, and a
+// full disk shows here, not in a data write) and synced; returns it open O_RDWR | O_DIRECT for
+// the preparer's zeroing. Throws std::system_error.
+common::Fd create_spare(const std::string& path, std::uint64_t size);
 
 // Opens a prepared spare as the next segment, still under the spare's name: `path` is the name
 // it will get (<base_seq>.alog), write_off is past the header. Writing the header and renaming

@@ -50,7 +50,8 @@ Fd lock_wal_dir(const std::string& wal_dir) {
 
 }  // namespace
 
-Sidecar::Sidecar(const Options& opt) : opt_(opt), wal_lock_(lock_wal_dir(opt.wal_dir)), uring_(1024) {
+Sidecar::Sidecar(const Options& opt)
+    : opt_(opt), wal_lock_(lock_wal_dir(opt.wal_dir)), uring_(1024), preparer_(opt.zero_spares) {
   const std::string path = opt_.shm_dir + "/" + kControlName;
   control_fd_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0664));
   if (!control_fd_) throw_errno("create control block " + path);

@@ -89,6 +89,7 @@ bool Stream::poll(std::uint64_t now, bool stopping) {
     if (!build_block(upto, w)) break;
     did = true;
   }
+  if (free_.empty() && cursor_ < upto) preparer_.note_busy(now);  // held back by the disk
   pending_since_ns_ = 0;
   return did;
 }
@@ -123,7 +124,7 @@ void Stream::housekeeping(std::uint64_t now) {
   retire_if_idle(now);
   if (now >= next_retention_ns_) {
     next_retention_ns_ = now + kRetentionEveryNs;
-    apply_retention(now);
+    apply_retention();
   }
 }
 

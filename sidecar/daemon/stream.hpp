@@ -91,7 +91,8 @@ class Stream {
   void fail(RingState s, int err, const std::string& why);
   void recover_from_io_error(std::uint64_t now_ns);
   void retire_if_idle(std::uint64_t now_ns);
-  void apply_retention(std::uint64_t now_ns);
+  bool apply_retention();  // true: it recycled a segment as the next spare
+  void next_spare();       // recycled by retention, else made by the preparer
   void detach();
   void check_replaced();
   void continue_after_reboot(const std::string& ring);

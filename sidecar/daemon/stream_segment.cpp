@@ -57,7 +57,14 @@ void Stream::recover_wal() {
                detail::segment_file_name(seg_.base_seq), seg_.write_off);
     continue_after_reboot(ring);
   }
-  preparer_.request(spare_, spare_path_, opt_.segment_size);
+  next_spare();
+}
+
+void Stream::next_spare() {
+  if (apply_retention()) return;
+  // A stream's first segment is zeroed before it is used (a light stream would otherwise commit
+  // metadata with every write to it); later spares are zeroed while the disk is quiet.
+  preparer_.request(spare_, spare_path_, opt_.segment_size, seg_.fd < 0 && opt_.zero_spares != Zeroing::never);
 }
 
 namespace {
@@ -82,7 +89,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   if (!sealed()) return false;
   switch (spare_->state.load()) {
     case Spare::none:
-      preparer_.request(spare_, spare_path_, opt_.segment_size);
+      next_spare();
       return false;
     case Spare::pending:
       return false;
@@ -94,6 +101,11 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
       return false;
     default:
       break;
+  }
+  {
+    std::unique_lock io(spare_->io, std::try_to_lock);
+    if (!io) return false;  // the preparer is writing zeros into it: a later poll takes it
+    spare_->taken = true;   // and no more zeros go there
   }
   SegmentFile next;
   try {
@@ -172,7 +184,7 @@ void Stream::on_naming_cqe(int res, bool is_header) {
     sealing_->seg = take(prev_);
     preparer_.seal_later(sealing_);
   }
-  preparer_.request(spare_, spare_path_, opt_.segment_size);
+  next_spare();
   advance();
 }
 
