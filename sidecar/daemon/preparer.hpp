@@ -1,6 +1,6 @@
 // The streams' background file work, on one thread, so a roll never waits on the drain loop:
 // making the next segment (a spare: preallocated, or a segment retention recycles), zeroing a
-// spare while the disk has room for it, and sealing the segment a roll left (fdatasync, close,
+// spare while the disk has room for it, and sealing the segment a roll left (close,
 // its index). Jobs run in the order they were asked for; zeroing yields to every other job.
 #pragma once
 #include "files.hpp"
@@ -35,7 +35,7 @@ struct Spare {
 };
 
 // A segment a roll has left behind: every block of it is complete (durable), the next one is
-// named. `done` is set once it is synced, closed and indexed; `error` first if that failed.
+// named. `done` is set once it is closed and indexed; `error` first if that failed.
 struct Sealing {
   std::string dir;
   SegmentFile seg;

@@ -82,17 +82,16 @@ void fill_segment_header(std::byte* page, const std::string& stream, const Segme
 }
 
 std::string seal(const std::string& dir, SegmentFile& seg) {
-  std::string err;
-  if (seg.fd >= 0 && ::fdatasync(seg.fd) != 0) err = "fdatasync " + seg.path + ": " + std::strerror(errno);
   if (seg.fd >= 0) ::close(seg.fd);
   seg.fd = -1;
-  if (!err.empty() || seg.index.empty()) return err;
+  if (seg.index.empty()) return {};
   const std::string bytes = detail::encode_index(seg.base_seq, seg.last_seq, seg.index);
-  try {
-    write_file_durably(dir, index_file_name(seg.base_seq), bytes);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
+  const std::string path = dir + "/" + index_file_name(seg.base_seq),
+                    tmp = dir + "/." + index_file_name(seg.base_seq) + ".tmp";
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd || ::write(fd.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()) ||
+      ::rename(tmp.c_str(), path.c_str()) != 0)
+    return "index " + path + ": " + std::strerror(errno);
   return {};
 }
 

@@ -41,8 +41,9 @@ SegmentFile open_spare(const std::string& spare, const std::string& path, std::u
 // The 4096-byte header page of a segment (FORMAT.md 4.1), into `page`.
 void fill_segment_header(std::byte* page, const std::string& stream, const SegmentFile& seg);
 
-// Syncs and closes a full segment and writes its sparse index (best effort: readers scan
-// without one). Returns an error text or empty.
+// Closes a full segment and writes its sparse index. Nothing is synced: every block of the
+// segment was durable before the HWM passed it, and the index is an optimisation (CRC-checked;
+// readers scan without one), written to a temporary name and renamed. Returns an error text or empty.
 std::string seal(const std::string& dir, SegmentFile& seg);
 
 struct Recovery {

@@ -89,7 +89,8 @@ bool Stream::poll(std::uint64_t now, bool stopping) {
     if (!build_block(upto, w)) break;
     did = true;
   }
-  if (free_.empty() && cursor_ < upto) preparer_.note_busy(now);  // held back by the disk
+  // Every block in flight and a full one waiting: the disk, not the producer, sets the pace.
+  if (free_.empty() && upto - cursor_ >= opt_.max_block) preparer_.note_busy(now);
   pending_since_ns_ = 0;
   return did;
 }

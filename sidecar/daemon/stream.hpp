@@ -144,7 +144,7 @@ class Stream {
   int naming_error_ = 0;  // first errno of the chain
   common::AlignedBuffer header_page_{proto::kSegmentHeaderSize};
   common::Fd dir_fd_;                 // the stream directory, for the chain's fsync
-  std::shared_ptr<Sealing> sealing_;  // prev_, handed to the preparer to sync, close and index
+  std::shared_ptr<Sealing> sealing_;  // prev_, handed to the preparer to close and index
   std::shared_ptr<Spare> spare_;
   std::uint64_t failed_off_ = 0;  // first offset written by a failed attempt (to zero)
   std::uint64_t failed_gen_ = 0;  // and the generation of its segment

@@ -81,7 +81,7 @@ SegmentFile take(SegmentFile& s) {
 // block of the old segment is in flight (so a crash can never leave a named segment after a
 // hole), the header write (RWF_DSYNC), the rename to <base_seq>.alog and the directory fsync are
 // submitted as one linked io_uring chain, and the HWM waits at the old segment's end until they
-// complete. The old segment is then synced, closed and indexed by the preparer thread. Nothing
+// complete. The old segment is then closed and indexed by the preparer thread. Nothing
 // here waits for a disk: other streams go on, and so does this one's writing.
 bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   if (seg_.fd >= 0 && seg_.write_off + need <= seg_.size) return true;
@@ -211,6 +211,7 @@ void Stream::recover_from_io_error(std::uint64_t now) {
         if (::pwrite(seg_.fd, zeros.data(), kPage, static_cast<off_t>(p)) != kPage) break;
     }
     seg_.write_off = seg_.size;  // never written again: the retry goes to a fresh segment
+    if (::fdatasync(seg_.fd) != 0) log_->warn("stream {}: fdatasync after error: {}", name_, std::strerror(errno));
     if (std::string err = seal(dir_, seg_); !err.empty()) log_->warn("stream {}: sealing after error: {}", name_, err);
   }
   failed_off_ = 0;
