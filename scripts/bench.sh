@@ -5,8 +5,8 @@
 #     are in $AEROLOG_PEERS_DIR (quill/ with Quill v12's include/, fmtlog/ with fmtlog v2.2's
 #     files; never part of this repository: fetch them yourself; test/bench/peers),
 #   - the end-to-end benchmark with the real sidecar beside a raw io_uring O_DIRECT probe
-#     (test/bench/bench_e2e) in three configurations: dsync+backoff (the default),
-#     fdatasync+backoff, dsync+spin,
+#     (test/bench/bench_e2e) in four configurations: dsync+backoff (the default),
+#     fdatasync+backoff, dsync+spin, and the default with retention recycling segments,
 #   - the AAPL sample replayed at full speed, CSV to durable (aerolog-replay + aerologctl flush),
 # then writes report.md (Markdown tables: medians and spread), bench.json and bench.png.
 #   scripts/bench.sh [--quick] [--repeat N] [--out DIR]      (defaults: 3 repeats, bench-results/<time>)
@@ -48,12 +48,18 @@ for peer in "${peers[@]}"; do
   "$bin/test/bench/$peer" "${peer_args[@]}" | tail -1 | tee "$out/peer-$peer.txt"
 done
 
-for config in "dsync backoff" "fdatasync backoff" "dsync spin"; do
+# The fourth: the default with retention on (256 MiB per stream, no shipper), so each roll
+# recycles the oldest segment instead of making a new one.
+recycling=(--sidecar-arg --retention-bytes --sidecar-arg 268435456 --sidecar-arg --ship-state-dir --sidecar-arg "")
+for config in "dsync backoff" "fdatasync backoff" "dsync spin" "dsync backoff recycling"; do
   set -- $config
+  label=${3:-} extra=()
+  [ -n "$label" ] && extra=(--label "$label" "${recycling[@]}")
   for r in $(seq "$repeat"); do
-    echo "== end to end: durability $1, idle $2, run $r/$repeat"
-    "$bin/test/bench/bench_e2e" $quick --durability "$1" --idle "$2" --json "$out/e2e-$1-$2-$r.json" > "$out/e2e-$1-$2-$r.txt"
-    tail -n +3 "$out/e2e-$1-$2-$r.txt" | head -14
+    name=e2e-$1-$2${label:+-$label}-$r
+    echo "== end to end: durability $1, idle $2${label:+, $label}, run $r/$repeat"
+    "$bin/test/bench/bench_e2e" $quick --durability "$1" --idle "$2" "${extra[@]}" --json "$out/$name.json" > "$out/$name.txt"
+    tail -n +3 "$out/$name.txt" | head -18
   done
 done
 
@@ -80,6 +86,6 @@ fi
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 "$py" scripts/bench_report.py "$out"
-first_e2e=$(ls "$out"/e2e-dsync-backoff-*.json | head -1)
+first_e2e=$(ls "$out"/e2e-dsync-backoff-[0-9]*.json | head -1)
 "$py" scripts/dashboard.py bench "$out/producer.json" "$first_e2e" -o "$out/bench.png" || echo "(no PNG: is python3-matplotlib installed?)"
 echo "== report: $out/report.md, $out/bench.json, $out/bench.png"

@@ -301,7 +301,7 @@ Run measure(const std::string& shm, const std::string& stream, std::uint64_t n, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string durability = "dsync", idle = "backoff", dir = "/tmp", json, only;
+  std::string durability = "dsync", idle = "backoff", dir = "/tmp", json, only, label;
   bool quick = false;
   std::vector<std::string> extra;
   for (int i = 1; i < argc; ++i) {
@@ -318,16 +318,19 @@ int main(int argc, char** argv) {
       quick = true;
     else if (a == "--only" && i + 1 < argc)
       only = argv[++i];
+    else if (a == "--label" && i + 1 < argc)
+      label = argv[++i];
     else if (a == "--sidecar-arg" && i + 1 < argc)
       extra.push_back(argv[++i]);
     else {
       std::printf(
           "usage: bench_e2e [--durability dsync|fdatasync|none] [--idle spin|backoff|sleep] [--dir D]\n"
-          "                 [--json FILE] [--quick] [--only TEXT] [--sidecar-arg ARG]...\n"
+          "                 [--json FILE] [--label NAME] [--quick] [--only TEXT] [--sidecar-arg ARG]...\n"
           "  Probes the disk under --dir with raw io_uring O_DIRECT writes, then runs the real sidecar\n"
           "  (" AEROLOG_SIDECAR_BIN
           ")\n  and measures durable throughput and publish-to-durable latency.\n"
-          "  --only TEXT runs only the workloads whose name contains TEXT (e.g. \"1M/s\").\n");
+          "  --only TEXT runs only the workloads whose name contains TEXT (e.g. \"1M/s\").\n"
+          "  --label NAME names the configuration in the JSON (bench_report.py groups runs by it).\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }
@@ -434,11 +437,12 @@ int main(int argc, char** argv) {
   }
   if (!json.empty()) {
     FILE* f = std::fopen(json.c_str(), "w");
-    std::fprintf(
-        f,
-        "{\"bench\":\"e2e\",\"durability\":\"%s\",\"idle\":\"%s\",\"probe_mb_s\":%.1f,\"probe_qd1_p50_us\":%.2f,"
-        "\"probe_qd1_p99_us\":%.2f,\"sidecar_rss_mib\":%.1f,\"sidecar_anon_mib\":%.1f,\"runs\":[",
-        durability.c_str(), idle.c_str(), probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99, rss, anon);
+    std::fprintf(f,
+                 "{\"bench\":\"e2e\",\"durability\":\"%s\",\"idle\":\"%s\",\"label\":\"%s\",\"probe_mb_s\":%.1f,"
+                 "\"probe_qd1_p50_us\":%.2f,"
+                 "\"probe_qd1_p99_us\":%.2f,\"sidecar_rss_mib\":%.1f,\"sidecar_anon_mib\":%.1f,\"runs\":[",
+                 durability.c_str(), idle.c_str(), label.c_str(), probe.mb_s, probe.qd1_us.p50, probe.qd1_us.p99, rss,
+                 anon);
     for (std::size_t i = 0; i < runs.size(); ++i)
       std::fprintf(
           f,

@@ -96,11 +96,11 @@ class Drainer {
   std::thread thread_;
 };
 
-// The real sidecar as a child, as a user runs it for the lowest latency: dsync, --idle spin,
+// The real sidecar as a child: dsync, `idle` (spin for the lowest latency, backoff by default),
 // pinned to CPU 1 (the producer has CPU 0).
-pid_t start_sidecar(const std::string& shm, const std::string& wal) {
-  std::vector<std::string> args = {AEROLOG_SIDECAR_BIN,  "--shm-dir", shm,    "--wal-dir", wal, "--log-file",
-                                   wal + "/sidecar.log", "--idle",    "spin", "--cpu",     "1"};
+pid_t start_sidecar(const std::string& shm, const std::string& wal, const std::string& idle) {
+  std::vector<std::string> args = {AEROLOG_SIDECAR_BIN,  "--shm-dir", shm,  "--wal-dir", wal, "--log-file",
+                                   wal + "/sidecar.log", "--idle",    idle, "--cpu",     "1"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -174,12 +174,12 @@ std::vector<Row> run_once(const Config& cfg) {
     ::unlink((shm + "/aerolog." + stream).c_str());
     rows.push_back(r);
   }
-  {  // publish with the real sidecar (dsync, --idle spin, pinned to CPU 1) writing to cfg.dir
-    Row r{"aerolog publish, sidecar spin"};
+  for (const char* idle : {"spin", "backoff"}) {  // publish with the real sidecar (dsync, pinned to CPU 1)
+    Row r{std::string("aerolog publish, sidecar ") + idle};
     r.cross_core_ns = cross_core_ns();
     char shm_t[] = "/dev/shm/aerolog-bench.XXXXXX", wal_t[] = "/tmp/aerolog-bench.XXXXXX";
     const std::string shm_dir = ::mkdtemp(shm_t) ? shm_t : "", wal_dir = ::mkdtemp(wal_t) ? wal_t : "";
-    const pid_t sidecar = start_sidecar(shm_dir, wal_dir);
+    const pid_t sidecar = start_sidecar(shm_dir, wal_dir, idle);
     {
       aerolog::ProducerOptions o;
       o.shm_dir = shm_dir;
