@@ -80,9 +80,12 @@ void Preparer::run() {
       if (stop_ && jobs_.empty()) return;
       job = std::move(jobs_.front());
       jobs_.pop_front();
-      // Zeroing waits for a quiet disk, but never holds up another job.
-      if (job.kind == Job::zero && jobs_.empty() && !disk_quiet()) {
-        cv_.wait_for(lk, kBusyRecheck, [&] { return stop_ || !jobs_.empty(); });
+      // Zeroing waits for a quiet disk, behind every other job (a moment if there is none).
+      if (job.kind == Job::zero && !disk_quiet()) {
+        const auto other_work = [&] {
+          return stop_ || std::any_of(jobs_.begin(), jobs_.end(), [](const Job& j) { return j.kind != Job::zero; });
+        };
+        if (!other_work()) cv_.wait_for(lk, kBusyRecheck, other_work);
         jobs_.push_back(std::move(job));
         continue;
       }

@@ -54,8 +54,8 @@ class Preparer {
   // written already. If that fails, a new spare is made instead.
   void recycle(std::shared_ptr<Spare> spare, std::string from, std::string index, std::string path, std::uint64_t size);
   void seal_later(std::shared_ptr<Sealing> sealing);
-  // A stream could not submit for lack of free blocks: the disk is the bottleneck, so zeroing
-  // waits until it has been quiet a while (--zero-spares idle).
+  // A stream has every block in flight and a full one waiting: the disk sets the pace, so
+  // zeroing waits until that has not happened for a while (--zero-spares idle).
   void note_busy(std::uint64_t mono_ns) { busy_ns_.store(mono_ns, std::memory_order_relaxed); }
 
  private:
