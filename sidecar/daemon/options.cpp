@@ -39,7 +39,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option_function<std::string>(
          "--zero-spares", [&o](const std::string& v) { o.zero_spares = zeroing.at(CLI::detail::to_lower(v)); },
          "when the next segment's preallocated extents are written as zeros (a write into an unwritten extent "
-         "commits metadata): idle, while no stream waits on the disk; always, before the spare is used; never")
+         "commits metadata): idle, before the spare is used unless a stream waits on the disk (then later); "
+         "always, before the spare is used; never")
       ->check(CLI::IsMember({"idle", "always", "never"}, CLI::ignore_case))
       ->type_name("idle|always|never")
       ->default_str("idle");

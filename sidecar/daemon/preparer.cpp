@@ -109,7 +109,7 @@ void Preparer::run() {
   }
 }
 
-// The new spare is usable as soon as it is preallocated and synced; zeroing follows as a job.
+// A new spare: preallocated and synced, then zeroed as --zero-spares says.
 void Preparer::make_spare(Job& job) {
   Spare& s = *job.spare;
   try {
@@ -122,11 +122,12 @@ void Preparer::make_spare(Job& job) {
     }
     job.kind = Job::zero;
     job.fd = std::move(fd);
-    if (zeroing_ == Zeroing::always || job.zero_first)
-      while (zero_some(job)) {
-      }
+    // Zeroed before it is ready, unless the disk turns busy first (idle): then it is ready as
+    // it is and the rest is zeroed later, while quiet, if no roll has taken it by then.
+    bool more = zeroing_ != Zeroing::never || job.zero_first;
+    while (more && (job.zero_first || disk_quiet())) more = zero_some(job);
     s.state = Spare::ready;
-    if (zeroing_ == Zeroing::idle && !job.zero_first) push(std::move(job));
+    if (more) push(std::move(job));
   } catch (const std::exception& e) {
     s.error = e.what();
     s.error_code = errno_of(e);

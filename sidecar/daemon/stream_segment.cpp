@@ -62,8 +62,8 @@ void Stream::recover_wal() {
 
 void Stream::next_spare() {
   if (apply_retention()) return;
-  // A stream's first segment is zeroed before it is used (a light stream would otherwise commit
-  // metadata with every write to it); later spares are zeroed while the disk is quiet.
+  // A stream's first segment is zeroed before it is used even on a busy disk (a light stream
+  // would otherwise commit metadata with every write to it); later ones as --zero-spares says.
   preparer_.request(spare_, spare_path_, opt_.segment_size, seg_.fd < 0 && opt_.zero_spares != Zeroing::never);
 }
 
