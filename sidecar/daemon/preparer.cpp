@@ -12,8 +12,6 @@
 #include <chrono>
 #include <cstring>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -116,8 +114,6 @@ void Preparer::make_spare(Job& job) {
     auto fd = std::make_shared<Fd>(create_spare(job.path, job.size));
     {
       std::lock_guard io(s.io);
-      s.taken = false;
-      s.zeroed = 0;
       job.epoch = ++s.epoch;
     }
     job.kind = Job::zero;
@@ -135,30 +131,21 @@ void Preparer::make_spare(Job& job) {
   }
 }
 
-// Retention chose the segment: its index goes first (a segment without an index is read by
-// scanning), then the rename, made durable before any block is written into the file.
+// Retention chose the segment (of the spare's size): its index goes first (a segment without an
+// index is read by scanning), then the rename, made durable before any block is written into the
+// file. No zeroing job is left for an earlier spare: the roll that took it moved the epoch on.
 void Preparer::recycle_segment(Job& job) {
-  Spare& s = *job.spare;
-  struct stat st;
-  const bool fits = ::stat(job.from.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == job.size;
-  if (fits && (::unlink(job.index.c_str()) == 0 || errno == ENOENT) &&
-      ::rename(job.from.c_str(), job.path.c_str()) == 0) {
+  if ((::unlink(job.index.c_str()) == 0 || errno == ENOENT) && ::rename(job.from.c_str(), job.path.c_str()) == 0) {
     AEROLOG_CRASH_POINT("recycle_renamed");
     try {
       fsync_dir(job.path.substr(0, job.path.rfind('/')));
-      {
-        std::lock_guard io(s.io);
-        s.taken = false;
-        s.zeroed = job.size;
-        ++s.epoch;
-      }
-      s.state = Spare::ready;
+      job.spare->state = Spare::ready;
       return;
     } catch (const std::exception& e) {
       spdlog::warn("recycling {}: {}; making a new spare", job.from, e.what());
     }
   } else {
-    spdlog::warn("recycling {}: {}; making a new spare", job.from, fits ? std::strerror(errno) : "size changed");
+    spdlog::warn("recycling {}: {}; making a new spare", job.from, std::strerror(errno));
   }
   make_spare(job);
 }
@@ -166,14 +153,13 @@ void Preparer::recycle_segment(Job& job) {
 // One chunk of zeros at the front of the unzeroed part, unless a roll took the spare.
 bool Preparer::zero_some(Job& job) {
   static const AlignedBuffer zeros(kZeroChunk);
-  Spare& s = *job.spare;
-  std::lock_guard io(s.io);
-  if (s.taken || s.epoch != job.epoch || s.zeroed >= job.size) return false;
-  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kZeroChunk, job.size - s.zeroed));
-  if (::pwrite(job.fd->get(), zeros.data(), n, static_cast<off_t>(s.zeroed)) != static_cast<ssize_t>(n))
+  std::lock_guard io(job.spare->io);
+  if (job.spare->epoch != job.epoch || job.zeroed >= job.size) return false;
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kZeroChunk, job.size - job.zeroed));
+  if (::pwrite(job.fd->get(), zeros.data(), n, static_cast<off_t>(job.zeroed)) != static_cast<ssize_t>(n))
     return false;  // the spare is usable as it is: unwritten extents read as zeros
-  s.zeroed += n;
-  return s.zeroed < job.size;
+  job.zeroed += n;
+  return job.zeroed < job.size;
 }
 
 }  // namespace aerolog::sidecar

@@ -24,13 +24,11 @@ struct Spare {
   std::atomic<int> state{none};
   std::string error;  // set before state becomes failed
   int error_code = 0;
-  // A ready spare's bytes [0, zeroed) are written extents (zeros or a recycled segment's old
-  // blocks); past them, fallocate's unwritten extents, which read as zeros but make each data
-  // write commit metadata. The preparer zeroes chunk by chunk under `io` and stops once a roll
-  // has set `taken`; `epoch` names the file, so a zeroing job never touches a later spare's.
+  // A spare's bytes not yet zeroed are fallocate's unwritten extents: they read as zeros, but
+  // each data write into them commits metadata. The preparer zeroes a chunk at a time under
+  // `io`, for the file `epoch` names; a roll that takes the spare and every new spare move the
+  // epoch on, so zeroing never writes into a segment.
   std::mutex io;
-  bool taken = false;
-  std::uint64_t zeroed = 0;
   std::uint64_t epoch = 0;
 };
 
@@ -67,6 +65,7 @@ class Preparer {
     std::uint64_t size = 0;
     std::shared_ptr<common::Fd> fd;  // zero: the spare, open O_DIRECT
     std::uint64_t epoch = 0;         // zero: the spare's epoch when it was made
+    std::uint64_t zeroed = 0;        // zero: bytes [0, zeroed) are written as zeros
     bool zero_first = false;         // make: zeroed before it is ready
   };
   void push(Job job);

@@ -87,7 +87,7 @@ class Stream {
   bool ensure_segment(std::uint64_t need, std::uint64_t first_seq);
   bool prev_done() const;  // no block of the segment a roll left is in flight
   void start_naming();
-  bool sealed();  // the segment the last roll left is synced and indexed (its error, if any, logged)
+  bool sealed();  // the segment the last roll left is closed and indexed (its error, if any, logged)
   void fail(RingState s, int err, const std::string& why);
   void recover_from_io_error(std::uint64_t now_ns);
   void retire_if_idle(std::uint64_t now_ns);

@@ -105,7 +105,7 @@ bool Stream::ensure_segment(std::uint64_t need, std::uint64_t first_seq) {
   {
     std::unique_lock io(spare_->io, std::try_to_lock);
     if (!io) return false;  // the preparer is writing zeros into it: a later poll takes it
-    spare_->taken = true;   // and no more zeros go there
+    ++spare_->epoch;        // and no more zeros go there
   }
   SegmentFile next;
   try {
