@@ -128,7 +128,9 @@ TEST_CASE("a crash at every step of recycling, and a torn write into a recycled 
   // Recycling starts once three segments are full; then die between the rename and its
   // directory fsync, after a recycled spare is opened by a roll, once it is named, while a
   // block is torn after 3 sectors, and in the recovery that finds it.
-  CHECK(count(run_until_death("recycle_renamed=3"), "recycles") >= 3);
+  // Dying at the third recycling rename proves three; the third's log line may not be written yet
+  // (the main loop logs it after handing the rename to the preparer thread, which dies first).
+  CHECK(count(run_until_death("recycle_renamed=3"), "recycles") >= 2);
   run_until_death("recycle_renamed=1");
   run_until_death("roll_started=2");
   run_until_death("roll_named=2");
