@@ -9,7 +9,8 @@
   alog.py layout                   the byte offsets this reader assumes, as JSON (checked by the tests)
 
 DIR is a stream directory (<wal_dir>/<stream>). Standard records (Trade, Order, Quote,
-MarketData, Risk, Text) are decoded; other types are printed as hex. CRC32C is checked, and so
+MarketData, Risk, Text, Dropped) are decoded; other types are printed as hex, and so, for now,
+are log records (LogSite, Log: aerologctl cat renders them). CRC32C is checked, and so
 is every segment header (FORMAT.md 4.1), as aerologctl and the sidecar's recovery check them.
 
 Exit status: 0 ok; 1 an error, or damage (one line on stderr says why): cat, follow and summary
@@ -27,7 +28,8 @@ BLOCK_MAGIC = 0x4B424C41            # "ALBK"
 RING_MAGIC = 0x474E524C4F524541     # "AEROLRNG"
 PAGE = 4096
 PRICE_SCALE = 100_000_000
-TYPE_NAMES = {1: "Text", 2: "Trade", 3: "Order", 4: "Quote", 5: "MarketData", 6: "Risk"}
+TYPE_NAMES = {1: "Text", 2: "Trade", 3: "Order", 4: "Quote", 5: "MarketData", 6: "Risk", 7: "LogSite", 8: "Log",
+              9: "Dropped"}
 
 
 def _crc32c_table():
@@ -262,7 +264,7 @@ def records(stream_dir, check_crc=True):
 LAYOUT = {
     "ring.magic": 0, "ring.capacity": 16, "ring.write_pos": 128, "ring.last_seq": 136,
     "ring.payload_bytes": 144, "ring.dropped": 152, "ring.read_pos": 256, "ring.durable_seq": 384,
-    "ring.state": 652, "ring.error": 672, "ring.header_size": 896,
+    "ring.state": 652, "ring.error": 672, "ring.log_magic": 896, "ring.log_level": 900, "ring.header_size": 1024,
     "frame.length": 0, "frame.type": 4, "frame.flags": 6, "frame.seq": 8, "frame.timestamp": 16, "frame.size": 24,
     "segment.base_seq": 16, "segment.generation": 24, "segment.crc": 124,
     "block.crc": 4, "block.length": 8, "block.count": 12, "block.first_seq": 16, "block.generation": 32, "block.size": 64,
@@ -282,6 +284,12 @@ def price(v):
     sign = "-" if v < 0 else ""
     a = abs(v)
     return f"{sign}{a // PRICE_SCALE}.{a % PRICE_SCALE:08d}"
+
+
+def format_time(ns):
+    """2012-06-21T13:30:00.004241176Z, as aerologctl prints it."""
+    s, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{frac:09d}Z"
 
 
 def _sym(b):
@@ -311,7 +319,10 @@ def decode(ftype, payload):
         level = payload[0]
         return ["Text", "", LEVELS[level] if level < 6 else "level?", "", "", "", "",
                 payload[8:].decode("utf-8", errors="surrogateescape")]
-    if ftype in (1, 2, 3, 4, 5, 6):
+    if ftype == 9 and need(16):
+        count, first_ns = struct.unpack_from("<QQ", payload)
+        return ["Dropped", "", "", "", "", str(count), "", "records dropped (ring full) since " + format_time(first_ns)]
+    if ftype in (1, 2, 3, 4, 5, 6, 9):
         return [str(ftype), "", "", "", "", "", "", f"malformed: {len(payload)} bytes: {payload.hex()}"]
     return [str(ftype), "", "", "", "", "", "", payload.hex()]
 
@@ -416,7 +427,7 @@ def rings(shm_dir="/dev/shm"):
             continue
         with open(os.path.join(shm_dir, name), "rb") as f:
             h = f.read(PAGE)
-        if len(h) < 896 or struct.unpack_from("<Q", h, 0)[0] != RING_MAGIC:
+        if len(h) < LAYOUT["ring.header_size"] or struct.unpack_from("<Q", h, 0)[0] != RING_MAGIC:
             continue
         found = True
         cap = struct.unpack_from("<Q", h, 16)[0] or 1  # 0 only in a damaged header: no division by it

@@ -341,6 +341,8 @@ TEST_CASE("Python's view of the layouts equals the C++ structs", "[ctl][format]"
       {"ring.durable_seq", offsetof(p::RingHeader, durable) + offsetof(p::RingDurable, durable_seq)},
       {"ring.state", offsetof(p::RingHeader, sidecar) + offsetof(p::RingSidecar, state)},
       {"ring.error", offsetof(p::RingHeader, sidecar) + offsetof(p::RingSidecar, error)},
+      {"ring.log_magic", offsetof(p::RingHeader, log) + offsetof(p::RingLog, log_magic)},
+      {"ring.log_level", offsetof(p::RingHeader, log) + offsetof(p::RingLog, level)},
       {"ring.header_size", sizeof(p::RingHeader)},
       {"frame.length", offsetof(p::FrameHeader, length)},
       {"frame.type", offsetof(p::FrameHeader, type)},

@@ -105,6 +105,8 @@ Producer& Producer::operator=(Producer&& o) noexcept {
     claim_ = std::exchange(o.claim_, nullptr);
     claim_len_ = o.claim_len_;
     max_payload_ = o.max_payload_;
+    drops_pending_ = o.drops_pending_;
+    first_drop_ns_ = o.first_drop_ns_;
     on_full_ = o.on_full_;
     clock_ = o.clock_;
     fd_ = std::exchange(o.fd_, -1);
@@ -125,11 +127,13 @@ void Producer::release() noexcept {
   fd_ = -1;
 }
 
-bool Producer::make_room(std::uint64_t need) noexcept {
+bool Producer::make_room(std::uint64_t need, bool marker) noexcept {
   auto& consumer = hdr_->consumer.read_pos;
   read_cache_ = consumer.load(std::memory_order_acquire);
   if (write_pos_ + need - read_cache_ <= cap_) return true;
   if (on_full_ == FullPolicy::drop) {
+    if (marker) return false;
+    if (drops_pending_++ == 0) first_drop_ns_ = clock_.now();
     auto& dropped = hdr_->producer.dropped;
     dropped.store(dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return false;
@@ -139,6 +143,18 @@ bool Producer::make_room(std::uint64_t need) noexcept {
     read_cache_ = consumer.load(std::memory_order_acquire);
   } while (write_pos_ + need - read_cache_ > cap_);
   return true;
+}
+
+void Producer::publish_drop_marker() noexcept {
+  const std::uint32_t length = kFrameHeaderSize + sizeof(Dropped);
+  const std::uint32_t stride = frame_stride(length);
+  std::byte* at = reserve(stride, /*marker=*/true);
+  if (!at) return;  // still full: the count goes on growing
+  const Dropped d{drops_pending_, first_drop_ns_};
+  write_header(at, length, Dropped::kType, 0, last_seq_ + 1, clock_.now());
+  std::memcpy(at + kFrameHeaderSize, &d, sizeof d);
+  publish_frame(stride, sizeof d);
+  drops_pending_ = 0;
 }
 
 Result Producer::publish_text(Level level, std::string_view text) noexcept {

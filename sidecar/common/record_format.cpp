@@ -1,8 +1,12 @@
 #include "record_format.hpp"
 
+#include <aerolog/proto/log.hpp>
 #include <aerolog/proto/records.hpp>
 
+#include <fmt/format.h>
+
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -129,6 +133,15 @@ Fields decode(const Record& r) {
       }
       break;
     }
+    case kTypeDropped: {
+      Dropped d;
+      if ((ok = as(r, d))) {
+        f.type = "Dropped";
+        f.qty = std::to_string(d.count);
+        f.text = "records dropped (ring full) since " + format_time(d.first_ns);
+      }
+      break;
+    }
     default:
       f.type = std::to_string(r.type);
       f.text = hex(r.payload);
@@ -163,7 +176,75 @@ std::string json_string(const std::string& s) {
   return q + "\"";
 }
 
+std::string line_of(const Record& r, const Fields& f, Format fmt);
+
 }  // namespace
+
+std::string RecordFormatter::format(const Record& r) {
+  if (r.type != kTypeLogSite && r.type != kTypeLogEvent) return format_record(r, format_);
+  const LogEvent* e = decoder_.decode(r);
+  if (e) return log_event(r, *e);
+  if (r.type == kTypeLogSite && decoder_.error().empty()) return "";
+  Fields f;  // undecodable: why, and the raw bytes
+  f.type = r.type == kTypeLogSite ? "LogSite" : "Log";
+  f.text = "undecodable (" + decoder_.error() + "): " + hex(r.payload);
+  return line_of(r, f, format_);
+}
+
+std::string RecordFormatter::log_event(const Record& r, const LogEvent& e) const {
+  const LogSite& s = *e.site;
+  const std::string message = decoder_.render(e);
+  const std::string level = level_name(s.level);
+  const std::string file = s.file.substr(s.file.rfind('/') + 1);  // npos + 1 == 0
+  switch (format_) {
+    case Format::csv:
+      return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + ",Log," +
+             csv_field(file + ":" + std::to_string(s.line)) + "," + level + ",,,," + std::to_string(s.id) + "," +
+             csv_field(message);
+    case Format::json: {
+      std::string args;
+      for (const LogArg& a : e.args) {
+        if (!args.empty()) args += ",";
+        switch (a.type) {
+          case ArgType::string:
+            args += json_string(std::string(a.text));
+            break;
+          case ArgType::character:
+            args += json_string(std::string(1, static_cast<char>(a.u)));
+            break;
+          case ArgType::boolean:
+            args += a.u ? "true" : "false";
+            break;
+          case ArgType::f32:
+          case ArgType::f64:
+            args += std::isfinite(a.f) ? fmt::format("{}", a.f) : json_string(fmt::format("{}", a.f));
+            break;
+          case ArgType::price:
+            args += format_price(a.i);
+            break;
+          case ArgType::i8:
+          case ArgType::i16:
+          case ArgType::i32:
+          case ArgType::i64:
+            args += std::to_string(a.i);
+            break;
+          default:
+            args += std::to_string(a.u);
+        }
+      }
+      return "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
+             ",\"type\":\"Log\",\"stream\":" + json_string(stream_) + ",\"level\":" + json_string(level) +
+             ",\"site\":" + std::to_string(s.id) + ",\"file\":" + json_string(s.file) +
+             ",\"line\":" + std::to_string(s.line) + ",\"function\":" + json_string(s.function) +
+             ",\"format\":" + json_string(s.format) + ",\"args\":[" + args + "],\"message\":" + json_string(message) +
+             "}";
+    }
+    case Format::text:
+    default:
+      return format_time(r.timestamp) + " " + level + " " + stream_ + " " + file + ":" + std::to_string(s.line) + " " +
+             message;
+  }
+}
 
 std::string format_price(std::int64_t v) {
   const bool neg = v < 0;
@@ -203,8 +284,10 @@ bool parse_time(const std::string& s, std::uint64_t& ns) {
   return true;
 }
 
-std::string format_record(const Record& r, Format fmt) {
-  const Fields f = decode(r);
+std::string format_record(const Record& r, Format fmt) { return line_of(r, decode(r), fmt); }
+
+namespace {
+std::string line_of(const Record& r, const Fields& f, Format fmt) {
   switch (fmt) {
     case Format::csv:
       return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + "," + f.type + "," + csv_field(f.symbol) +
@@ -237,5 +320,7 @@ std::string format_record(const Record& r, Format fmt) {
     }
   }
 }
+
+}  // namespace
 
 }  // namespace aerolog::common

@@ -1,6 +1,8 @@
-// Decoding records for people and scripts: the standard trading types pretty-printed, others
-// as hex, in text, CSV or JSON lines. scripts/alog.py prints the same CSV byte for byte.
+// Decoding records for people and scripts: the standard trading types pretty-printed, log
+// events rendered with {fmt}, others as hex, in text, CSV or JSON lines. scripts/alog.py prints
+// the same text and CSV byte for byte.
 #pragma once
+#include <aerolog/log_decoder.hpp>
 #include <aerolog/reader.hpp>
 
 #include <cstdint>
@@ -12,7 +14,22 @@ enum class Format { text, csv, json };
 
 inline constexpr char kCsvHeader[] = "seq,timestamp_ns,type,symbol,event,side,price,qty,id,text";
 
-std::string format_record(const Record& r, Format f);
+// One stream's records in seq order (log events need the LogSite records before them, or the
+// stream's site catalog). LogSite records themselves print nothing (format() returns "").
+class RecordFormatter {
+ public:
+  RecordFormatter(Format f, std::string stream) : format_(f), stream_(std::move(stream)) {}
+  LogDecoder& decoder() { return decoder_; }
+  std::string format(const Record& r);
+
+ private:
+  std::string log_event(const Record& r, const LogEvent& e) const;
+  Format format_;
+  std::string stream_;
+  LogDecoder decoder_;
+};
+
+std::string format_record(const Record& r, Format f);  // any record but a log event or site
 std::string format_time(std::uint64_t ns);                 // 2012-06-21T13:30:00.004241176Z
 bool parse_time(const std::string& s, std::uint64_t& ns);  // ns since the epoch, or ISO 8601 UTC
 std::string format_price(std::int64_t fixed);              // 1e-8 fixed point -> "585.33000000"

@@ -79,13 +79,26 @@ int cmd_cat(const CatOptions& o) {
     } catch (const std::exception&) {
     }
   }
+  RecordFormatter formatter(o.format, stream);
+  try {
+    formatter.decoder().load_catalog(
+        std::filesystem::is_directory(path, ec) ? path : std::filesystem::path(path).parent_path().string());
+  } catch (const Error& e) {
+    std::fprintf(stderr, "aerologctl: %s\n", e.what());
+    return 1;
+  }
   if (o.format == Format::csv) std::printf("%s\n", kCsvHeader);
   for (;;) {
     if (ring) reader->set_limit(reinterpret_cast<const proto::RingHeader*>(ring->data())->durable.durable_seq.load());
     while (const Record* r = reader->next()) {
       if (r->seq > o.to_seq) return 0;
-      if (r->seq < o.from_seq || r->timestamp < from_ns || r->timestamp > to_ns) continue;
-      std::fputs(format_record(*r, o.format).c_str(), stdout);
+      if (r->seq < o.from_seq || r->timestamp < from_ns || r->timestamp > to_ns) {
+        if (r->type == proto::kTypeLogSite) formatter.decoder().decode(*r);  // for the events that follow
+        continue;
+      }
+      const std::string line = formatter.format(*r);
+      if (line.empty()) continue;
+      std::fputs(line.c_str(), stdout);
       std::fputc('\n', stdout);
     }
     std::fflush(stdout);

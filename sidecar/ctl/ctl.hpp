@@ -49,6 +49,13 @@ struct AdoptOptions {
 };
 int cmd_adopt(const AdoptOptions& o);
 
+struct LevelOptions {
+  std::string shm_dir = "/dev/shm";
+  std::string logger;
+  std::string level;  // empty: show
+};
+int cmd_level(const LevelOptions& o);
+
 // How aerologctl shows a ring's state and the sidecar's durability: proto's names (names.hpp),
 // in capitals when they need attention ("ok", "QUARANTINED", "NONE").
 std::string shown_state(std::uint32_t ring_state);

@@ -37,9 +37,10 @@ int main(int argc, char** argv) {
 
   CatOptions ct;
   const std::map<std::string, Format> formats{{"text", Format::text}, {"csv", Format::csv}, {"json", Format::json}};
-  auto* cat = app.add_subcommand("cat",
-                                 "decode records: standard trading types pretty-printed, others as hex; exit 1 "
-                                 "if the log stops short at damage (a torn tail at its end is not damage)");
+  auto* cat = app.add_subcommand(
+      "cat",
+      "decode records: standard trading types pretty-printed, log events rendered, others as hex; exit 1 "
+      "if the log stops short at damage (a torn tail at its end is not damage)");
   cat->alias("dump");
   cat->add_option("target", ct.target, "a .alog file, a stream directory, or a stream name in the WAL root")
       ->required();
@@ -67,8 +68,16 @@ int main(int argc, char** argv) {
       "strategy started before the sidecar); stop the producer first, start it again after");
   adopt->add_option("stream", ad.stream, "the refused stream")->required();
 
+  LevelOptions lv;
+  auto* level = app.add_subcommand(
+      "level",
+      "show or change the level of a running aerolog::Logger (every ring of it, <logger>.<thread>);\n"
+      "calls below the level do nothing. Rings a logger makes later start at the level its process set");
+  level->add_option("logger", lv.logger, "the logger's name (Logger::open)")->required();
+  level->add_option("level", lv.level, "trace, debug, info, warn, error or critical (omit to show)");
+
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerologctl")) return *rc;
-  st.shm_dir = fl.shm_dir = ct.shm_dir = ad.shm_dir = shm_dir;
+  st.shm_dir = fl.shm_dir = ct.shm_dir = ad.shm_dir = lv.shm_dir = shm_dir;
   if (*status) {
     if (st.json && st.prometheus) {
       std::fprintf(stderr, "aerologctl: choose one of --json and --prometheus\n");
@@ -79,5 +88,6 @@ int main(int argc, char** argv) {
   if (*flush) return cmd_flush(fl);
   if (*cat) return cmd_cat(ct);
   if (*adopt) return cmd_adopt(ad);
+  if (*level) return cmd_level(lv);
   return cmd_verify(vf);
 }

@@ -15,6 +15,7 @@
 #include "options.hpp"
 #include "preparer.hpp"
 #include "segment.hpp"
+#include "site_catalog.hpp"
 #include "uring.hpp"
 
 #include <aerolog/proto/ring.hpp>
@@ -82,7 +83,7 @@ class Stream {
 
  private:
   bool build_block(std::uint64_t upto, std::uint64_t end);
-  void submit(Block* b);
+  void submit(Block* b, bool sync_catalog);
   void advance();
   bool ensure_segment(std::uint64_t need, std::uint64_t first_seq);
   bool prev_done() const;  // no block of the segment a roll left is in flight
@@ -146,6 +147,7 @@ class Stream {
   common::Fd dir_fd_;                 // the stream directory, for the chain's fsync
   std::shared_ptr<Sealing> sealing_;  // prev_, handed to the preparer to close and index
   std::shared_ptr<Spare> spare_;
+  SiteCatalog catalog_;           // LogSite frames, durable before the blocks holding them
   std::uint64_t failed_off_ = 0;  // first offset written by a failed attempt (to zero)
   std::uint64_t failed_gen_ = 0;  // and the generation of its segment
 

@@ -48,6 +48,12 @@ void Stream::recover_wal() {
     return;
   }
   if (!r.note.empty()) log_->warn("stream {}: {}", name_, r.note);
+  try {
+    catalog_.open(dir_, r.empty ? 0 : r.last.last_seq);
+  } catch (const std::exception& e) {
+    fail(RingState::refused, errno_of(e), std::string("site catalog: ") + e.what());
+    return;
+  }
   if (!r.empty) {
     seg_ = std::move(r.last);
     wal_empty_ = false;

@@ -9,15 +9,18 @@
 #include "failpoint.hpp"
 #include "ring_guard.hpp"
 #include "ring_scan.hpp"
+#include "sys_error.hpp"
 
 #include <aerolog/proto/crc32c.hpp>
 #include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/log.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include <unistd.h>
 
@@ -34,6 +37,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
   const detail::RingView view{data_, cap_, max_frame_};
   std::uint32_t len = kBlockHeaderSize, count = 0;
   std::uint64_t pos = cursor_, seq = next_seq_, first_ts = 0, last_ts = 0;
+  std::vector<std::uint32_t> sites;  // offsets of LogSite frames in the block
   while (pos < upto) {
     detail::FrameAt f;
     if (const char* err = detail::check_frame(view, pos, end, f)) {
@@ -55,6 +59,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
     std::memcpy(out + len, &f.header, kFrameHeaderSize);
     std::memcpy(out + len + kFrameHeaderSize, f.payload, f.header.length - kFrameHeaderSize);
     std::memset(out + len + f.header.length, 0, f.stride - f.header.length);
+    if (f.header.type == kTypeLogSite) sites.push_back(len);
     if (!count) first_ts = f.header.timestamp;
     last_ts = f.header.timestamp;
     len += f.stride;
@@ -77,12 +82,24 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
   b->first_seq = next_seq_;
   b->last_seq = seq - 1;
   b->ring_end = pos;
+  for (std::uint32_t at : sites)
+    catalog_.add(*reinterpret_cast<const FrameHeader*>(out + at), out + at + kFrameHeaderSize);
+  if (catalog_.pending()) {
+    try {
+      catalog_.write();
+    } catch (const std::exception& e) {
+      fail(RingState::io_error, errno_of(e), std::string("site catalog: ") + e.what());
+      return false;
+    }
+  }
   next_seq_ = seq;
-  submit(b);
+  submit(b, !sites.empty());
   return true;
 }
 
-void Stream::submit(Block* b) {
+// With `sync_catalog` the block's write is linked after an fdatasync of the site catalog: the
+// HWM never passes a LogSite frame whose catalog entry is not durable.
+void Stream::submit(Block* b, bool sync_catalog) {
   free_.pop_back();
   b->seg_off = seg_.write_off;
   b->generation = seg_.generation;
@@ -102,18 +119,27 @@ void Stream::submit(Block* b) {
     ::fdatasync(seg_.fd);
     fp::crash("torn_write");
   }
-  uring_.reserve(opt_.durability == Durability::fdatasync ? 2 : 1);  // a write and its linked fdatasync: one submission
+  // The linked SQEs go in one submission.
+  uring_.reserve((opt_.durability == Durability::fdatasync ? 2 : 1) + (sync_catalog ? 1 : 0));
+  b->pending_cqes = 0;
+  if (sync_catalog) {
+    io_uring_sqe* cat = uring_.sqe();
+    io_uring_prep_fsync(cat, catalog_.fd(), IORING_FSYNC_DATASYNC);
+    cat->flags |= IOSQE_IO_LINK;  // a failure cancels the block's write
+    io_uring_sqe_set_data64(cat, reinterpret_cast<std::uintptr_t>(b) | kCqeSync);
+    b->pending_cqes = 1;
+  }
   io_uring_sqe* sqe = uring_.sqe();
   io_uring_prep_write(sqe, seg_.fd, b->buf.data(), b->disk_len, b->seg_off);
   if (opt_.durability == Durability::dsync) sqe->rw_flags = RWF_DSYNC;
   io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(b));
-  b->pending_cqes = 1;
+  b->pending_cqes += 1;
   if (opt_.durability == Durability::fdatasync) {
     sqe->flags |= IOSQE_IO_LINK;
     io_uring_sqe* sync = uring_.sqe();
     io_uring_prep_fsync(sync, seg_.fd, IORING_FSYNC_DATASYNC);
     io_uring_sqe_set_data64(sync, reinterpret_cast<std::uintptr_t>(b) | kCqeSync);
-    b->pending_cqes = 2;
+    b->pending_cqes += 1;
   }
   inflight_.push_back(b);
 }

@@ -22,6 +22,10 @@
 
 namespace aerolog {
 
+namespace detail {
+class ThreadLog;
+}
+
 enum class FullPolicy : std::uint8_t {
   drop,  // return Status::full and count a drop (default)
   spin,  // spin until the sidecar frees space (blocks forever if no sidecar runs)
@@ -60,7 +64,7 @@ struct Claim {
 
 struct ProducerStats {
   std::uint64_t published;      // records, ever (== last seq)
-  std::uint64_t dropped;        // refused because full, ever
+  std::uint64_t dropped;        // refused because full, ever (readers see each gap as a proto::Dropped record)
   std::uint64_t payload_bytes;  // payload bytes published, ever
   std::uint64_t ring_used;      // bytes not yet freed by the sidecar
   std::uint64_t capacity;
@@ -120,23 +124,34 @@ class Producer {
 
   std::uint64_t now() const noexcept { return clock_.now(); }
   void recalibrate_clock() noexcept { clock_.recalibrate(); }
+  // The ring header's logger region (aerolog::Logger keeps its level there).
+  proto::RingLog& log_control() noexcept { return hdr_->log; }
   const std::string& stream() const noexcept { return stream_; }
   const std::string& path() const noexcept { return path_; }
   std::uint64_t capacity() const noexcept { return cap_; }
   std::uint32_t max_payload() const noexcept { return max_payload_; }
 
+  // Unmaps the ring and closes its file without writing to it: what a forked child does with
+  // its parent's rings (the parent keeps them, and their locks).
+  void forget_after_fork() noexcept { release(); }
+
  private:
+  friend class detail::ThreadLog;  // a logger's placeholder for a thread whose ring failed
   Producer() = default;
   void release() noexcept;
-  bool make_room(std::uint64_t need) noexcept;
+  // Waits for or reads back space; under FullPolicy::drop, false (and a drop counted unless
+  // `marker`) if there is none.
+  bool make_room(std::uint64_t need, bool marker = false) noexcept;
+  // A proto::Dropped record for the drops since the last one, if there is room for it.
+  void publish_drop_marker() noexcept;
 
   // Reserves `stride` contiguous bytes (writing a padding frame first if the ring would wrap).
-  std::byte* reserve(std::uint32_t stride) noexcept {
+  std::byte* reserve(std::uint32_t stride, bool marker = false) noexcept {
     const std::uint64_t idx = write_pos_ & mask_;
     const std::uint64_t tail = cap_ - idx;
     const std::uint64_t need = stride <= tail ? stride : tail + stride;
     if (write_pos_ + need - read_cache_ > cap_) [[unlikely]] {
-      if (!make_room(need)) return nullptr;
+      if (!make_room(need, marker)) return nullptr;
     }
     pad_ = 0;
     if (stride > tail) [[unlikely]] {
@@ -175,6 +190,8 @@ class Producer {
                     std::uint16_t flags) noexcept {
     if (len > max_payload_ || claim_) [[unlikely]]
       return {0, claim_ ? Status::claimed : Status::too_large};
+    if (drops_pending_) [[unlikely]]
+      publish_drop_marker();
     const std::uint32_t length = proto::kFrameHeaderSize + len;
     const std::uint32_t stride = proto::frame_stride(length);
     std::byte* at = reserve(stride);
@@ -188,6 +205,8 @@ class Producer {
   Claim claim_at(std::uint16_t type, std::uint32_t len, std::uint64_t ts, std::uint16_t flags) noexcept {
     if (len > max_payload_ || claim_) [[unlikely]]
       return {nullptr, 0, claim_ ? Status::claimed : Status::too_large};
+    if (drops_pending_) [[unlikely]]
+      publish_drop_marker();
     const std::uint32_t stride = proto::frame_stride_for_payload(len);
     std::byte* at = reserve(stride);
     if (!at) [[unlikely]]
@@ -220,6 +239,8 @@ class Producer {
   std::byte* claim_ = nullptr;
   std::uint32_t claim_len_ = 0;
   std::uint32_t max_payload_ = 0;
+  std::uint64_t drops_pending_ = 0;  // dropped since the last proto::Dropped marker
+  std::uint64_t first_drop_ns_ = 0;
   FullPolicy on_full_ = FullPolicy::drop;
   TscClock clock_;
   // cold state

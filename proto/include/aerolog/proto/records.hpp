@@ -20,6 +20,9 @@ enum RecordType : std::uint16_t {
   kTypeQuote = 4,
   kTypeMarketData = 5,
   kTypeRisk = 6,
+  kTypeLogSite = 7,   // log.hpp
+  kTypeLogEvent = 8,  // log.hpp
+  kTypeDropped = 9,
 };
 
 struct Trade {
@@ -101,6 +104,14 @@ struct TextHeader {
   std::uint8_t reserved[7];
 };
 
+// Written by a producer before the first record that got into the ring after records were
+// dropped because it was full: how many were dropped since the previous marker, and when the first was.
+struct Dropped {
+  static constexpr std::uint16_t kType = kTypeDropped;
+  std::uint64_t count;
+  std::uint64_t first_ns;  // when the first of them was dropped (ns since the epoch)
+};
+
 static_assert(sizeof(Trade) == 64 && offsetof(Trade, price) == 16 && offsetof(Trade, aggressor) == 56);
 static_assert(offsetof(Trade, trade_id) == 32 && offsetof(Trade, exch_ts) == 48);
 static_assert(sizeof(Order) == 72 && offsetof(Order, order_id) == 16 && offsetof(Order, action) == 64);
@@ -109,7 +120,7 @@ static_assert(sizeof(Quote) == 64 && offsetof(Quote, ask_price) == 32 && offseto
 static_assert(sizeof(MarketData) == 64 && offsetof(MarketData, event) == 48);
 static_assert(offsetof(MarketData, level) == 50 && offsetof(MarketData, price) == 24);
 static_assert(sizeof(Risk) == 72 && offsetof(Risk, position) == 32 && offsetof(Risk, check_id) == 64);
-static_assert(sizeof(TextHeader) == 8);
+static_assert(sizeof(TextHeader) == 8 && sizeof(Dropped) == 16);
 static_assert(std::is_trivially_copyable_v<Trade> && std::is_trivially_copyable_v<Order> &&
               std::is_trivially_copyable_v<Quote> && std::is_trivially_copyable_v<MarketData> &&
               std::is_trivially_copyable_v<Risk>);

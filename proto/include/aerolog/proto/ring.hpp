@@ -93,6 +93,14 @@ struct alignas(kRegion) RingCounters {  // written by the sidecar only
   u64a wal_last_seq;  // the WAL's last seq when the sidecar attached or refused this ring
 };
 
+// Set by aerolog::Logger on the rings it logs into (one per thread); read by it on every call.
+// `aerologctl level` writes `level` from outside. Other rings leave it zero.
+inline constexpr std::uint32_t kLogRingMagic = 0x474F4C41u;  // "ALOG" little-endian
+struct alignas(kRegion) RingLog {
+  u32a log_magic;  // kLogRingMagic once the logger set `level`
+  u32a level;      // proto::Level: calls below it do nothing
+};
+
 struct RingHeader {
   RingIdentity id;         // 0
   RingProducer producer;   // 128
@@ -101,6 +109,7 @@ struct RingHeader {
   RingFlushRequest flush;  // 512
   RingSidecar sidecar;     // 640
   RingCounters counters;   // 768
+  RingLog log;             // 896
 };
 
 static_assert(sizeof(RingIdentity) == 128 && offsetof(RingIdentity, stream) == 64);
@@ -122,7 +131,8 @@ static_assert(offsetof(RingSidecar, error) == 32);
 static_assert(offsetof(RingHeader, counters) == 768);
 static_assert(offsetof(RingCounters, write_ns_last) == 24 && offsetof(RingCounters, segment_base) == 56);
 static_assert(offsetof(RingCounters, wal_last_seq) == 64);
-static_assert(sizeof(RingHeader) == 896 && sizeof(RingHeader) <= kRingHeaderSize);
+static_assert(offsetof(RingHeader, log) == 896 && offsetof(RingLog, level) == 4);
+static_assert(sizeof(RingHeader) == 1024 && sizeof(RingHeader) <= kRingHeaderSize);
 
 constexpr bool is_pow2(std::uint64_t v) { return v && !(v & (v - 1)); }
 

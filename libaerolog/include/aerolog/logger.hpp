@@ -1,0 +1,276 @@
+// Deferred-format logging: AEROLOG_INFO(log, "fill {} @ {}", qty, px) checks the format string at
+// compile time ({fmt}), and at run time only checks the level, copies the call site's id and the
+// raw arguments into this thread's ring, and commits. Formatting happens when the WAL is read
+// (aerologctl cat, aerolog::LogDecoder, alog.py). Record layouts: proto/FORMAT.md, "Log records".
+//
+//   auto log = aerolog::Logger::open("strategy");        // once; share it between threads
+//   log.preallocate();                                    // optional: this thread's ring now
+//   AEROLOG_INFO(log, "fill {} @ {}", qty, aerolog::Price{px});
+//
+// Each thread logs into its own ring, stream "<logger>.t<N>" (or "<logger>.<name>" after
+// Logger::set_thread_name), made on its first call (or by preallocate()). A call below the
+// level does nothing (one relaxed load of the level word in the ring header, which
+// `aerologctl level` changes from outside); its arguments are not evaluated. A call whose ring
+// is full is dropped and counted (FullPolicy::drop), and readers see a proto::Dropped record
+// where the gap is. Nothing is lost when the process dies after a call returned: the record is
+// in shared memory and the sidecar drains it. After fork() the child logs into new rings.
+#pragma once
+#include <aerolog/producer.hpp>
+#include <aerolog/proto/log.hpp>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace aerolog {
+
+using proto::Level;
+
+// A fixed-point price (value * proto::kPriceScale, as in the standard records), logged exactly
+// and rendered like a double: AEROLOG_INFO(log, "px {:.2f}", aerolog::Price{trade.price}).
+struct Price {
+  std::int64_t value;
+};
+
+struct LoggerOptions {
+  ProducerOptions ring = small_rings();  // each thread's ring: 4 MiB, drop when full
+  Level level = Level::info;             // until `aerologctl level` or set_level() changes it
+  static ProducerOptions small_rings() {
+    ProducerOptions o;
+    o.capacity = 4u << 20;
+    return o;
+  }
+};
+
+class Logger;
+
+namespace detail {
+
+template <class>
+inline constexpr bool kUnloggable = false;
+
+template <class T>
+using bare_t = std::remove_cvref_t<T>;
+
+template <class T>
+inline constexpr bool kIsText = std::is_convertible_v<const T&, std::string_view> && !std::is_same_v<T, std::nullptr_t>;
+
+// How an argument of type T is stored (proto::ArgType); anything else does not compile.
+template <class T>
+consteval proto::ArgType arg_type() {
+  using U = bare_t<T>;
+  using proto::ArgType;
+  if constexpr (std::is_same_v<U, bool>) {
+    return ArgType::boolean;
+  } else if constexpr (std::is_same_v<U, char>) {
+    return ArgType::character;
+  } else if constexpr (std::is_same_v<U, wchar_t> || std::is_same_v<U, char8_t> || std::is_same_v<U, char16_t> ||
+                       std::is_same_v<U, char32_t>) {
+    static_assert(kUnloggable<U>, "AEROLOG_*: wide characters cannot be logged: log them as integers");
+    return ArgType::u32;
+  } else if constexpr (std::is_enum_v<U>) {
+    return arg_type<std::underlying_type_t<U>>();
+  } else if constexpr (std::is_integral_v<U> && std::is_signed_v<U>) {
+    constexpr ArgType by_size[] = {ArgType::i8, ArgType::i16, ArgType::i32, ArgType::i64};
+    return by_size[sizeof(U) == 1 ? 0 : sizeof(U) == 2 ? 1 : sizeof(U) == 4 ? 2 : 3];
+  } else if constexpr (std::is_integral_v<U>) {
+    constexpr ArgType by_size[] = {ArgType::u8, ArgType::u16, ArgType::u32, ArgType::u64};
+    return by_size[sizeof(U) == 1 ? 0 : sizeof(U) == 2 ? 1 : sizeof(U) == 4 ? 2 : 3];
+  } else if constexpr (std::is_same_v<U, float>) {
+    return ArgType::f32;
+  } else if constexpr (std::is_same_v<U, double>) {
+    return ArgType::f64;
+  } else if constexpr (std::is_same_v<U, Price>) {
+    return ArgType::price;
+  } else if constexpr (kIsText<U>) {
+    return ArgType::string;
+  } else {
+    static_assert(kUnloggable<U>,
+                  "AEROLOG_*: this argument type cannot be logged. Integers, float, double, bool, char, enums, "
+                  "const char*, std::string_view, std::string and aerolog::Price can: log the fields of a struct, "
+                  "cast a pointer to std::uintptr_t, or format the value into a std::string first");
+    return ArgType::u8;
+  }
+}
+
+// What {fmt} checks the format string against: what the reader will format.
+template <class T>
+struct fmt_arg {
+  using type = T;
+};
+template <class T>
+requires std::is_enum_v<T>
+struct fmt_arg<T> {
+  using type = std::underlying_type_t<T>;
+};
+template <class T>
+requires(kIsText<T> && !std::is_same_v<T, char>) struct fmt_arg<T> {
+  using type = std::string_view;
+};
+template <class T>
+using fmt_arg_t = typename fmt_arg<bare_t<T>>::type;
+
+// An argument as it is encoded: strings as string_view (one strlen), the rest by value.
+template <class T>
+auto prepare(const T& v) noexcept {
+  if constexpr (arg_type<T>() == proto::ArgType::string)
+    return std::string_view(v);
+  else
+    return v;
+}
+template <class T>
+std::uint32_t encoded_size(const T& v) noexcept {
+  if constexpr (std::is_same_v<T, std::string_view>)
+    return 4 + static_cast<std::uint32_t>(v.size());
+  else
+    return proto::arg_size(arg_type<T>());
+}
+template <class T>
+std::byte* encode(std::byte* at, const T& v) noexcept {
+  if constexpr (std::is_same_v<T, std::string_view>) {
+    const auto n = static_cast<std::uint32_t>(v.size());
+    std::memcpy(at, &n, 4);
+    std::memcpy(at + 4, v.data(), n);
+    return at + 4 + n;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    *at = std::byte{v};
+    return at + 1;
+  } else if constexpr (std::is_same_v<T, Price>) {
+    std::memcpy(at, &v.value, 8);
+    return at + 8;
+  } else {
+    std::memcpy(at, &v, sizeof v);
+    return at + sizeof v;
+  }
+}
+
+// One call site: static, constant-initialized by the macro. `id` is given at first use (from 1,
+// process-wide); its LogSite record goes into a ring before the first event there that uses it.
+struct Site {
+  Level level;
+  std::uint32_t line;
+  const char* file;
+  const char* function;
+  std::atomic<std::uint32_t> id{0};
+  constexpr Site(Level l, const char* f, std::uint32_t n, const char* fn) : level(l), line(n), file(f), function(fn) {}
+};
+
+struct LoggerShared;
+
+// A thread's ring of one logger. Used by that thread only.
+class ThreadLog {
+ public:
+  bool enabled(Level l) const noexcept {
+    return static_cast<std::uint32_t>(l) >= level_->load(std::memory_order_relaxed);
+  }
+
+  template <class... A>
+  void log(Site& site, fmt::format_string<fmt_arg_t<A>...> format, const A&... args) noexcept {
+    static_assert(sizeof...(A) <= proto::kMaxLogArgs, "AEROLOG_*: at most 32 arguments");
+    static constexpr proto::ArgType kTypes[] = {arg_type<A>()..., proto::ArgType{}};
+    std::uint32_t id = site.id.load(std::memory_order_relaxed);
+    if (id >= defined_.size() || !defined_[id]) [[unlikely]] {
+      const fmt::string_view f = format;
+      id = define(site, {f.data(), f.size()}, kTypes, sizeof...(A));
+      if (!id) return;
+    }
+    const auto prepared = std::make_tuple(prepare(args)...);
+    std::uint32_t size = sizeof(proto::LogEventHeader);
+    std::apply([&](const auto&... p) { ((size += encoded_size(p)), ...); }, prepared);
+    const Claim c = producer_.claim(proto::kTypeLogEvent, size);
+    if (!c) [[unlikely]]
+      return;
+    std::byte* at = c.data;
+    std::memcpy(at, &id, sizeof id);
+    at += sizeof id;
+    std::apply([&](const auto&... p) { ((at = encode(at, p)), ...); }, prepared);
+    producer_.commit();
+  }
+
+  Producer& producer() noexcept { return producer_; }
+  LoggerShared& owner() noexcept { return *owner_; }
+
+ private:
+  friend class aerolog::Logger;
+  friend struct LoggerShared;
+  ThreadLog(Producer p, std::shared_ptr<LoggerShared> owner);
+  // Publishes the site's LogSite record into this ring (giving the site its id on first use).
+  // Returns the id, or 0 if the ring had no room (the call is dropped).
+  std::uint32_t define(Site& site, std::string_view format, const proto::ArgType* types, std::size_t n) noexcept;
+
+  Producer producer_;
+  const proto::u32a* level_;
+  std::vector<std::uint8_t> defined_;  // by site id: its LogSite is in this ring
+  std::shared_ptr<LoggerShared> owner_;
+};
+
+inline constexpr std::size_t kMaxLoggers = 64;  // Logger::open()s per process
+// This thread's ring of each logger (by Logger slot); trivially destructible, so reading it is a
+// plain TLS load. The rings are closed at thread exit by an object the slow path registers.
+inline thread_local ThreadLog* tls_logs[kMaxLoggers] = {};
+
+}  // namespace detail
+
+class Logger {
+ public:
+  // Throws aerolog::Error for a bad name (the stream rules, at most 52 bytes) or when
+  // the process has opened 64 loggers.
+  static Logger open(std::string_view name, const LoggerOptions& options = {});
+
+  // This thread's ring if a call at `level` is to be logged, else nullptr (what the macros use).
+  detail::ThreadLog* thread_if(Level level) noexcept {
+    detail::ThreadLog* t = detail::tls_logs[slot_];
+    if (t) [[likely]]
+      return t->enabled(level) ? t : nullptr;
+    return attach_if(level);
+  }
+  // Makes this thread's ring now, so that its first call costs what the others do. Throws
+  // aerolog::Error if the ring cannot be made (a call would drop, and report it once on stderr).
+  void preallocate();
+  // Names the rings this thread makes from now on "<logger>.<name>" instead of "<logger>.t<N>".
+  static void set_thread_name(std::string_view name);
+
+  // The level of every ring of this logger in this process, and of the ones it makes later.
+  void set_level(Level level);
+  Level level() const noexcept;
+  const std::string& name() const noexcept;
+
+ private:
+  Logger(std::size_t slot, std::shared_ptr<detail::LoggerShared> s) : slot_(slot), shared_(std::move(s)) {}
+  detail::ThreadLog* attach_if(Level level) noexcept;
+  std::size_t slot_;
+  std::shared_ptr<detail::LoggerShared> shared_;
+};
+
+}  // namespace aerolog
+
+// A Price renders as its value as a double (so "{:.2f}" works); the record keeps it exact.
+template <>
+struct fmt::formatter<aerolog::Price> : fmt::formatter<double> {
+  template <class Ctx>
+  auto format(aerolog::Price p, Ctx& ctx) const {
+    return fmt::formatter<double>::format(static_cast<double>(p.value) / aerolog::proto::kPriceScale, ctx);
+  }
+};
+
+#define AEROLOG_LOG(logger, level, ...)                                                \
+  do {                                                                                 \
+    static ::aerolog::detail::Site aerolog_site_{level, __FILE__, __LINE__, __func__}; \
+    if (::aerolog::detail::ThreadLog* aerolog_t_ = (logger).thread_if(level))          \
+      aerolog_t_->log(aerolog_site_, __VA_ARGS__);                                     \
+  } while (0)
+#define AEROLOG_TRACE(logger, ...) AEROLOG_LOG(logger, ::aerolog::Level::trace, __VA_ARGS__)
+#define AEROLOG_DEBUG(logger, ...) AEROLOG_LOG(logger, ::aerolog::Level::debug, __VA_ARGS__)
+#define AEROLOG_INFO(logger, ...) AEROLOG_LOG(logger, ::aerolog::Level::info, __VA_ARGS__)
+#define AEROLOG_WARN(logger, ...) AEROLOG_LOG(logger, ::aerolog::Level::warn, __VA_ARGS__)
+#define AEROLOG_ERROR(logger, ...) AEROLOG_LOG(logger, ::aerolog::Level::error, __VA_ARGS__)
+#define AEROLOG_CRITICAL(logger, ...) AEROLOG_LOG(logger, ::aerolog::Level::critical, __VA_ARGS__)

@@ -1,0 +1,233 @@
+// Decoding and rendering log records (FORMAT.md 11).
+#include <aerolog/log_decoder.hpp>
+#include <aerolog/logger.hpp>
+#include <aerolog/proto/crc32c.hpp>
+#include <aerolog/proto/frame.hpp>
+
+#include <fmt/args.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace aerolog {
+
+using namespace proto;
+
+namespace {
+
+template <class T>
+T load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// The value as the call's C++ type, so that {fmt} applies the same spec to it.
+void push(fmt::dynamic_format_arg_store<fmt::format_context>& store, const LogArg& a) {
+  switch (a.type) {
+    case ArgType::i8:
+      return store.push_back(static_cast<std::int8_t>(a.i));
+    case ArgType::i16:
+      return store.push_back(static_cast<std::int16_t>(a.i));
+    case ArgType::i32:
+      return store.push_back(static_cast<std::int32_t>(a.i));
+    case ArgType::i64:
+      return store.push_back(a.i);
+    case ArgType::u8:
+      return store.push_back(static_cast<std::uint8_t>(a.u));
+    case ArgType::u16:
+      return store.push_back(static_cast<std::uint16_t>(a.u));
+    case ArgType::u32:
+      return store.push_back(static_cast<std::uint32_t>(a.u));
+    case ArgType::u64:
+      return store.push_back(a.u);
+    case ArgType::f32:
+      return store.push_back(static_cast<float>(a.f));
+    case ArgType::f64:
+      return store.push_back(a.f);
+    case ArgType::boolean:
+      return store.push_back(a.u != 0);
+    case ArgType::character:
+      return store.push_back(static_cast<char>(a.u));
+    case ArgType::string:
+      return store.push_back(fmt::string_view(a.text.data(), a.text.size()));
+    case ArgType::price:
+      return store.push_back(Price{a.i});
+  }
+}
+
+std::string raw(const LogArg& a) {
+  switch (a.type) {
+    case ArgType::string:
+      return std::string(a.text);
+    case ArgType::f32:
+    case ArgType::f64:
+      return fmt::format("{}", a.f);
+    case ArgType::price:
+      return fmt::format("{}", Price{a.i});
+    case ArgType::i8:
+    case ArgType::i16:
+    case ArgType::i32:
+    case ArgType::i64:
+      return std::to_string(a.i);
+    default:
+      return std::to_string(a.u);
+  }
+}
+
+}  // namespace
+
+const char* level_name(Level l) {
+  static const char* const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"};
+  const auto i = static_cast<unsigned>(l);
+  return i < 6 ? names[i] : "LEVEL?";
+}
+
+bool LogDecoder::add_site(std::uint64_t seq, std::span<const std::byte> p) {
+  if (p.size() < sizeof(LogSiteHeader)) return false;
+  const auto h = load<LogSiteHeader>(p.data());
+  const std::size_t need = sizeof h + h.arg_count + std::size_t{h.format_len} + h.file_len + h.function_len;
+  if (p.size() < need || h.arg_count > kMaxLogArgs || static_cast<unsigned>(h.level) > 5) return false;
+  LogSite s;
+  s.id = h.site;
+  s.seq = seq;
+  s.level = h.level;
+  s.line = h.line;
+  const auto* at = reinterpret_cast<const char*>(p.data()) + sizeof h;
+  for (unsigned i = 0; i < h.arg_count; ++i) {
+    const auto t = static_cast<std::uint8_t>(at[i]);
+    if (t == 0 || t > kMaxArgType) return false;
+    s.types.push_back(static_cast<ArgType>(t));
+  }
+  at += h.arg_count;
+  s.format.assign(at, h.format_len);
+  s.file.assign(at + h.format_len, h.file_len);
+  s.function.assign(at + h.format_len + h.file_len, h.function_len);
+  by_id_[s.id][seq] = std::move(s);
+  return true;
+}
+
+// The definition in force at `seq`: the latest LogSite with this id before it.
+const LogSite* LogDecoder::find(std::uint32_t id, std::uint64_t seq) const {
+  const auto s = by_id_.find(id);
+  if (s == by_id_.end()) return nullptr;
+  auto it = s->second.lower_bound(seq);
+  if (it == s->second.begin()) return nullptr;
+  return &(--it)->second;
+}
+
+const LogEvent* LogDecoder::decode(const Record& r) {
+  error_.clear();
+  if (r.type == kTypeLogSite) {
+    if (!add_site(r.seq, r.payload)) error_ = "seq " + std::to_string(r.seq) + ": malformed log site record";
+    return nullptr;
+  }
+  if (r.type != kTypeLogEvent) return nullptr;
+  const std::byte* p = r.payload.data();
+  const std::byte* end = p + r.payload.size();
+  if (r.payload.size() < sizeof(LogEventHeader)) {
+    error_ = "seq " + std::to_string(r.seq) + ": log event shorter than its header";
+    return nullptr;
+  }
+  const auto id = load<std::uint32_t>(p);
+  p += sizeof(LogEventHeader);
+  const LogSite* site = find(id, r.seq);
+  if (!site) {
+    error_ = "seq " + std::to_string(r.seq) + ": log event of site " + std::to_string(id) +
+             ", which no earlier record or the site catalog defines";
+    return nullptr;
+  }
+  event_.seq = r.seq;
+  event_.timestamp = r.timestamp;
+  event_.site = site;
+  event_.args.clear();
+  for (ArgType t : site->types) {
+    LogArg a{};
+    a.type = t;
+    const std::uint32_t n = arg_size(t);
+    if (t == ArgType::string) {
+      if (end - p < 4 || static_cast<std::uint64_t>(end - p - 4) < load<std::uint32_t>(p)) break;
+      const auto len = load<std::uint32_t>(p);
+      a.text = std::string_view(reinterpret_cast<const char*>(p + 4), len);
+      p += 4 + len;
+    } else {
+      if (end - p < n) break;
+      switch (t) {
+        case ArgType::i8:
+          a.i = load<std::int8_t>(p);
+          break;
+        case ArgType::i16:
+          a.i = load<std::int16_t>(p);
+          break;
+        case ArgType::i32:
+          a.i = load<std::int32_t>(p);
+          break;
+        case ArgType::i64:
+        case ArgType::price:
+          a.i = load<std::int64_t>(p);
+          break;
+        case ArgType::f32:
+          a.f = load<float>(p);
+          break;
+        case ArgType::f64:
+          a.f = load<double>(p);
+          break;
+        case ArgType::u8:
+        case ArgType::boolean:
+        case ArgType::character:
+          a.u = load<std::uint8_t>(p);
+          break;
+        case ArgType::u16:
+          a.u = load<std::uint16_t>(p);
+          break;
+        case ArgType::u32:
+          a.u = load<std::uint32_t>(p);
+          break;
+        default:
+          a.u = load<std::uint64_t>(p);
+      }
+      p += n;
+    }
+    event_.args.push_back(a);
+  }
+  if (event_.args.size() != site->types.size() || p != end) {
+    error_ = "seq " + std::to_string(r.seq) + ": log event's bytes do not match the types of site " +
+             std::to_string(id) + " (" + site->file + ":" + std::to_string(site->line) + ")";
+    return nullptr;
+  }
+  return &event_;
+}
+
+std::string LogDecoder::render(const LogEvent& e) const {
+  fmt::dynamic_format_arg_store<fmt::format_context> store;
+  for (const LogArg& a : e.args) push(store, a);
+  try {
+    return fmt::vformat(e.site->format, store);
+  } catch (const fmt::format_error& x) {
+    std::string s = e.site->format + " [format error: " + x.what() + "; arguments:";
+    for (const LogArg& a : e.args) s += " " + raw(a);
+    return s + "]";
+  }
+}
+
+bool LogDecoder::load_catalog(const std::string& stream_dir) {
+  std::ifstream f(stream_dir + "/" + kSiteCatalogName, std::ios::binary);
+  if (!f) return false;
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto* b = reinterpret_cast<const std::byte*>(bytes.data());
+  for (std::size_t at = 0; at + sizeof(SiteCatalogEntry) + kFrameHeaderSize <= bytes.size();) {
+    const auto e = load<SiteCatalogEntry>(b + at);
+    const std::size_t frame = at + sizeof e;
+    if (e.length < kFrameHeaderSize || e.length > bytes.size() - frame ||
+        crc32c(b + frame, e.length) != e.crc)  // the torn end of an append: the catalog ends here
+      break;
+    const auto h = load<FrameHeader>(b + frame);
+    if (h.type == kTypeLogSite) add_site(h.seq, {b + frame + kFrameHeaderSize, e.length - kFrameHeaderSize});
+    at = frame + frame_stride(e.length);
+  }
+  return true;
+}
+
+}  // namespace aerolog

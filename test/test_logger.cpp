@@ -1,0 +1,196 @@
+// Deferred-format logging (aerolog::Logger): what a logging process wrote renders exactly as
+// {fmt} formats the same calls, from the WAL alone (after the process is gone, after a seek,
+// through the site catalog); a process that dies by SIGSEGV, SIGABRT or SIGKILL right after
+// logging loses none of it; a full ring leaves a Dropped marker where the gap is; levels change
+// from outside.
+#include "log_corpus.hpp"
+#include "proc_util.hpp"
+#include "ring_consumer.hpp"
+#include "shell.hpp"
+#include "sidecar_process.hpp"
+
+#include <aerolog/log_decoder.hpp>
+#include <aerolog/reader.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+using namespace testutil;
+
+namespace {
+
+constexpr int kCorpusCalls = 18 + 1;  // the corpus and the round's closing line
+
+std::vector<std::string> expected_messages(long rounds) {
+  std::vector<std::string> out;
+  for (long i = 0; i < rounds; ++i) {
+#define AEROLOG_TEST_FORMAT(...) out.push_back(fmt::format(__VA_ARGS__));
+    AEROLOG_TEST_CORPUS(AEROLOG_TEST_FORMAT, i)
+    out.push_back(fmt::format("round {} of {} done", i, rounds));
+  }
+  return out;
+}
+
+pid_t spawn_logger(const std::string& shm, const std::string& logger, long rounds, const std::string& how,
+                   int threads = 1) {
+  const std::string r = std::to_string(rounds), t = std::to_string(threads);
+  const char* argv[] = {AEROLOG_TEST_LOGGER, shm.c_str(), logger.c_str(), r.c_str(), how.c_str(), t.c_str(), nullptr};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(argv[0], const_cast<char**>(argv));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The messages of a stream's log events in the WAL, read through `aerologctl cat --format json`.
+std::vector<std::string> messages(const std::string& dir, const std::string& extra = "") {
+  const Run r = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir + " --format json " + extra + " 2>&1");
+  std::vector<std::string> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("message")) {
+      out.push_back("not a log event: " + line);
+      continue;
+    }
+    out.push_back(j["message"].get<std::string>());
+  }
+  return out;
+}
+
+bool wait_for_lines(const std::string& dir, std::size_t n) {
+  return wait_until([&] { return messages(dir).size() >= n; }, std::chrono::seconds(60));
+}
+
+}  // namespace
+
+TEST_CASE("log events render from the WAL exactly as fmt::format renders the same calls", "[logger][process]") {
+  TempDir shm("/dev/shm"), wal(wal_base());
+  SidecarProcess sc(shm.path, wal.path);
+  REQUIRE(wait_exit(spawn_logger(shm.path, "lg", 3, "exit")) == 0);
+  const std::string dir = wal.path + "/lg.t1";
+  const auto want = expected_messages(3);
+  REQUIRE(wait_for_lines(dir, want.size()));
+  CHECK(messages(dir) == want);
+
+  // Text: "<time> <LEVEL> <stream> <file>:<line> <message>", each message whole.
+  const Run text = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir);
+  REQUIRE(text.rc == 0);
+  std::size_t at = 0;
+  for (const std::string& m : want) {
+    at = text.out.find(m, at);
+    REQUIRE(at != std::string::npos);
+  }
+  CHECK(text.out.find(" INFO lg.t1 logger_child.cpp:") != std::string::npos);
+  CHECK(text.out.find(" WARN lg.t1 logger_child.cpp:") != std::string::npos);
+  // CSV quotes what needs it.
+  const Run csv = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir + " --format csv");
+  CHECK(csv.out.find(",Log,logger_child.cpp:") != std::string::npos);
+  CHECK(csv.out.find("\"quote \"\" comma , newline\nsecond line") != std::string::npos);
+
+  // A seek past every LogSite record still decodes (the site catalog), and so does a reader
+  // without the WAL's earlier records: a copy of the last segment and the catalog only.
+  const auto from_seq = messages(dir, "--from-seq 30");
+  REQUIRE(!from_seq.empty());
+  CHECK(from_seq.front().rfind("not a log event", 0) != 0);
+  aerolog::Reader reader = aerolog::Reader::open(dir);
+  aerolog::LogDecoder decoder;
+  REQUIRE(decoder.load_catalog(dir));
+  CHECK(decoder.sites() == kCorpusCalls);
+  reader.seek_seq(40);
+  std::size_t decoded = 0;
+  while (const aerolog::Record* r = reader.next())
+    if (const aerolog::LogEvent* e = decoder.decode(*r)) {
+      CHECK(decoder.render(*e) == want.at(r->seq - 1 - kCorpusCalls));  // seqs 1..19 hold the sites too
+      ++decoded;
+    }
+  CHECK(decoded > 0);
+}
+
+TEST_CASE("a process that dies by SIGSEGV, SIGABRT or SIGKILL right after logging loses no line", "[crash][logger]") {
+  for (const auto& [how, sig] : {std::pair{"segv", SIGSEGV}, {"abort", SIGABRT}, {"kill", SIGKILL}}) {
+    CAPTURE(how);
+    TempDir shm("/dev/shm"), wal(wal_base());
+    SidecarProcess sc(shm.path, wal.path);
+    constexpr long kRounds = 2000;
+    constexpr int kThreads = 3;
+    int st = 0;
+    const pid_t child = spawn_logger(shm.path, "crash", kRounds, how, kThreads);
+    REQUIRE(::waitpid(child, &st, 0) == child);
+    // The signal itself; a sanitizer runtime reports a SEGV and exits non-zero instead.
+    CHECK((WIFSIGNALED(st) ? WTERMSIG(st) == sig : WEXITSTATUS(st) != 0));
+    for (int t = 1; t <= kThreads; ++t) {
+      const std::string dir = wal.path + "/crash.t" + std::to_string(t);
+      CAPTURE(dir);
+      REQUIRE(wait_for_lines(dir, kRounds * kCorpusCalls));
+      const auto got = messages(dir);
+      REQUIRE(got.size() == kRounds * kCorpusCalls);
+      CHECK(got.back() == fmt::format("round {} of {} done", kRounds - 1, kRounds));
+    }
+  }
+}
+
+TEST_CASE("a full ring drops records and the next one in is preceded by a Dropped marker", "[logger][producer]") {
+  TempDir shm("/dev/shm");
+  aerolog::ProducerOptions o;
+  o.shm_dir = shm.path;
+  o.capacity = 64 * 1024;
+  auto p = aerolog::Producer::open("drops", o);
+  RingConsumer c(shm.path + "/aerolog.drops");
+  const std::uint64_t word = 7;
+  std::uint64_t published = 0;
+  while (p.publish(300, &word, sizeof word)) ++published;
+  for (int i = 0; i < 4; ++i) CHECK(!p.publish(300, &word, sizeof word));  // 5 dropped in all
+  std::vector<Record> got;
+  c.poll(got);  // frees the space
+  REQUIRE(got.size() == published);
+  got.clear();
+  const auto r = p.publish(301, &word, sizeof word);
+  REQUIRE(r);
+  c.poll(got);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].type == aerolog::proto::kTypeDropped);
+  CHECK(got[0].seq == published + 1);
+  aerolog::proto::Dropped d;
+  REQUIRE(got[0].payload.size() == sizeof d);
+  std::memcpy(&d, got[0].payload.data(), sizeof d);
+  CHECK(d.count == 5);
+  CHECK(d.first_ns > 0);
+  CHECK(got[1].type == 301);
+  CHECK(got[1].seq == r.seq);
+  CHECK(r.seq == published + 2);
+  CHECK(p.stats().dropped == 5);
+}
+
+TEST_CASE("aerologctl level shows and changes a running logger's level through its ring headers",
+          "[logger][process][ctl]") {
+  TempDir shm("/dev/shm");
+  aerolog::LoggerOptions o;
+  o.ring.shm_dir = shm.path;
+  o.ring.capacity = 64 * 1024;
+  o.level = aerolog::Level::warn;
+  auto log = aerolog::Logger::open("lvl", o);
+  log.preallocate();
+  const std::string ctl = std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " level lvl";
+  Run r = sh(ctl);
+  CHECK(r.rc == 0);
+  CHECK(r.out.find("lvl.t") != std::string::npos);
+  CHECK(r.out.find("warn") != std::string::npos);
+  int evaluated = 0;
+  auto side_effect = [&] { return ++evaluated; };
+  AEROLOG_INFO(log, "filtered {}", side_effect());
+  CHECK(evaluated == 0);  // a filtered call does not evaluate its arguments
+  r = sh(ctl + " debug");
+  CHECK(r.rc == 0);
+  CHECK(log.level() == aerolog::Level::debug);
+  AEROLOG_DEBUG(log, "now logged {}", side_effect());
+  CHECK(evaluated == 1);
+  CHECK(sh(ctl + " loud").rc == 2);  // not a level
+  CHECK(sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " level nosuch").rc == 1);
+}
