@@ -29,7 +29,7 @@ class RecordFormatter {
   LogDecoder decoder_;
 };
 
-std::string format_record(const Record& r, Format f);  // any record but a log event or site
+std::string format_record(const Record& r, Format f);      // any record but a log event or site
 std::string format_time(std::uint64_t ns);                 // 2012-06-21T13:30:00.004241176Z
 bool parse_time(const std::string& s, std::uint64_t& ns);  // ns since the epoch, or ISO 8601 UTC
 std::string format_price(std::int64_t fixed);              // 1e-8 fixed point -> "585.33000000"
