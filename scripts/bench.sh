@@ -4,6 +4,8 @@
 #     spdlog async: test/bench/bench_producer), and beside Quill and fmtlog when their sources
 #     are in $AEROLOG_PEERS_DIR (quill/ with Quill v12's include/, fmtlog/ with fmtlog v2.2's
 #     files; never part of this repository: fetch them yourself; test/bench/peers),
+#   - the logger benchmark (AEROLOG_INFO with 3 and 5 arguments, a filtered-out call:
+#     test/bench/bench_logger) beside the same calls through the peers,
 #   - the end-to-end benchmark with the real sidecar beside a raw io_uring O_DIRECT probe
 #     (test/bench/bench_e2e) in four configurations: dsync+backoff (the default),
 #     fdatasync+backoff, dsync+spin, and the default with retention recycling segments,
@@ -33,7 +35,7 @@ peers=()
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/quill/include/quill/Backend.h" ] && peers+=(bench_quill)
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/fmtlog/fmtlog.h" ] && peers+=(bench_fmtlog)
 [ ${#peers[@]} -eq 0 ] && echo "(no peers: set AEROLOG_PEERS_DIR to a directory with quill/ and fmtlog/ to compare)"
-cmake --build --preset release -j "$(nproc)" --target bench_producer bench_e2e aerolog-sidecar aerolog-replay aerologctl \
+cmake --build --preset release -j "$(nproc)" --target bench_producer bench_logger bench_e2e aerolog-sidecar aerolog-replay aerologctl \
   "${peers[@]}" > "$out/build.log"
 bin=build-release
 
@@ -41,11 +43,15 @@ echo "== producer benchmark ($repeat runs)"
 producer_args=(--repeat "$repeat" --json "$out/producer.json")
 [ -n "$quick" ] && producer_args=(--quick --json "$out/producer.json")
 "$bin/test/bench/bench_producer" "${producer_args[@]}" | tee "$out/producer.txt"
+echo "== logger benchmark ($repeat runs)"
+logger_args=(--repeat "$repeat" --json "$out/logger.json")
+[ -n "$quick" ] && logger_args=(--quick --json "$out/logger.json")
+"$bin/test/bench/bench_logger" "${logger_args[@]}" | tee "$out/logger.txt"
 for peer in "${peers[@]}"; do
   echo "== $peer ($repeat runs)"
   peer_args=(--repeat "$repeat" --json "$out/peer-$peer.json")
   [ -n "$quick" ] && peer_args=(--quick --json "$out/peer-$peer.json")
-  "$bin/test/bench/$peer" "${peer_args[@]}" | tail -1 | tee "$out/peer-$peer.txt"
+  "$bin/test/bench/$peer" "${peer_args[@]}" | tail -3 | tee "$out/peer-$peer.txt"
 done
 
 # The fourth: the default with retention on (256 MiB per stream, no shipper), so each roll

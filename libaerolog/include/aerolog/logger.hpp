@@ -186,14 +186,11 @@ class ThreadLog {
     const auto prepared = std::make_tuple(prepare(args)...);
     std::uint32_t size = sizeof(proto::LogEventHeader);
     std::apply([&](const auto&... p) { ((size += encoded_size(p)), ...); }, prepared);
-    const Claim c = producer_.claim(proto::kTypeLogEvent, size);
-    if (!c) [[unlikely]]
-      return;
-    std::byte* at = c.data;
-    std::memcpy(at, &id, sizeof id);
-    at += sizeof id;
-    std::apply([&](const auto&... p) { ((at = encode(at, p)), ...); }, prepared);
-    producer_.commit();
+    producer_.publish_with(proto::kTypeLogEvent, size, [&](std::byte* at) {
+      std::memcpy(at, &id, sizeof id);
+      at += sizeof id;
+      std::apply([&](const auto&... p) { ((at = encode(at, p)), ...); }, prepared);
+    });
   }
 
   Producer& producer() noexcept { return producer_; }

@@ -101,6 +101,24 @@ class Producer {
   noexcept { return publish(type, &record, sizeof(T)); }
   Result publish_text(proto::Level level, std::string_view text) noexcept;
 
+  // Publishes a `len`-byte record that `fill(std::byte* payload)` writes in place: claim and
+  // commit in one call, for writers that know the size first (aerolog::Logger).
+  template <class Fill>
+  Result publish_with(std::uint16_t type, std::uint32_t len, Fill&& fill) noexcept {
+    if (len > max_payload_ || claim_) [[unlikely]]
+      return {0, claim_ ? Status::claimed : Status::too_large};
+    if (drops_pending_) [[unlikely]]
+      publish_drop_marker();
+    const std::uint32_t length = proto::kFrameHeaderSize + len;
+    const std::uint32_t stride = proto::frame_stride(length);
+    std::byte* at = reserve(stride);
+    if (!at) [[unlikely]]
+      return {0, Status::full};
+    write_header(at, length, type, 0, last_seq_ + 1, clock_.now());
+    fill(at + proto::kFrameHeaderSize);
+    return {publish_frame(stride, len), Status::ok};
+  }
+
   Claim claim(std::uint16_t type, std::uint32_t len) noexcept { return claim_at(type, len, clock_.now(), 0); }
   Claim claim(std::uint16_t type, std::uint32_t len, std::uint64_t timestamp_ns) noexcept {
     return claim_at(type, len, timestamp_ns, proto::kFlagUserTimestamp);

@@ -1,5 +1,6 @@
 // fmtlog beside AeroLog (built only when AEROLOG_PEERS_DIR holds fmtlog's sources; see
-// scripts/bench.sh): the same 40 bytes per call, five uint64 arguments, deferred formatting.
+// scripts/bench.sh): the same 40 bytes per call, five uint64 arguments, deferred formatting; and
+// bench_logger's 3- and 5-argument calls.
 // fmtlog v2.2 (the newest that builds with Debian's {fmt} 9) with FMTLOG_BLOCK=1 and a 64 MiB
 // queue (a full queue waits, nothing is dropped); a thread pinned to CPU 1 calls poll() in a
 // loop and writes to /dev/null (no disk, like bench_producer's drainer). The caller is on CPU 0.
@@ -21,9 +22,8 @@ namespace {
 
 using namespace bench;
 
-Row run_once(const Config& cfg) {
-  Row r{"fmtlog v2.2 blocking"};
-  r.cross_core_ns = cross_core_ns();
+std::vector<Row> run_once(const Config& cfg) {
+  std::vector<Row> rows;
   std::atomic<bool> stop{false};
   std::thread poller([&] {
     pin(1);
@@ -31,19 +31,36 @@ Row run_once(const Config& cfg) {
     fmtlog::poll(true);
   });
   std::uint64_t i = 0;
-  auto op = [&] {
+  const char* sym = "AAPL";
+  double px = 585.33;
+  auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(500)); };  // the poller empties the queue
+  auto measure = [&](const char* name, auto&& op) {
+    Row r{name};
+    r.cross_core_ns = cross_core_ns();
+    latency(r, cfg.samples, op, settle);
+    settle();  // each phase starts with an empty queue
+    r.tput_small = throughput(cfg.small, op);
+    settle();
+    r.tput_large = throughput(cfg.slow_large, op);
+    settle();
+    rows.push_back(r);
+  };
+  measure("fmtlog v2.2 blocking", [&] {
     ++i;
     logi("{} {} {} {} {}", i, i + 1, i + 2, i + 3, i + 4);
-  };
-  auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(500)); };  // the poller empties the queue
-  latency(r, cfg.samples, op, settle);
-  settle();  // each phase starts with an empty queue
-  r.tput_small = throughput(cfg.small, op);
-  settle();
-  r.tput_large = throughput(cfg.slow_large, op);
+  });
+  // bench_logger's calls
+  measure("fmtlog v2.2, 3 args", [&] {
+    ++i;
+    logi("fill {} @ {} {}", i, px, sym);
+  });
+  measure("fmtlog v2.2, 5 args", [&] {
+    ++i;
+    logi("{} {} {} {} {}", i, i + 1, px, sym, i + 2);
+  });
   stop = true;
   poller.join();
-  return r;
+  return rows;
 }
 
 }  // namespace
@@ -57,7 +74,7 @@ int main(int argc, char** argv) {
   fmtlog::setLogFile("/dev/null", false);
   fmtlog::preallocate();
   std::vector<std::vector<Row>> runs;
-  for (int r = 0; r < cfg.repeat; ++r) runs.push_back({run_once(cfg)});
+  for (int r = 0; r < cfg.repeat; ++r) runs.push_back(run_once(cfg));
   const std::vector<Summary> rows = summarize(runs);
   print_table(rows);
   return write_json(cfg, "fmtlog", 40, bracket, rows) ? 0 : 1;

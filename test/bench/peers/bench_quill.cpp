@@ -1,5 +1,6 @@
 // Quill beside AeroLog (built only when AEROLOG_PEERS_DIR holds Quill's sources; see
-// scripts/bench.sh): the same 40 bytes per call, five uint64 arguments, deferred formatting.
+// scripts/bench.sh): the same 40 bytes per call, five uint64 arguments, deferred formatting; and
+// bench_logger's 3- and 5-argument calls.
 // Quill v12: BoundedBlocking queue of 128 MiB (a full queue waits, nothing is dropped), its
 // backend thread pinned to CPU 1 with its default idle sleep, formatting into a NullSink (no
 // disk, like bench_producer's drainer). The caller is on CPU 0.
@@ -30,21 +31,36 @@ struct BenchFrontendOptions {
 using Frontend = quill::FrontendImpl<BenchFrontendOptions>;
 using Logger = quill::LoggerImpl<BenchFrontendOptions>;
 
-Row run_once(const Config& cfg, Logger* log) {
-  Row r{"Quill v12 BoundedBlocking"};
-  r.cross_core_ns = cross_core_ns();
+std::vector<Row> run_once(const Config& cfg, Logger* log) {
+  std::vector<Row> rows;
   std::uint64_t i = 0;
-  auto op = [&] {
+  const char* sym = "AAPL";
+  double px = 585.33;
+  auto measure = [&](const char* name, auto&& op) {
+    Row r{name};
+    r.cross_core_ns = cross_core_ns();
+    latency(r, cfg.samples, op, [&] { log->flush_log(); });
+    log->flush_log();  // each phase starts with an empty queue
+    r.tput_small = throughput(cfg.small, op);
+    log->flush_log();
+    r.tput_large = throughput(cfg.slow_large, op);
+    log->flush_log();
+    rows.push_back(r);
+  };
+  measure("Quill v12 BoundedBlocking", [&] {
     ++i;
     LOG_INFO(log, "{} {} {} {} {}", i, i + 1, i + 2, i + 3, i + 4);
-  };
-  latency(r, cfg.samples, op, [&] { log->flush_log(); });
-  log->flush_log();  // each phase starts with an empty queue
-  r.tput_small = throughput(cfg.small, op);
-  log->flush_log();
-  r.tput_large = throughput(cfg.slow_large, op);
-  log->flush_log();
-  return r;
+  });
+  // bench_logger's calls
+  measure("Quill v12, 3 args", [&] {
+    ++i;
+    LOG_INFO(log, "fill {} @ {} {}", i, px, sym);
+  });
+  measure("Quill v12, 5 args", [&] {
+    ++i;
+    LOG_INFO(log, "{} {} {} {} {}", i, i + 1, px, sym, i + 2);
+  });
+  return rows;
 }
 
 }  // namespace
@@ -61,7 +77,7 @@ int main(int argc, char** argv) {
   Logger* log = Frontend::create_or_get_logger("bench", Frontend::create_or_get_sink<quill::NullSink>("null"));
   Frontend::preallocate();
   std::vector<std::vector<Row>> runs;
-  for (int r = 0; r < cfg.repeat; ++r) runs.push_back({run_once(cfg, log)});
+  for (int r = 0; r < cfg.repeat; ++r) runs.push_back(run_once(cfg, log));
   const std::vector<Summary> rows = summarize(runs);
   print_table(rows);
   quill::Backend::stop();
