@@ -78,6 +78,7 @@ Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
     p.max_payload_ = h.id.max_frame - kFrameHeaderSize;
     p.on_full_ = o.on_full;
     p.clock_ = TscClock::calibrate(o.clock);
+    p.clock_.follow(o.shm_dir);  // the sidecar's clock page, when there is one
     h.producer.last_seq.store(p.last_seq_, std::memory_order_release);
     h.producer.pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
     h.producer.attach_ns.store(TscClock::realtime_ns(), std::memory_order_release);

@@ -69,6 +69,12 @@ Sidecar::Sidecar(const Options& opt)
   control_->version.store(kControlVersion, std::memory_order_release);
   control_->magic.store(kControlMagic, std::memory_order_release);
 
+  try {
+    clock_ = std::make_unique<ClockKeeper>(opt_.shm_dir);
+  } catch (const std::exception& e) {  // producers then calibrate their own clocks
+    spdlog::error("no clock page for the producers: {}", e.what());
+  }
+
   inotify_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify_ || ::inotify_add_watch(inotify_.get(), opt_.shm_dir.c_str(),
                                        IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_MODIFY) < 0)
@@ -161,6 +167,7 @@ std::string Sidecar::status_line() const {
 }
 
 void Sidecar::housekeeping(std::uint64_t now) {
+  if (clock_) clock_->tick(now);
   read_inotify();
   if (now >= next_scan_ns_) {
     next_scan_ns_ = now + opt_.scan_interval_ms * 1'000'000ull;

@@ -1,6 +1,7 @@
 // The daemon: finds rings, owns the streams and the io_uring, runs the drain loop, talks to
 // systemd, and publishes its control block for aerologctl.
 #pragma once
+#include "clock_keeper.hpp"
 #include "files.hpp"
 #include "options.hpp"
 #include "preparer.hpp"
@@ -37,6 +38,7 @@ class Sidecar {
   common::Fd wal_lock_;
   common::Fd control_fd_;
   proto::ControlBlock* control_ = nullptr;
+  std::unique_ptr<ClockKeeper> clock_;  // the producers' clock page (none if it cannot be made)
   Uring uring_;
   Preparer preparer_;
   StreamTotals totals_;

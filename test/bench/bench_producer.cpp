@@ -44,15 +44,7 @@ constexpr std::uint32_t kPayload = 40;
 pid_t start_sidecar(const std::string& shm, const std::string& wal, const std::string& idle) {
   std::vector<std::string> args = {AEROLOG_SIDECAR_BIN,  "--shm-dir", shm,  "--wal-dir", wal, "--log-file",
                                    wal + "/sidecar.log", "--idle",    idle, "--cpu",     "1"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
+  return spawn(args);
 }
 
 std::vector<Row> run_once(const Config& cfg) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <pthread.h>
+#include <unistd.h>
 #include <sched.h>
 #include <x86intrin.h>
 
@@ -114,6 +115,19 @@ inline double cross_core_ns() {
 }
 
 inline const char* placement(double cross_ns) { return cross_ns < 120 ? "near" : "far"; }
+
+// fork + exec of args[0] with args; the child's pid.
+inline pid_t spawn(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
 
 struct Config {
   std::size_t samples = 1'000'000;
