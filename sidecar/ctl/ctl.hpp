@@ -34,8 +34,9 @@ struct CatOptions {
   std::uint64_t from_seq = 0, to_seq = ~std::uint64_t{0};
   std::string from_time, to_time;
   bool follow = false;
+  std::size_t tail = 0;  // tail: start with the last N lines (of each stream, then of the merge)
 };
-int cmd_cat(const CatOptions& o);
+int cmd_cat(const CatOptions& o);  // cat and tail
 
 struct VerifyOptions {
   std::string target;  // a .alog file, a stream directory, or a WAL root of stream directories

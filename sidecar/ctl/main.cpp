@@ -42,7 +42,10 @@ int main(int argc, char** argv) {
       "decode records: standard trading types pretty-printed, log events rendered, others as hex; exit 1 "
       "if the log stops short at damage (a torn tail at its end is not damage)");
   cat->alias("dump");
-  cat->add_option("target", ct.target, "a .alog file, a stream directory, or a stream name in the WAL root")
+  cat->add_option("target", ct.target,
+                  "a .alog file, a stream directory, a stream name in the WAL root, or a logger's name (its\n"
+                  "streams <logger>.<thread> merged by timestamp; with -f a line waits until no stream can\n"
+                  "still bring an earlier one)")
       ->required();
   cat->add_option("--format", ct.format, "text, csv (same columns as scripts/alog.py cat) or json (lines)")
       ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
@@ -54,6 +57,18 @@ int main(int argc, char** argv) {
   cat->add_option("--to-time", ct.to_time, "last timestamp, same forms");
   cat->add_flag("-f,--follow", ct.follow, "keep printing records as they become durable, until Ctrl-C");
   cat->add_option("--wal-dir", ct.wal_dir, "WAL root for stream names (default: the sidecar's, else /var/lib/aerolog)");
+
+  CatOptions tl;
+  tl.tail = 10;
+  auto* tail =
+      app.add_subcommand("tail", "the last N lines of a stream or a logger, then follow (cat -f) until Ctrl-C");
+  tail->add_option("target", tl.target, "as for cat")->required();
+  tail->add_option("-n,--lines", tl.tail, "how many lines first (of the merge, for a logger)")->capture_default_str();
+  tail->add_option("--format", tl.format, "text, csv or json")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
+      ->type_name("text|csv|json")
+      ->default_str("text");
+  tail->add_option("--wal-dir", tl.wal_dir, "WAL root for names (default: the sidecar's, else /var/lib/aerolog)");
 
   VerifyOptions vf;
   auto* verify =
@@ -77,7 +92,8 @@ int main(int argc, char** argv) {
   level->add_option("level", lv.level, "trace, debug, info, warn, error or critical (omit to show)");
 
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerologctl")) return *rc;
-  st.shm_dir = fl.shm_dir = ct.shm_dir = ad.shm_dir = lv.shm_dir = shm_dir;
+  st.shm_dir = fl.shm_dir = ct.shm_dir = tl.shm_dir = ad.shm_dir = lv.shm_dir = shm_dir;
+  tl.follow = true;
   if (*status) {
     if (st.json && st.prometheus) {
       std::fprintf(stderr, "aerologctl: choose one of --json and --prometheus\n");
@@ -87,6 +103,7 @@ int main(int argc, char** argv) {
   }
   if (*flush) return cmd_flush(fl);
   if (*cat) return cmd_cat(ct);
+  if (*tail) return cmd_cat(tl);
   if (*adopt) return cmd_adopt(ad);
   if (*level) return cmd_level(lv);
   return cmd_verify(vf);
