@@ -105,17 +105,25 @@ bool LogDecoder::add_site(std::uint64_t seq, std::span<const std::byte> p) {
   s.format.assign(at, h.format_len);
   s.file.assign(at + h.format_len, h.file_len);
   s.function.assign(at + h.format_len + h.file_len, h.function_len);
+  hits_.clear();
   by_id_[s.id][seq] = std::move(s);
   return true;
 }
 
 // The definition in force at `seq`: the latest LogSite with this id before it.
-const LogSite* LogDecoder::find(std::uint32_t id, std::uint64_t seq) const {
+const LogSite* LogDecoder::find(std::uint32_t id, std::uint64_t seq) {
+  if (id < hits_.size() && hits_[id].site && seq > hits_[id].from && seq < hits_[id].until) return hits_[id].site;
   const auto s = by_id_.find(id);
   if (s == by_id_.end()) return nullptr;
   auto it = s->second.lower_bound(seq);
   if (it == s->second.begin()) return nullptr;
-  return &(--it)->second;
+  const auto next = it;
+  const LogSite* site = &(--it)->second;
+  if (id < (1u << 20)) {  // ids are small, from 1
+    if (id >= hits_.size()) hits_.resize(id + 1);
+    hits_[id] = {site->seq, next == s->second.end() ? ~std::uint64_t{0} : next->first, site};
+  }
+  return site;
 }
 
 const LogEvent* LogDecoder::decode(const Record& r) {
@@ -201,14 +209,22 @@ const LogEvent* LogDecoder::decode(const Record& r) {
 }
 
 std::string LogDecoder::render(const LogEvent& e) const {
-  fmt::dynamic_format_arg_store<fmt::format_context> store;
-  for (const LogArg& a : e.args) push(store, a);
+  std::string s;
+  render_to(s, e);
+  return s;
+}
+
+void LogDecoder::render_to(std::string& out, const LogEvent& e) const {
+  store_.clear();
+  for (const LogArg& a : e.args) push(store_, a);
   try {
-    return fmt::vformat(e.site->format, store);
+    text_.clear();
+    fmt::vformat_to(fmt::appender(text_), e.site->format, store_);
+    out.append(text_.data(), text_.size());
   } catch (const fmt::format_error& x) {
-    std::string s = e.site->format + " [format error: " + x.what() + "; arguments:";
-    for (const LogArg& a : e.args) s += " " + raw(a);
-    return s + "]";
+    out += e.site->format + " [format error: " + x.what() + "; arguments:";
+    for (const LogArg& a : e.args) out += " " + raw(a);
+    out += "]";
   }
 }
 

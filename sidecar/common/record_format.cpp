@@ -180,27 +180,40 @@ std::string line_of(const Record& r, const Fields& f, Format fmt);
 
 }  // namespace
 
-std::string RecordFormatter::format(const Record& r) {
-  if (r.type != kTypeLogSite && r.type != kTypeLogEvent) return format_record(r, format_);
+const std::string& RecordFormatter::format(const Record& r) {
+  line_.clear();
+  if (r.type != kTypeLogSite && r.type != kTypeLogEvent) return line_ = format_record(r, format_);
   const LogEvent* e = decoder_.decode(r);
-  if (e) return log_event(r, *e);
-  if (r.type == kTypeLogSite && decoder_.error().empty()) return "";
+  if (e) {
+    log_event(r, *e);
+    return line_;
+  }
+  if (r.type == kTypeLogSite && decoder_.error().empty()) return line_;
   Fields f;  // undecodable: why, and the raw bytes
   f.type = r.type == kTypeLogSite ? "LogSite" : "Log";
   f.text = "undecodable (" + decoder_.error() + "): " + hex(r.payload);
-  return line_of(r, f, format_);
+  return line_ = line_of(r, f, format_);
 }
 
-std::string RecordFormatter::log_event(const Record& r, const LogEvent& e) const {
+void RecordFormatter::log_event(const Record& r, const LogEvent& e) {
   const LogSite& s = *e.site;
+  const std::string_view level = level_name(s.level);
+  const std::string_view file = std::string_view(s.file).substr(s.file.rfind('/') + 1);  // npos + 1 == 0
+  if (format_ == Format::text) {  // the common case, without temporaries
+    append_time(line_, r.timestamp);
+    line_.append(" ").append(level).append(" ").append(stream_).append(" ").append(file).append(":");
+    char n[16];
+    line_.append(n, static_cast<std::size_t>(std::to_chars(n, n + sizeof n, s.line).ptr - n)).append(" ");
+    decoder_.render_to(line_, e);
+    return;
+  }
   const std::string message = decoder_.render(e);
-  const std::string level = level_name(s.level);
-  const std::string file = s.file.substr(s.file.rfind('/') + 1);  // npos + 1 == 0
   switch (format_) {
     case Format::csv:
-      return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + ",Log," +
-             csv_field(file + ":" + std::to_string(s.line)) + "," + level + ",,,," + std::to_string(s.id) + "," +
-             csv_field(message);
+      line_ = std::to_string(r.seq) + "," + std::to_string(r.timestamp) + ",Log," +
+              csv_field(std::string(file) + ":" + std::to_string(s.line)) + "," + std::string(level) + ",,,," +
+              std::to_string(s.id) + "," + csv_field(message);
+      return;
     case Format::json: {
       std::string args;
       for (const LogArg& a : e.args) {
@@ -232,17 +245,16 @@ std::string RecordFormatter::log_event(const Record& r, const LogEvent& e) const
             args += std::to_string(a.u);
         }
       }
-      return "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
-             ",\"type\":\"Log\",\"stream\":" + json_string(stream_) + ",\"level\":" + json_string(level) +
-             ",\"site\":" + std::to_string(s.id) + ",\"file\":" + json_string(s.file) +
-             ",\"line\":" + std::to_string(s.line) + ",\"function\":" + json_string(s.function) +
-             ",\"format\":" + json_string(s.format) + ",\"args\":[" + args + "],\"message\":" + json_string(message) +
-             "}";
+      line_ = "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
+              ",\"type\":\"Log\",\"stream\":" + json_string(stream_) + ",\"level\":" + json_string(std::string(level)) +
+              ",\"site\":" + std::to_string(s.id) + ",\"file\":" + json_string(s.file) +
+              ",\"line\":" + std::to_string(s.line) + ",\"function\":" + json_string(s.function) +
+              ",\"format\":" + json_string(s.format) + ",\"args\":[" + args + "],\"message\":" + json_string(message) +
+              "}";
+      return;
     }
-    case Format::text:
     default:
-      return format_time(r.timestamp) + " " + level + " " + stream_ + " " + file + ":" + std::to_string(s.line) + " " +
-             message;
+      return;
   }
 }
 
@@ -255,13 +267,25 @@ std::string format_price(std::int64_t v) {
 }
 
 std::string format_time(std::uint64_t ns) {
+  std::string s;
+  append_time(s, ns);
+  return s;
+}
+
+void append_time(std::string& out, std::uint64_t ns) {
+  // The date and time to the second change rarely between records: formatted once per second.
+  thread_local std::time_t cached_s = -1;
+  thread_local char date[32];
   const std::time_t s = static_cast<std::time_t>(ns / 1'000'000'000ull);
-  std::tm tm;
-  gmtime_r(&s, &tm);
-  char b[64];
-  const std::size_t n = std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(b + n, sizeof b - n, ".%09lluZ", static_cast<unsigned long long>(ns % 1'000'000'000ull));
-  return b;
+  if (s != cached_s) {
+    std::tm tm;
+    gmtime_r(&s, &tm);
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_s = s;
+  }
+  char frac[11] = {'.', '0', '0', '0', '0', '0', '0', '0', '0', '0', 'Z'};
+  for (std::uint64_t f = ns % 1'000'000'000ull, i = 9; f; f /= 10, --i) frac[i] = static_cast<char>('0' + f % 10);
+  out.append(date, 19).append(frac, sizeof frac);
 }
 
 bool parse_time(const std::string& s, std::uint64_t& ns) {

@@ -20,17 +20,20 @@ class RecordFormatter {
  public:
   RecordFormatter(Format f, std::string stream) : format_(f), stream_(std::move(stream)) {}
   LogDecoder& decoder() { return decoder_; }
-  std::string format(const Record& r);
+  // The record's line (valid until the next call).
+  const std::string& format(const Record& r);
 
  private:
-  std::string log_event(const Record& r, const LogEvent& e) const;
+  void log_event(const Record& r, const LogEvent& e);
   Format format_;
   std::string stream_;
   LogDecoder decoder_;
+  std::string line_;
 };
 
 std::string format_record(const Record& r, Format f);      // any record but a log event or site
 std::string format_time(std::uint64_t ns);                 // 2012-06-21T13:30:00.004241176Z
+void append_time(std::string& out, std::uint64_t ns);      // the same, appended
 bool parse_time(const std::string& s, std::uint64_t& ns);  // ns since the epoch, or ISO 8601 UTC
 std::string format_price(std::int64_t fixed);              // 1e-8 fixed point -> "585.33000000"
 

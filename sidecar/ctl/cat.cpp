@@ -178,7 +178,7 @@ int cmd_cat(const CatOptions& o) {
     if (next && next->head->seq <= o.to_seq &&
         (!o.follow || !merged ||
          std::all_of(sources.begin(), sources.end(), [](const Source& s) { return s.head || s.quiet(); }))) {
-      const std::string line = next->formatter->format(*next->head);
+      const std::string& line = next->formatter->format(*next->head);
       next->head = nullptr;
       if (line.empty()) continue;
       if (holding) {

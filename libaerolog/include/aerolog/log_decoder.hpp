@@ -10,6 +10,9 @@
 #include <aerolog/proto/log.hpp>
 #include <aerolog/reader.hpp>
 
+#include <fmt/args.h>
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -53,6 +56,7 @@ class LogDecoder {
   // The message: the site's format applied to the arguments ({fmt}). A format {fmt} refuses
   // (only possible for a site not written by Logger) renders as the format and the raw values.
   std::string render(const LogEvent& e) const;
+  void render_to(std::string& out, const LogEvent& e) const;  // appends the message
   // The sites the sidecar kept for a stream directory (FORMAT.md 11.4), so that events whose
   // LogSite was in a segment retention has deleted, or before a seek, still decode. False if
   // there is no catalog; throws Error if it is damaged before its end.
@@ -62,10 +66,17 @@ class LogDecoder {
   std::size_t sites() const { return by_id_.size(); }
 
  private:
-  const LogSite* find(std::uint32_t id, std::uint64_t seq) const;
+  const LogSite* find(std::uint32_t id, std::uint64_t seq);
   std::map<std::uint32_t, std::map<std::uint64_t, LogSite>> by_id_;  // id -> seq -> site
+  struct Hit {  // by id: the definition in force for seqs (from, until)
+    std::uint64_t from = 0, until = 0;
+    const LogSite* site = nullptr;
+  };
+  std::vector<Hit> hits_;  // a cache in front of by_id_, cleared when a site is added
   LogEvent event_;
   std::string error_;
+  mutable fmt::dynamic_format_arg_store<fmt::format_context> store_;  // render()'s, reused
+  mutable fmt::memory_buffer text_;
 };
 
 const char* level_name(proto::Level l);  // "TRACE" .. "CRITICAL"
