@@ -33,5 +33,7 @@ enum Color { red = 1, green = 2 };  // unscoped: fmt::format takes it as an int 
   X("quote \" comma , newline\nsecond line, tab\there, utf-8: \u00fcn\u00efcode \u20ac {}", "\u00e9")   \
   X("price {:.2f} {} {}", aerolog::Price{-123456789}, aerolog::Price{1}, aerolog::Price{(i) * 100000000LL}) \
   X("color {} {}", testutil::red, testutil::green)                                                \
-  X("{:.3}", std::string(300, 'z'))
+  X("{:.3}", std::string(300, 'z'))                                                               \
+  X("{}|{}|{}|{}|{}|{}|{}", "abc", "abcdefgh", std::string(16, 'p').c_str(), std::string(17, 'q').c_str(), \
+    std::string(31, 'r').c_str(), std::string(32, 's').c_str(), std::string(33, 't').c_str())
 // clang-format on

@@ -119,10 +119,47 @@ requires(kIsText<T> && !std::is_same_v<T, char>) struct fmt_arg<T> {
 template <class T>
 using fmt_arg_t = typename fmt_arg<bare_t<T>>::type;
 
-// An argument as it is encoded: strings as string_view (one strlen), the rest by value.
+// Short strings are the common case: measured inline, without a call to strlen.
+inline std::size_t text_length(const char* s) noexcept {
+  if (__builtin_constant_p(__builtin_strlen(s))) return __builtin_strlen(s);  // a literal: known now
+  for (std::size_t i = 0; i < 32; ++i)
+    if (!s[i]) return i;
+  return 32 + std::strlen(s + 32);
+}
+// Copies n bytes without a call for n <= 32: two overlapping moves of a fixed size (never
+// reading or writing outside [0, n)).
+inline void copy_text(std::byte* d, const char* s, std::size_t n) noexcept {
+  auto two = [&](auto word) {
+    std::memcpy(&word, s, sizeof word);
+    std::memcpy(d, &word, sizeof word);
+    std::memcpy(&word, s + n - sizeof word, sizeof word);
+    std::memcpy(d + n - sizeof word, &word, sizeof word);
+  };
+  struct W16 {
+    std::uint64_t a, b;
+  };
+  if (n >= 8 && n <= 16)
+    two(std::uint64_t{});
+  else if (n >= 4 && n < 8)
+    two(std::uint32_t{});
+  else if (n > 16 && n <= 32)
+    two(W16{});
+  else if (n > 0 && n < 4) {
+    d[0] = std::byte(s[0]);
+    d[n / 2] = std::byte(s[n / 2]);
+    d[n - 1] = std::byte(s[n - 1]);
+  } else if (n > 32)
+    std::memcpy(d, s, n);
+}
+
+// An argument as it is encoded: strings as string_view, the rest by value.
 template <class T>
 auto prepare(const T& v) noexcept {
-  if constexpr (arg_type<T>() == proto::ArgType::string)
+  if constexpr (std::is_array_v<T>)  // a literal's length is known at compile time
+    return std::string_view(v);
+  else if constexpr (std::is_convertible_v<const T&, const char*>)
+    return std::string_view(static_cast<const char*>(v), text_length(v));
+  else if constexpr (arg_type<T>() == proto::ArgType::string)
     return std::string_view(v);
   else
     return v;
@@ -139,7 +176,7 @@ std::byte* encode(std::byte* at, const T& v) noexcept {
   if constexpr (std::is_same_v<T, std::string_view>) {
     const auto n = static_cast<std::uint32_t>(v.size());
     std::memcpy(at, &n, 4);
-    std::memcpy(at + 4, v.data(), n);
+    copy_text(at + 4, v.data(), n);
     return at + 4 + n;
   } else if constexpr (std::is_same_v<T, bool>) {
     *at = std::byte{v};
