@@ -9,8 +9,9 @@
   alog.py layout                   the byte offsets this reader assumes, as JSON (checked by the tests)
 
 DIR is a stream directory (<wal_dir>/<stream>). Standard records (Trade, Order, Quote,
-MarketData, Risk, Text, Dropped) are decoded; other types are printed as hex, and so, for now,
-are log records (LogSite, Log: aerologctl cat renders them). CRC32C is checked, and so
+MarketData, Risk, Text, Dropped) are decoded, log events rendered as {fmt} renders them (with
+alog_log.py, beside this file: it lists the few specs Python renders differently); other types
+are printed as hex. CRC32C is checked, and so
 is every segment header (FORMAT.md 4.1), as aerologctl and the sidecar's recovery check them.
 
 Exit status: 0 ok; 1 an error, or damage (one line on stderr says why): cat, follow and summary
@@ -22,6 +23,9 @@ import os
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alog_log  # noqa: E402  (beside this file)
 
 SEGMENT_MAGIC = 0x4745534C4F524541  # "AEROLSEG"
 BLOCK_MAGIC = 0x4B424C41            # "ALBK"
@@ -328,7 +332,7 @@ def decode(ftype, payload):
 
 
 def csv_field(s):
-    if not any(c in s for c in ',"\n\r'):
+    if "," not in s and '"' not in s and "\n" not in s and "\r" not in s:
         return s
     return '"' + s.replace('"', '""') + '"'
 
@@ -336,6 +340,34 @@ def csv_field(s):
 def csv_line(seq, ts, ftype, payload):
     t, sym, event, side, px, qty, rid, text = decode(ftype, payload)
     return ",".join([str(seq), str(ts), t, csv_field(sym), event, side, px, qty, rid, csv_field(text)])
+
+
+class CsvFormatter:
+    """One stream's records as CSV lines, log events rendered (they need the stream's LogSite
+    records before them, or its site catalog); a LogSite record gives None."""
+
+    def __init__(self, stream_dir=None):
+        self.log = alog_log.LogDecoder()
+        if stream_dir:
+            self.log.load_catalog(stream_dir, crc32c)
+
+    def line(self, seq, ts, ftype, payload):
+        if ftype == 7:
+            if self.log.add_site(seq, payload):
+                return None
+            why = f"seq {seq}: malformed log site record"
+        elif ftype == 8:
+            event = self.log.decode(seq, payload)
+            if event:
+                site, values = event
+                return ",".join([str(seq), str(ts), "Log", csv_field(f"{site.base}:{site.line}"),
+                                 alog_log.LEVEL_NAMES[site.level], "", "", "", str(site.id),
+                                 csv_field(self.log.render(site, values))])
+            why = self.log.error
+        else:
+            return csv_line(seq, ts, ftype, payload)
+        return ",".join([str(seq), str(ts), "LogSite" if ftype == 7 else "Log", "", "", "", "", "", "",
+                         csv_field(f"undecodable ({why}): {payload.hex()}")])
 
 
 BATCH_MAGIC = 0x424E4C41  # "ALNB"
@@ -376,12 +408,14 @@ def cat(stream_dir, from_seq=0, follow=False):
     records before it; a torn tail at the end of the log is its end, not damage."""
     sys.stdout.reconfigure(errors="surrogateescape")
     tail = Tail(stream_dir)
+    formatter = CsvFormatter(stream_dir)
     print(CSV_HEADER)
     try:
         while True:
             for seq, ftype, _flags, ts, payload in tail.poll():
-                if seq >= from_seq:
-                    print(csv_line(seq, ts, ftype, payload))
+                line = formatter.line(seq, ts, ftype, payload)
+                if seq >= from_seq and line is not None:
+                    print(line)
             if not follow:
                 break
             sys.stdout.flush()

@@ -89,6 +89,11 @@ TEST_CASE("log events render from the WAL exactly as fmt::format renders the sam
     REQUIRE(at != std::string::npos);
   }
   CHECK(text.out.find(" INFO lg.t1 logger_child.cpp:") != std::string::npos);
+  // alog.py renders every spec of the corpus byte for byte as aerologctl does.
+  const Run py = sh("python3 " AEROLOG_SCRIPTS "/alog.py cat " + dir);
+  const Run cpp = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir + " --format csv");
+  REQUIRE(py.rc == 0);
+  CHECK(py.out == cpp.out);
   CHECK(text.out.find(" WARN lg.t1 logger_child.cpp:") != std::string::npos);
   // CSV quotes what needs it.
   const Run csv = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir + " --format csv");

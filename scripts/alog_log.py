@@ -1,0 +1,260 @@
+"""Log records (proto/FORMAT.md 11) for alog.py: LogSite records remembered, LogEvent records
+decoded and rendered as {fmt} renders them, the stream's site catalog read.
+
+The format strings are {fmt}'s, which Python's str.format parses the same way ({} {0} {{ }}, the
+nested {:>{}}); each argument is given to it as a value whose __format__ behaves like {fmt} for
+the argument's C++ type. Specs this module renders differently from {fmt} (none is in the tests'
+corpus): '#o' (Python writes 0o17, {fmt} 017), 'a'/'A' hexfloat (Python has none: float.hex()),
+'L' (locale: ignored), and {fmt} specs Python does not know raise, so the line shows
+"[format error: ...]" as aerologctl does for a format {fmt} refuses.
+"""
+
+import os
+import re
+import struct
+
+LEVEL_NAMES = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
+SITE = struct.Struct("<IIBBHHH")  # site, line, level, arg_count, format_len, file_len, function_len
+ENTRY = struct.Struct("<II")      # site catalog entry: frame length, CRC32C
+FRAME = struct.Struct("<IHHQQ")   # length, type, flags, seq, timestamp
+PRICE_SCALE = 100_000_000
+# ArgType -> struct code of a fixed-size argument (13, a string, is u32 length + bytes)
+FIXED = {1: "b", 2: "h", 3: "i", 4: "q", 5: "B", 6: "H", 7: "I", 8: "Q", 9: "f", 10: "d", 11: "B", 12: "B", 14: "q"}
+SPEC = re.compile(r"^(?:(?P<fill>.)?(?P<align>[<>^=]))?(?P<sign>[-+ ])?(?P<alt>#)?(?P<zero>0)?(?P<width>\d+)?"
+                  r"(?:\.(?P<prec>\d+))?(?P<L>L)?(?P<type>[a-zA-Z])?$", re.S)
+
+
+def _shortest_f32(x):
+    """The fewest significant digits that read back as the same binary32, as (digits, exponent)."""
+    if x == 0:
+        return "0", 0
+    bits = struct.pack("<f", x)
+    for p in range(1, 10):
+        s = "%.*e" % (p - 1, x)
+        if struct.pack("<f", float(s)) == bits:
+            break
+    mant, exp = s.split("e")
+    return mant.replace(".", "").lstrip("-"), int(exp)
+
+
+def _general(digits, exp, negative):
+    """{fmt}'s shortest form: fixed for -4 <= exp < 16, else d.ddde+XX."""
+    digits = digits.rstrip("0") or "0"
+    sign = "-" if negative else ""
+    if -4 <= exp < 16:
+        if exp >= 0:
+            whole = digits[:exp + 1].ljust(exp + 1, "0")
+            frac = digits[exp + 1:]
+            return sign + whole + ("." + frac if frac else "")
+        return sign + "0." + "0" * (-exp - 1) + digits
+    return sign + digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + ("e-%02d" % -exp if exp < 0 else "e+%02d" % exp)
+
+
+INF = float("inf")
+
+
+def _shortest(x, f32):
+    if x != x:
+        return "nan"
+    if x == INF or x == -INF:
+        return "inf" if x > 0 else "-inf"
+    if f32:
+        digits, exp = _shortest_f32(x)
+        return _general(digits, exp, str(x).startswith("-"))
+    r = repr(x)  # the shortest round trip for a double, with the same thresholds
+    return r[:-2] if r.endswith(".0") else r
+
+
+def _pad(s, m, default_align):
+    """Width, fill and alignment for an already formatted number or text."""
+    width = int(m["width"] or 0)
+    if len(s) >= width:
+        return s
+    if m["zero"] and not m["align"] and s[:1] not in ("n", "i") or m["align"] == "=":
+        fill = "0" if m["zero"] and not m["align"] else (m["fill"] or " ")
+        sign = s[0] if s[:1] in "+- " else ""
+        return sign + fill * (width - len(s)) + s[len(sign):]
+    fill, align = m["fill"] or " ", m["align"] or default_align
+    n = width - len(s)
+    if align == "<":
+        return s + fill * n
+    if align == "^":
+        return fill * (n // 2) + s + fill * (n - n // 2)
+    return fill * n + s
+
+
+class _Float:
+    """A double, float or price as {fmt} formats it."""
+    __slots__ = ("v", "f32")
+
+    def __init__(self, v, f32=False):
+        self.v, self.f32 = v, f32
+
+    def __format__(self, spec):
+        if not spec:
+            return _shortest(self.v, self.f32)
+        m = SPEC.match(spec)
+        if not m:
+            raise ValueError(f"invalid format spec '{spec}'")
+        if m["type"] or m["prec"]:
+            return format(self.v, spec if m["type"] else spec.replace("L", "") + "g")
+        s = _shortest(self.v, self.f32)
+        if m["sign"] in ("+", " ") and not s.startswith("-"):
+            s = m["sign"] + s
+        return _pad(s, m, ">")
+
+
+class _Bool:
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __format__(self, spec):
+        m = SPEC.match(spec)
+        if m and m["type"] in (None, "s"):
+            return format("true" if self.v else "false", spec)
+        return format(int(self.v), spec)
+
+
+class _Char:
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __format__(self, spec):
+        m = SPEC.match(spec)
+        if m and m["type"] in (None, "c"):
+            return format(chr(self.v), spec[:-1] if m["type"] else spec)
+        return format(self.v, spec)
+
+
+def _value(kind, v):
+    if kind in (9, 10):
+        return _Float(v, kind == 9)
+    if kind == 14:
+        return _Float(v / PRICE_SCALE)
+    if kind == 11:
+        return _Bool(v)
+    if kind == 12:
+        return _Char(v)
+    return v  # integers and strings: Python's format() is {fmt}'s for them
+
+
+class Site:
+    __slots__ = ("id", "seq", "level", "line", "format", "file", "function", "types", "base", "fixed", "wrap")
+
+    def __init__(self, seq, payload):
+        sid, line, level, n, flen, filen, fnlen = SITE.unpack_from(payload)
+        if len(payload) < SITE.size + n + flen + filen + fnlen or n > 32 or level > 5:
+            raise ValueError("malformed")
+        at = SITE.size
+        self.types = list(payload[at:at + n])
+        if any(t == 0 or t > 14 for t in self.types):
+            raise ValueError("malformed")
+        at += n
+        raw = payload[at:at + flen + filen + fnlen]
+        self.format = raw[:flen].decode("utf-8", errors="surrogateescape")
+        self.file = raw[flen:flen + filen].decode("utf-8", errors="surrogateescape")
+        self.function = raw[flen + filen:].decode("utf-8", errors="surrogateescape")
+        self.id, self.seq, self.level, self.line = sid, seq, level, line
+        self.base = os.path.basename(self.file)
+        # Without strings the arguments are one struct; wrap: the arguments that need a __format__.
+        self.fixed = None if 13 in self.types else struct.Struct("<" + "".join(FIXED[t] for t in self.types))
+        self.wrap = any(t in (9, 10, 11, 12, 14) for t in self.types)
+
+
+class LogDecoder:
+    """Feed a stream's records in seq order; render() gives a LogEvent's message."""
+
+    def __init__(self):
+        self.sites = {}  # id -> [(seq, Site)] in seq order
+        self.error = ""
+
+    def add_site(self, seq, payload):
+        try:
+            site = Site(seq, payload)
+        except (ValueError, struct.error, IndexError):
+            return False
+        defs = self.sites.setdefault(site.id, [])
+        defs[:] = [d for d in defs if d[0] != seq]
+        defs.append((seq, site))
+        defs.sort(key=lambda d: d[0])
+        return True
+
+    def load_catalog(self, stream_dir, crc32c):
+        """The sites the sidecar kept (FORMAT.md 11.4); entries up to the first bad one."""
+        try:
+            with open(os.path.join(stream_dir, "sites"), "rb") as f:
+                data = f.read()
+        except OSError:
+            return False
+        at = 0
+        while at + ENTRY.size + FRAME.size <= len(data):
+            length, crc = ENTRY.unpack_from(data, at)
+            frame = at + ENTRY.size
+            if length < FRAME.size or length > len(data) - frame or crc32c(data[frame:frame + length]) != crc:
+                break
+            _l, ftype, _flags, seq, _ts = FRAME.unpack_from(data, frame)
+            if ftype == 7:
+                self.add_site(seq, data[frame + FRAME.size:frame + length])
+            at = frame + ((length + 7) & ~7)
+        return True
+
+    def site(self, sid, seq):
+        best = None
+        for s, site in self.sites.get(sid, ()):
+            if s >= seq:
+                break
+            best = site
+        return best
+
+    def decode(self, seq, payload):
+        """(site, values) of a LogEvent, or None with self.error set."""
+        self.error = ""
+        if len(payload) < 4:
+            self.error = f"seq {seq}: log event shorter than its header"
+            return None
+        sid = struct.unpack_from("<I", payload)[0]
+        site = self.site(sid, seq)
+        if site is None:
+            self.error = f"seq {seq}: log event of site {sid}, which no earlier record or the site catalog defines"
+            return None
+        end = len(payload)
+        if site.fixed is not None:  # the common case: one unpack
+            if site.fixed.size + 4 == end:
+                return site, site.fixed.unpack_from(payload, 4)
+            self.error = (f"seq {seq}: log event's bytes do not match the types of site {sid} "
+                          f"({site.file}:{site.line})")
+            return None
+        values, at = [], 4
+        try:
+            for t in site.types:
+                if t == 13:
+                    n = struct.unpack_from("<I", payload, at)[0]
+                    if at + 4 + n > end:
+                        raise struct.error("short")
+                    values.append(payload[at + 4:at + 4 + n].decode("utf-8", errors="surrogateescape"))
+                    at += 4 + n
+                else:
+                    code = FIXED[t]
+                    values.append(struct.unpack_from("<" + code, payload, at)[0])
+                    at += struct.calcsize(code)
+        except struct.error:
+            at = -1
+        if at != end:
+            self.error = (f"seq {seq}: log event's bytes do not match the types of site {sid} "
+                          f"({site.file}:{site.line})")
+            return None
+        return site, values
+
+    @staticmethod
+    def render(site, values):
+        args = [_value(t, v) for t, v in zip(site.types, values)] if site.wrap else values
+        try:
+            return site.format.format(*args)
+        except (ValueError, IndexError, KeyError) as e:
+            raw = " ".join(_shortest(v / PRICE_SCALE if t == 14 else v, False) if t in (9, 10, 14) else str(v)
+                           for t, v in zip(site.types, values))
+            return f"{site.format} [format error: {e}; arguments: {raw}]"
