@@ -1,7 +1,8 @@
 // aerolog-test-logger SHM_DIR LOGGER ROUNDS HOW [THREADS]: logs ROUNDS rounds of the test corpus
 // (log_corpus.hpp) through aerolog::Logger from THREADS threads (default 1), each round ending
 // with "round {} of {} done" so a test can count them; then ends as HOW says: exit (0), segv
-// (a null write), abort (std::abort) or kill (SIGKILL to itself). It installs no signal handler.
+// (an invalid write), abort (std::abort), kill (SIGKILL to itself), or fork (a child logs the
+// rounds again, then both exit). It installs no signal handler.
 #include "log_corpus.hpp"
 
 #include <csignal>
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 int main(int argc, char** argv) {
@@ -32,6 +34,16 @@ int main(int argc, char** argv) {
   run();
   for (auto& t : pool) t.join();
   const std::string how = argv[4];
+  if (how == "fork") {  // the child logs the rounds again, into rings of its own
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      run();
+      std::_Exit(0);  // as a child that never calls exit() would
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+  }
   volatile std::uintptr_t nowhere = 8;  // a real invalid write, not a raise()
   if (how == "segv") *reinterpret_cast<volatile int*>(nowhere) = 1;
   if (how == "abort") std::abort();

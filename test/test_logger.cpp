@@ -8,6 +8,7 @@
 #include "ring_consumer.hpp"
 #include "shell.hpp"
 #include "sidecar_process.hpp"
+#include "wal_reader.hpp"
 
 #include <aerolog/log_decoder.hpp>
 #include <aerolog/reader.hpp>
@@ -231,4 +232,63 @@ TEST_CASE("aerologctl cat LOGGER merges its thread streams by timestamp, and tai
   std::istringstream tin(tail.out);
   for (std::string line; std::getline(tin, line);) tailed.push_back(line);
   CHECK(tailed == std::vector<std::string>(lines.end() - 5, lines.end()));
+}
+
+TEST_CASE("log events stay decodable after retention deleted their LogSite records and the sidecar died mid-catalog",
+          "[crash][logger]") {
+  TempDir shm("/dev/shm"), wal(wal_base());
+  // The smallest segments and a limit of three: the first segment, with every LogSite record,
+  // is deleted (or recycled) long before the end.
+  const std::vector<std::string> retention = {"--segment-size", "2162688",          "--retention-bytes",
+                                              "6488064",        "--ship-state-dir", ""};
+  const std::string dir = wal.path + "/cat.t1", ring = shm.path + "/aerolog.cat.t1";
+  constexpr long kRounds = 6000;  // 120K events, ~7 MB of WAL: several rolls
+  const pid_t child = spawn_logger(shm.path, "cat", kRounds, "exit");
+  // Dies with a LogSite's catalog entry written and its block not (the entry is cut at recovery
+  // and written again), then at a random later HWM store, then runs to the end.
+  for (const char* failpoints : {"site_catalog_written=1", "after_hwm_store=3"}) {
+    SidecarProcess sc(shm.path, wal.path, retention, {std::string("AEROLOG_FAILPOINTS=") + failpoints});
+    int st = 0;
+    REQUIRE(wait_until(
+        [&] {
+          if (::waitpid(sc.pid(), &st, WNOHANG) != sc.pid()) return false;
+          sc.forget();
+          return true;
+        },
+        std::chrono::seconds(60)));
+    INFO(failpoints << "\n" << sc.log());
+    REQUIRE((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL));
+  }
+  SidecarProcess sc(shm.path, wal.path, retention);
+  REQUIRE(wait_exit(child) == 0);
+  REQUIRE(wait_until([&] { return ::access(ring.c_str(), F_OK) != 0 || messages(dir).size() > 0; }));
+  // Everything the child logged is durable once the ring is drained.
+  REQUIRE(wait_until(
+      [&] {
+        RingConsumer c(ring);
+        return c.header().durable.durable_seq.load() == c.header().producer.last_seq.load();
+      },
+      std::chrono::seconds(60)));
+  const auto segs = segment_files(dir);
+  REQUIRE(!segs.empty());
+  CHECK(std::stoull(segs.front().substr(0, 20)) > 40);  // the LogSite records' segment is gone
+  const auto got = messages(dir);
+  REQUIRE(!got.empty());
+  for (const auto& m : got) REQUIRE(m.rfind("not a log event", 0) != 0);  // every event decodes
+  CHECK(got.back() == fmt::format("round {} of {} done", kRounds - 1, kRounds));
+  aerolog::LogDecoder d;
+  REQUIRE(d.load_catalog(dir));
+  CHECK(d.sites() == kCorpusCalls);
+}
+
+TEST_CASE("after fork the child logs into rings of its own and the parent's stay whole", "[logger][process]") {
+  TempDir shm("/dev/shm"), wal(wal_base());
+  SidecarProcess sc(shm.path, wal.path);
+  constexpr long kRounds = 200;
+  REQUIRE(wait_exit(spawn_logger(shm.path, "fk", kRounds, "fork")) == 0);
+  for (const char* stream : {"/fk.t1", "/fk.t2"}) {  // the parent's ring, then the child's
+    CAPTURE(stream);
+    REQUIRE(wait_for_lines(wal.path + stream, kRounds * kCorpusCalls));
+    CHECK(messages(wal.path + stream) == expected_messages(kRounds));
+  }
 }

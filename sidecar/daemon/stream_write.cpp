@@ -91,6 +91,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
       fail(RingState::io_error, errno_of(e), std::string("site catalog: ") + e.what());
       return false;
     }
+    AEROLOG_CRASH_POINT("site_catalog_written");  // an entry whose block is not written
   }
   next_seq_ = seq;
   submit(b, !sites.empty());
