@@ -44,6 +44,14 @@ def machine():
     return f"{os.cpu_count()} vCPU {cpu}, Linux {platform.release()}, WAL on {disk} (/tmp, ext4)"
 
 
+def latency_row(r):
+    """One row of a latency table (bench_util.hpp's JSON row)."""
+    cross = r.get("cross_core_ns", 0)
+    return (f"| {r['name']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['p999']:.1f} | {r['p9999']:.1f} | "
+            f"{r['max']:.0f} | {r.get('batch', 0):.1f} | {r['tput_1m']:.3g} | {r['tput_large']:.3g} | "
+            f"{r['p50_min']:.0f}..{r['p50_max']:.0f} | {cross:.0f} ({'near' if cross < 120 else 'far'}) |")
+
+
 def main(argv):
     if len(argv) != 2 or not os.path.isdir(argv[1]):
         print(__doc__.strip(), file=sys.stderr)
@@ -66,11 +74,7 @@ def main(argv):
                   (" Peers: Quill and fmtlog, five uint64 arguments (40 bytes), queues that wait when full." if peers else ""), "",
                   "| | P50 | P99 | P99.9 | P99.99 | max | batch/call | 1M rec/s | large rec/s | P50 spread | cross-core |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for r in p["rows"] + peers:
-            cross = r.get("cross_core_ns", 0)
-            lines.append(f"| {r['name']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['p999']:.1f} | {r['p9999']:.1f} | "
-                         f"{r['max']:.0f} | {r.get('batch', 0):.1f} | {r['tput_1m']:.3g} | {r['tput_large']:.3g} | "
-                         f"{r['p50_min']:.0f}..{r['p50_max']:.0f} | {cross:.0f} ({'near' if cross < 120 else 'far'}) |")
+        lines += [latency_row(r) for r in p["rows"] + peers if "args" not in r["name"]]  # the logger's below
         rows = {r["name"]: r for r in p["rows"]}
         floor, pub = rows.get("memcpy (floor)"), rows.get("aerolog publish")
         if floor and pub:
@@ -96,11 +100,7 @@ def main(argv):
                   "on CPU 1. Large: 10M calls (the filtered call: 100M).", "",
                   "| | P50 | P99 | P99.9 | P99.99 | max | batch/call | 1M calls/s | large calls/s | P50 spread | cross-core |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for r in lg["rows"] + peer_calls:
-            cross = r.get("cross_core_ns", 0)
-            lines.append(f"| {r['name']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['p999']:.1f} | {r['p9999']:.1f} | "
-                         f"{r['max']:.0f} | {r.get('batch', 0):.1f} | {r['tput_1m']:.3g} | {r['tput_large']:.3g} | "
-                         f"{r['p50_min']:.0f}..{r['p50_max']:.0f} | {cross:.0f} ({'near' if cross < 120 else 'far'}) |")
+        lines += [latency_row(r) for r in lg["rows"] + peer_calls]
         ours = {r["name"]: r for r in lg["rows"]}
         summary["logger"] = {n: {k: r[k] for k in ("p50", "p99", "p999", "p9999", "batch", "tput_1m", "tput_large")}
                              for n, r in list(ours.items()) + [(r["name"], r) for r in peer_calls]}

@@ -8,7 +8,9 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,20 +64,26 @@ inline int publish_until(const std::string& dir, const std::string& stream, std:
 }
 
 // publish_until in a fresh process (fork + exec of aerolog-test-publisher).
-inline pid_t spawn_publisher(const std::string& dir, const std::string& stream, std::uint64_t capacity,
-                             std::uint64_t last, std::uint64_t rate = 0) {
-  const std::string cap = std::to_string(capacity), n = std::to_string(last), r = std::to_string(rate);
-  const char* argv[] = {
-      AEROLOG_TEST_PUBLISHER, dir.c_str(), stream.c_str(), cap.c_str(), n.c_str(), r.c_str(), nullptr};
+// fork + exec of args[0] with args, no signal blocked (sanitizer runtimes block some around fork).
+inline pid_t spawn_exec(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], const_cast<char**>(argv));
+    ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   return pid;
+}
+
+inline pid_t spawn_publisher(const std::string& dir, const std::string& stream, std::uint64_t capacity,
+                             std::uint64_t last, std::uint64_t rate = 0) {
+  return spawn_exec(
+      {AEROLOG_TEST_PUBLISHER, dir, stream, std::to_string(capacity), std::to_string(last), std::to_string(rate)});
 }
 
 template <class Pred>

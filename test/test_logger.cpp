@@ -37,17 +37,7 @@ std::vector<std::string> expected_messages(long rounds) {
 
 pid_t spawn_logger(const std::string& shm, const std::string& logger, long rounds, const std::string& how,
                    int threads = 1) {
-  const std::string r = std::to_string(rounds), t = std::to_string(threads);
-  const char* argv[] = {AEROLOG_TEST_LOGGER, shm.c_str(), logger.c_str(), r.c_str(), how.c_str(), t.c_str(), nullptr};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], const_cast<char**>(argv));
-    ::_exit(127);
-  }
-  return pid;
+  return spawn_exec({AEROLOG_TEST_LOGGER, shm, logger, std::to_string(rounds), how, std::to_string(threads)});
 }
 
 // The messages of a stream's log events in the WAL, read through `aerologctl cat --format json`.

@@ -5,7 +5,6 @@
 #include <mutex>
 
 #include <fcntl.h>
-#include <immintrin.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -102,26 +101,22 @@ bool TscClock::follow(const std::string& shm_dir) noexcept {
   return true;
 }
 
+// Never waits: while the sidecar is writing (or died writing) the last mapping stays, and the
+// next now() looks again.
 void TscClock::refresh() const noexcept {
-  for (;;) {
-    const std::uint64_t s1 = page_->seq.load(std::memory_order_acquire);
-    if (s1 & 1) {  // the sidecar is writing: a few ns
-      _mm_pause();
-      continue;
-    }
-    const std::uint64_t tsc = page_->anchor_tsc.load(std::memory_order_relaxed);
-    const std::uint64_t ns = page_->anchor_ns.load(std::memory_order_relaxed);
-    const auto mult = static_cast<std::int64_t>(page_->mult.load(std::memory_order_relaxed));
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (page_->seq.load(std::memory_order_relaxed) != s1) continue;
-    if (mult > 0) {
-      anchor_tsc_ = tsc;
-      anchor_ns_ = ns;
-      mult_ = mult;
-    }
-    seen_ = s1;
-    return;
+  const std::uint64_t s1 = page_->seq.load(std::memory_order_acquire);
+  if (s1 & 1) return;
+  const std::uint64_t tsc = page_->anchor_tsc.load(std::memory_order_relaxed);
+  const std::uint64_t ns = page_->anchor_ns.load(std::memory_order_relaxed);
+  const auto mult = static_cast<std::int64_t>(page_->mult.load(std::memory_order_relaxed));
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (page_->seq.load(std::memory_order_relaxed) != s1) return;
+  if (mult > 0) {
+    anchor_tsc_ = tsc;
+    anchor_ns_ = ns;
+    mult_ = mult;
   }
+  seen_ = s1;
 }
 
 void TscClock::recalibrate() noexcept {

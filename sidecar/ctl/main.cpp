@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
 
   CatOptions ct;
   const std::map<std::string, Format> formats{{"text", Format::text}, {"csv", Format::csv}, {"json", Format::json}};
+  auto add_format = [&](CLI::App* sub, Format& f) {
+    sub->add_option("--format", f, "text, csv (same columns as scripts/alog.py cat) or json (lines)")
+        ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
+        ->type_name("text|csv|json")
+        ->default_str("text");
+  };
   auto* cat = app.add_subcommand(
       "cat",
       "decode records: standard trading types pretty-printed, log events rendered, others as hex; exit 1 "
@@ -47,10 +53,7 @@ int main(int argc, char** argv) {
                   "streams <logger>.<thread> merged by timestamp; with -f a line waits until no stream can\n"
                   "still bring an earlier one)")
       ->required();
-  cat->add_option("--format", ct.format, "text, csv (same columns as scripts/alog.py cat) or json (lines)")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
-      ->type_name("text|csv|json")
-      ->default_str("text");
+  add_format(cat, ct.format);
   cat->add_option("--from-seq", ct.from_seq, "first seq (seeks through the sparse index)");
   cat->add_option("--to-seq", ct.to_seq, "last seq");
   cat->add_option("--from-time", ct.from_time, "first timestamp: ns since the epoch or YYYY-MM-DDTHH:MM:SS[.fff]Z");
@@ -64,10 +67,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("tail", "the last N lines of a stream or a logger, then follow (cat -f) until Ctrl-C");
   tail->add_option("target", tl.target, "as for cat")->required();
   tail->add_option("-n,--lines", tl.tail, "how many lines first (of the merge, for a logger)")->capture_default_str();
-  tail->add_option("--format", tl.format, "text, csv or json")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
-      ->type_name("text|csv|json")
-      ->default_str("text");
+  add_format(tail, tl.format);
   tail->add_option("--wal-dir", tl.wal_dir, "WAL root for names (default: the sidecar's, else /var/lib/aerolog)");
 
   VerifyOptions vf;

@@ -105,18 +105,7 @@ class Producer {
   // commit in one call, for writers that know the size first (aerolog::Logger).
   template <class Fill>
   Result publish_with(std::uint16_t type, std::uint32_t len, Fill&& fill) noexcept {
-    if (len > max_payload_ || claim_) [[unlikely]]
-      return {0, claim_ ? Status::claimed : Status::too_large};
-    if (drops_pending_) [[unlikely]]
-      publish_drop_marker();
-    const std::uint32_t length = proto::kFrameHeaderSize + len;
-    const std::uint32_t stride = proto::frame_stride(length);
-    std::byte* at = reserve(stride);
-    if (!at) [[unlikely]]
-      return {0, Status::full};
-    write_header(at, length, type, 0, last_seq_ + 1, clock_.now());
-    fill(at + proto::kFrameHeaderSize);
-    return {publish_frame(stride, len), Status::ok};
+    return publish_at(type, len, clock_.now(), 0, fill);
   }
 
   Claim claim(std::uint16_t type, std::uint32_t len) noexcept { return claim_at(type, len, clock_.now(), 0); }
@@ -204,8 +193,9 @@ class Producer {
     return last_seq_;
   }
 
-  Result publish_at(std::uint16_t type, const void* data, std::uint32_t len, std::uint64_t ts,
-                    std::uint16_t flags) noexcept {
+  // A `len`-byte record whose payload `fill(std::byte*)` writes in place.
+  template <class Fill>
+  Result publish_at(std::uint16_t type, std::uint32_t len, std::uint64_t ts, std::uint16_t flags, Fill& fill) noexcept {
     if (len > max_payload_ || claim_) [[unlikely]]
       return {0, claim_ ? Status::claimed : Status::too_large};
     if (drops_pending_) [[unlikely]]
@@ -216,8 +206,15 @@ class Producer {
     if (!at) [[unlikely]]
       return {0, Status::full};
     write_header(at, length, type, flags, last_seq_ + 1, ts);
-    if (len) std::memcpy(at + proto::kFrameHeaderSize, data, len);  // data may be null if len == 0
+    fill(at + proto::kFrameHeaderSize);
     return {publish_frame(stride, len), Status::ok};
+  }
+  Result publish_at(std::uint16_t type, const void* data, std::uint32_t len, std::uint64_t ts,
+                    std::uint16_t flags) noexcept {
+    auto copy = [&](std::byte* to) {
+      if (len) std::memcpy(to, data, len);  // data may be null if len == 0
+    };
+    return publish_at(type, len, ts, flags, copy);
   }
 
   Claim claim_at(std::uint16_t type, std::uint32_t len, std::uint64_t ts, std::uint16_t flags) noexcept {
