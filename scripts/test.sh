@@ -61,7 +61,7 @@ fuzz() {
 }
 
 # The sanitizer builds run the power-cut suite small: the normal build cuts 240 images.
-small_powercut=(AEROLOG_POWERCUT_CUTS=2 AEROLOG_POWERCUT_IMAGES=8)
+small_powercut=(AEROLOG_POWERCUT_CUTS=2 AEROLOG_POWERCUT_IMAGES=4)
 
 # The kill, reboot and power-cut tests again with every WAL on a loop-mounted XFS image (trading
 # boxes often run XFS; the rest of the suite runs on /tmp, ext4 here).

@@ -106,10 +106,10 @@ bool TscClock::follow(const std::string& shm_dir) noexcept {
 void TscClock::refresh() const noexcept {
   const std::uint64_t s1 = page_->seq.load(std::memory_order_acquire);
   if (s1 & 1) return;
-  const std::uint64_t tsc = page_->anchor_tsc.load(std::memory_order_relaxed);
-  const std::uint64_t ns = page_->anchor_ns.load(std::memory_order_relaxed);
-  const auto mult = static_cast<std::int64_t>(page_->mult.load(std::memory_order_relaxed));
-  std::atomic_thread_fence(std::memory_order_acquire);
+  // Acquire loads keep the second load of seq after them (free on x86; TSan has no fences).
+  const std::uint64_t tsc = page_->anchor_tsc.load(std::memory_order_acquire);
+  const std::uint64_t ns = page_->anchor_ns.load(std::memory_order_acquire);
+  const auto mult = static_cast<std::int64_t>(page_->mult.load(std::memory_order_acquire));
   if (page_->seq.load(std::memory_order_relaxed) != s1) return;
   if (mult > 0) {
     anchor_tsc_ = tsc;
