@@ -66,7 +66,8 @@ bool Stream::apply_retention() {
       break;
     }
     // The index first: a crash in between leaves a segment without an index (read by scanning),
-    // never an index without its segment. Logged once done, never before.
+    // never an index without its segment. A deletion is logged once done; a recycling once handed
+    // to the preparer thread, which renames it moments later.
     const std::string index = dir_ + "/" + detail::index_file_name(f.base);
     const char* done = "removed";
     if (recycle && static_cast<std::uint64_t>(f.st.st_size) == opt_.segment_size) {
