@@ -4,8 +4,8 @@
 #   1. the normal build (build/): the whole ctest suite;
 #   2. the crash, reboot and power-cut tests of that build again with every WAL on a
 #      loop-mounted XFS image (needs root; skipped, loudly, without it);
-#   3. ASan + UBSan (build-asan/) and TSan (build-tsan/): the same suite as 1;
-#   4. the libFuzzer targets (build-fuzz/, clang), each for AEROLOG_FUZZ_SECONDS (default 15) s
+#   3. ASan + UBSan (build-asan/) and TSan (build-tsan/): the same suite as 1 but the install tests;
+#   4. the libFuzzer targets (build-fuzz/, clang), each for AEROLOG_FUZZ_SECONDS (default 10) s
 #      from the seed corpus in test/fuzz/corpus (longer: AEROLOG_FUZZ_SECONDS=600).
 # Options run one part: --quick (1 only), --xfs (1 and 2), --sanitize (ASan+UBSan), --tsan, --fuzz.
 # AEROLOG_SOAK_CYCLES (default 100) sets the kill -9 soak's cycles; AEROLOG_POWERCUT_CUTS
@@ -29,18 +29,20 @@ build() {  # build <preset> [target...] (CMakePresets.json; the directory is bui
   fi
 }
 
-suite() {  # suite <dir> [env...]
-  local dir=$1; shift
+suite() {  # suite <dir> [ctest args...] [-- env...]
+  local dir=$1 args=(); shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
   echo "== test $dir"
-  (cd "$dir" && env "$@" ctest --output-on-failure -j "$jobs" --timeout 600)
+  (cd "$dir" && env "$@" ctest --output-on-failure -j "$jobs" --timeout 600 "${args[@]}")
   local n
-  n=$(cd "$dir" && ctest -N | sed -n 's/^Total Tests: //p')
+  n=$(cd "$dir" && ctest -N "${args[@]}" | sed -n 's/^Total Tests: //p')
   passed=$((passed + n))
   summary+=("$dir: all $n tests passed")
 }
 
 fuzz() {
-  local secs=${AEROLOG_FUZZ_SECONDS:-15} work
+  local secs=${AEROLOG_FUZZ_SECONDS:-10} work
   build fuzz fuzz_ring fuzz_block fuzz_config  # only the fuzzers: the programs are built three times already
   work=$(mktemp -d)
   for t in ring block config; do
@@ -99,8 +101,9 @@ lint() {  # every C++ file formatted as .clang-format says (clang-format 14)
 }
 
 normal() { build default; suite build; }
-asan() { build asan; suite build-asan "${small_powercut[@]}"; }
-tsan() { build tsan; suite build-tsan TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "${small_powercut[@]}"; }
+# The sanitizer builds skip the install tests (packaging, find_package: nothing of ours runs there).
+asan() { build asan; suite build-asan -LE install -- "${small_powercut[@]}"; }
+tsan() { build tsan; suite build-tsan -LE install -- TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "${small_powercut[@]}"; }
 
 mode=${1:-}
 case "$mode" in
