@@ -16,8 +16,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <set>
 #include <sstream>
+#include <thread>
 
 using namespace testutil;
 
@@ -199,6 +201,22 @@ TEST_CASE("aerologctl level shows and changes a running logger's level through i
   CHECK(log.level() == aerolog::Level::debug);
   AEROLOG_DEBUG(log, "now logged {}", side_effect());
   CHECK(evaluated == 1);
+  // A thread whose first call is filtered out gets its ring then (so that it never needs the
+  // logger's lock to decide a call), and a level set from outside reaches it.
+  std::atomic<int> step{0};
+  int thread_evaluated = 0;
+  std::thread other([&] {
+    AEROLOG_TRACE(log, "filtered {}", ++thread_evaluated);
+    step = 1;
+    while (step != 2) std::this_thread::yield();
+    AEROLOG_TRACE(log, "now logged {}", ++thread_evaluated);
+  });
+  while (step != 1) std::this_thread::yield();
+  CHECK(::access((shm.path + "/aerolog.lvl.t2").c_str(), F_OK) == 0);
+  CHECK(sh(ctl + " trace").rc == 0);
+  step = 2;
+  other.join();
+  CHECK(thread_evaluated == 1);
   CHECK(sh(ctl + " loud").rc == 2);  // not a level
   CHECK(sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " level nosuch").rc == 1);
 }

@@ -190,8 +190,11 @@ void Logger::preallocate() {
   detail::t_rings.owned.push_back(std::move(made));
 }
 
+// A thread's first call makes its ring whatever its level: deciding a filtered call without a
+// ring would need the logger's lock (the level lives in the ring headers, where `aerologctl
+// level` changes it), and every later call, filtered or not, then costs one load.
 ThreadLog* Logger::attach_if(Level level) noexcept {
-  if (detail::t_failed >> slot_ & 1 || static_cast<std::uint32_t>(level) < shared_->current_level()) return nullptr;
+  if (detail::t_failed >> slot_ & 1) return nullptr;
   try {
     preallocate();
     ThreadLog* t = detail::tls_logs[slot_];

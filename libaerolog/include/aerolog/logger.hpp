@@ -8,8 +8,8 @@
 //   AEROLOG_INFO(log, "fill {} @ {}", qty, aerolog::Price{px});
 //
 // Each thread logs into its own ring, stream "<logger>.t<N>" (or "<logger>.<name>" after
-// Logger::set_thread_name), made on its first call (or by preallocate()). A call below the
-// level does nothing (one relaxed load of the level word in the ring header, which
+// Logger::set_thread_name), made on its first call, logged or filtered out (or by preallocate()).
+// A call below the level does nothing (one relaxed load of the level word in the ring header, which
 // `aerologctl level` changes from outside); its arguments are not evaluated. A call whose ring
 // is full is dropped and counted (FullPolicy::drop), and readers see a proto::Dropped record
 // where the gap is. Nothing is lost when the process dies after a call returned: the record is
@@ -102,10 +102,19 @@ consteval proto::ArgType arg_type() {
   }
 }
 
-// What {fmt} checks the format string against: what the reader will format.
+template <class U>
+inline constexpr bool kLoggable = std::is_same_v<U, bool> || std::is_same_v<U, char> || std::is_enum_v<U> ||
+                                  std::is_same_v<U, float> || std::is_same_v<U, double> || std::is_same_v<U, Price> ||
+                                  kIsText<U> ||
+                                  (std::is_integral_v<U> && !std::is_same_v<U, wchar_t> &&
+                                   !std::is_same_v<U, char8_t> && !std::is_same_v<U, char16_t> &&
+                                   !std::is_same_v<U, char32_t>);
+
+// What {fmt} checks the format string against: what the reader will format. A type that cannot
+// be logged stands as an int here, so that arg_type's static_assert is the one error reported.
 template <class T>
 struct fmt_arg {
-  using type = T;
+  using type = std::conditional_t<kLoggable<T>, T, int>;
 };
 template <class T>
 requires std::is_enum_v<T>

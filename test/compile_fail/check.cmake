@@ -1,0 +1,22 @@
+# Compiles one file of this folder with -fsyntax-only and checks the outcome its first line names:
+# "// expect: REGEX" must fail with REGEX in the compiler's output; "// expect: ^$" must compile.
+# Run by ctest (test/CMakeLists.txt): cmake -DCXX=... -DINCLUDES=a;b -DFILE=x.cpp -P check.cmake
+file(STRINGS "${FILE}" first LIMIT_COUNT 1)
+string(REGEX REPLACE "^// expect: " "" expect "${first}")
+set(flags -std=c++20 -fsyntax-only)
+foreach(dir IN LISTS INCLUDES)
+  list(APPEND flags "-I${dir}")
+endforeach()
+execute_process(COMMAND "${CXX}" ${flags} "${FILE}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(expect STREQUAL "^$")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${FILE} should compile but did not:\n${out}")
+  endif()
+elseif(rc EQUAL 0)
+  message(FATAL_ERROR "${FILE} compiled, but it must be refused with: ${expect}")
+elseif(NOT out MATCHES "${expect}")
+  message(FATAL_ERROR "${FILE} was refused, but not with: ${expect}\n${out}")
+else()
+  string(REGEX MATCH "${expect}" what "${out}")
+  message(STATUS "${FILE}: refused as expected (${what})")
+endif()
