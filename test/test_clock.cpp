@@ -1,6 +1,7 @@
 // One clock for the box: producers follow the sidecar's clock page (proto/clock.hpp), which
 // tracks CLOCK_REALTIME, and a sidecar restart carries the mapping on without a step.
 #include "proc_util.hpp"
+#include "shell.hpp"
 #include "ring_consumer.hpp"
 #include "sidecar_process.hpp"
 
@@ -8,6 +9,7 @@
 #include <aerolog/proto/clock.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -57,6 +59,13 @@ TEST_CASE("producers stamp with the sidecar's clock page, within 10 us of CLOCK_
     CHECK(std::llabs(offset(p)) < 10'000);
     ::usleep(100'000);
   }
+  // aerologctl status shows the page: who keeps it, how fresh it is, its last correction.
+  const Run status = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " status --json");
+  const auto j = nlohmann::json::parse(status.out, nullptr, false);
+  REQUIRE(j.contains("clock"));
+  CHECK(j["clock"]["writer_pid"] == sc->pid());
+  CHECK(j["clock"]["updated_age_s"].get<double>() < 1.0);  // updated every 100 ms
+  CHECK(j["clock"]["error_ns"].get<std::uint64_t>() < 1'000'000);
   sc.reset();  // SIGKILL: the page stays, with its last mapping
   std::uint64_t before = p.now();
   CHECK(std::llabs(offset(p)) < 10'000);

@@ -217,6 +217,10 @@ TEST_CASE("aerologctl level shows and changes a running logger's level through i
   step = 2;
   other.join();
   CHECK(thread_evaluated == 1);
+  const Run status = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " status --json");
+  const auto j = nlohmann::json::parse(status.out, nullptr, false);
+  REQUIRE(j.contains("streams"));
+  for (const auto& ring : j["streams"]) CHECK(ring.value("log_level", "") == "trace");
   CHECK(sh(ctl + " loud").rc == 2);  // not a level
   CHECK(sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " level nosuch").rc == 1);
 }

@@ -17,15 +17,10 @@
 
 namespace aerolog::ctl {
 
-namespace {
-constexpr const char* kLevelNames[] = {"trace", "debug", "info", "warn", "error", "critical"};
-}
-
 int cmd_level(const LevelOptions& o) {
   int set = -1;
   if (!o.level.empty()) {
-    for (int i = 0; i < 6; ++i)
-      if (o.level == kLevelNames[i]) set = i;
+    if (const auto l = proto::level_named(o.level)) set = static_cast<int>(*l);
     if (set < 0) {
       std::fprintf(stderr, "aerologctl: '%s' is not a level: use trace, debug, info, warn, error or critical\n",
                    o.level.c_str());
@@ -50,7 +45,7 @@ int cmd_level(const LevelOptions& o) {
       if (set >= 0) h->log.level.store(static_cast<std::uint32_t>(set), std::memory_order_relaxed);
       const std::uint32_t now = h->log.level.load(std::memory_order_relaxed);
       std::printf("%-40s %s\n", name.substr(std::strlen(proto::kRingPrefix)).c_str(),
-                  now < 6 ? kLevelNames[now] : "level?");
+                  proto::name_of(static_cast<proto::Level>(now)));
       ++found;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "aerologctl: %s\n", e.what());

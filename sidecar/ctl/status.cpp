@@ -9,6 +9,7 @@
 
 #include "wal_files.hpp"
 
+#include <aerolog/proto/clock.hpp>
 #include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/names.hpp>
 #include <aerolog/proto/ship.hpp>
@@ -23,6 +24,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 namespace aerolog::ctl {
@@ -31,6 +33,23 @@ using namespace proto;
 using nlohmann::json;
 
 namespace {
+
+// The sidecar's clock page (proto/clock.hpp), if there is one. Its fields are read without the
+// seqlock: status shows them, nothing computes with them.
+struct ClockState {
+  std::uint32_t writer_pid;
+  std::uint64_t updated_ns, error_ns;
+};
+std::optional<ClockState> read_clock(const std::string& shm_dir) {
+  try {
+    Mapping m(shm_dir + "/" + kClockName, sizeof(ClockPage), false);
+    const auto* p = reinterpret_cast<const ClockPage*>(m.data());
+    if (p->magic.load() != kClockMagic) return std::nullopt;
+    return ClockState{p->writer_pid.load(), p->updated_ns.load(), p->error_ns.load()};
+  } catch (const std::exception&) {
+    return std::nullopt;  // no page: no sidecar has run on this shm_dir
+  }
+}
 
 std::uint64_t dir_bytes(const std::string& dir) {
   std::error_code ec;
@@ -124,6 +143,12 @@ json collect(const StatusOptions& o) {
     s["io_errors"] = sc.cb->io_errors.load();
     if (wal_dir.empty()) wal_dir = s["wal_dir"];
   }
+  if (const auto clock = read_clock(o.shm_dir)) {
+    json& c = out["clock"];
+    c["writer_pid"] = clock->writer_pid;
+    c["updated_age_s"] = double(now - std::min(now, clock->updated_ns)) / 1e9;
+    c["error_ns"] = clock->error_ns;
+  }
   bool healthy = sc.health == SidecarHealth::up;
   if (sc.cb && sc.cb->durability.load() == static_cast<std::uint32_t>(Durability::none)) healthy = false;
   out["streams"] = json::array();
@@ -165,6 +190,8 @@ json collect(const StatusOptions& o) {
     j["write_us_last"] = double(h.counters.write_ns_last.load()) / 1e3;
     j["write_us_max"] = double(h.counters.write_ns_max.load()) / 1e3;
     j["blocks_written"] = h.counters.blocks_written.load();
+    if (h.log.log_magic.load() == kLogRingMagic)  // an aerolog::Logger's ring: its level
+      j["log_level"] = name_of(static_cast<Level>(h.log.level.load()));
     const std::uint32_t st = h.sidecar.state.load();
     j["state"] = shown_state(st);
     j["error"] = std::string(h.sidecar.error, strnlen(h.sidecar.error, sizeof h.sidecar.error));
@@ -194,6 +221,10 @@ void print_text(const json& j) {
                 s.value("wal_dir", std::string("?")).c_str(), s.value("records_written", 0ull),
                 double(s.value("bytes_written", 0ull)) / 1048576.0, s.value("io_errors", 0ull));
   }
+  if (j.contains("clock"))
+    std::printf("  clock page: updated %.2f s ago by pid %u, its last correction %llu ns\n",
+                j["clock"]["updated_age_s"].get<double>(), j["clock"]["writer_pid"].get<unsigned>(),
+                j["clock"]["error_ns"].get<unsigned long long>());
   if (j["streams"].empty()) {
     std::printf("no rings\n");
   } else {
@@ -221,6 +252,8 @@ void print_text(const json& j) {
                   r["dropped"].get<unsigned long long>(), r["segment"].get<std::string>().c_str(),
                   double(r["wal_bytes"].get<unsigned long long>()) / 1048576.0, lat,
                   r["state"].get<std::string>().c_str(), err.empty() ? "" : ": ", err.c_str());
+      if (r.contains("log_level"))
+        std::printf("%-16s   logger ring, level %s\n", "", r["log_level"].get<std::string>().c_str());
     }
   }
   for (const json& k : j["sinks"]) {
@@ -263,6 +296,12 @@ void print_prometheus(const json& j) {
                 s["durability"] == "NONE" ? 0 : 1);
     metric("aerolog_sidecar_io_errors_total", "write or sync errors since start", "counter");
     std::printf("aerolog_sidecar_io_errors_total %llu\n", s["io_errors"].get<unsigned long long>());
+  }
+  if (j.contains("clock")) {
+    metric("aerolog_clock_age_seconds", "seconds since the sidecar last updated the clock page", "gauge");
+    std::printf("aerolog_clock_age_seconds %.3f\n", j["clock"]["updated_age_s"].get<double>());
+    metric("aerolog_clock_correction_nanoseconds", "|CLOCK_REALTIME - page clock| at its last update", "gauge");
+    std::printf("aerolog_clock_correction_nanoseconds %llu\n", j["clock"]["error_ns"].get<unsigned long long>());
   }
   struct M {
     const char* key;

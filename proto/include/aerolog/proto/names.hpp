@@ -3,6 +3,7 @@
 #pragma once
 
 #include <aerolog/proto/control.hpp>
+#include <aerolog/proto/records.hpp>
 #include <aerolog/proto/ring.hpp>
 
 #include <optional>
@@ -40,6 +41,19 @@ constexpr const char* name_of(RingState s) {
       return "refused";
   }
   return "unknown";
+}
+
+// A log level as `aerologctl level` and status show and accept it.
+constexpr const char* name_of(Level l) {
+  constexpr const char* names[] = {"trace", "debug", "info", "warn", "error", "critical"};
+  const auto i = static_cast<unsigned>(l);
+  return i < 6 ? names[i] : "level?";
+}
+
+constexpr std::optional<Level> level_named(std::string_view s) {
+  for (unsigned i = 0; i < 6; ++i)
+    if (s == name_of(static_cast<Level>(i))) return static_cast<Level>(i);
+  return std::nullopt;
 }
 
 }  // namespace aerolog::proto
