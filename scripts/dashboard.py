@@ -6,7 +6,7 @@
   dashboard.py bench FILE.json [FILE.json ...] -o OUT.png
       latency percentiles (and MB/s for e2e runs) of bench_producer / bench_e2e --json files, a row per file
 
-The WAL is read through alog.py (same directory); nothing but matplotlib is needed.
+The WAL is read with the aerolog package (beside this file: numpy); matplotlib draws.
 """
 import argparse
 import collections
@@ -18,8 +18,6 @@ import sys
 import textwrap
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import alog  # noqa: E402
 
 try:
     import matplotlib
@@ -28,7 +26,11 @@ except ImportError:  # e.g. a pyenv python3 first on PATH: retry with Debian's, 
         os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
     sys.exit(f"dashboard.py: no matplotlib for {sys.executable} (apt-get install python3-matplotlib)")
 matplotlib.use("Agg")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the aerolog package beside this file
+import aerolog  # noqa: E402
+from aerolog.wal import segments  # noqa: E402
 import matplotlib.dates as mdates  # noqa: E402
+import numpy as np  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
@@ -50,21 +52,28 @@ def no_data(ax, text):
 
 
 def read_wal(d, check_crc):
+    """(publish timestamps as a numpy array, trades as dicts, {type name: count}) of a stream directory,
+    read with the aerolog package (numpy)."""
     if not os.path.isdir(d):
         raise Error(f"{d}: {'not a directory' if os.path.exists(d) else 'no such directory'}")
-    if not alog.segments(d):
-        subs = [n for n in sorted(os.listdir(d)) if os.path.isdir(p := os.path.join(d, n)) and alog.segments(p)]
+    if not segments(d):
+        subs = [n for n in sorted(os.listdir(d)) if os.path.isdir(p := os.path.join(d, n)) and segments(p)]
         hint = f"; streams in it: {', '.join(subs)}" if subs else ""
         raise Error(f"{d}: not a stream directory (no .alog segments){hint}")
-    pub, trades, types = [], [], collections.Counter()
     try:
-        for _seq, ftype, _flags, ts, payload in alog.records(d, check_crc=check_crc):
-            pub.append(ts)
-            types[ftype] += 1
-            if ftype == 2 and len(payload) >= 64:
-                trades.append(alog.trade(payload))
-    except (alog.FormatError, ValueError) as e:
+        with aerolog.open(d, check_crc) as s:
+            r = s.read()
+            if s.damage():
+                raise Error(s.damage())
+            t = r.array("Trade")
+            pub, types = r.timestamp.copy(), r.kinds()
+    except (aerolog.FormatError, ValueError) as e:
         raise Error(str(e))
+    sides = {1: "buy", 2: "sell"}
+    trades = [{"symbol": sym.split(b"\0")[0].decode("ascii", errors="surrogateescape"), "price": px / 1e8, "qty": int(q),
+               "trade_id": int(tid), "exch_ts": int(ts), "aggressor": sides.get(int(a), "?")}
+              for sym, px, q, tid, ts, a in zip(t["symbol"], t["price"], t["qty"], t["trade_id"], t["exch_ts"],
+                                               t["aggressor"])]
     return pub, trades, types
 
 
@@ -103,16 +112,14 @@ def plot_wal(args):
     else:
         no_data(ax_px, "(a) no trades with an exchange time in this WAL")
         no_data(ax_vol, "(b) no trades in this WAL: no volume to plot")
-    if pub:
-        first, span = min(pub), max(pub) - min(pub)
+    if len(pub):
+        first, span = int(pub.min()), int(pub.max() - pub.min())
         width = nice_width(max(span, 1))
         unit, div = next(((u, v) for u, v in (("s", 1e9), ("ms", 1e6)) if span >= 2 * v), ("us", 1e3))
-        counts = [0] * (span // width + 1)
-        for ts in pub:
-            counts[(ts - first) // width] += 1
-        ax_rate.bar([i * width / div for i in range(len(counts))], [c * 1e9 / width for c in counts],
+        counts = np.bincount(((pub - first) // width).astype(np.int64), minlength=span // width + 1)
+        ax_rate.bar(np.arange(len(counts)) * width / div, counts * 1e9 / width,
                     width=width / div, align="edge", color="tab:blue", edgecolor="none")
-        mix = ", ".join(f"{alog.TYPE_NAMES.get(k, k)} {v:,}" for k, v in sorted(types.items()))
+        mix = ", ".join(f"{k} {v:,}" for k, v in sorted(types.items(), key=lambda kv: str(kv[0])))
         ax_rate.set_title(f"(c) records per second by publish time — {len(pub):,} records ({mix}); "
                           f"bins {EngFormatter(unit='s')(width / 1e9)}")
         ax_rate.set_xlabel(f"publish time ({unit} since the first record, "
@@ -124,7 +131,7 @@ def plot_wal(args):
         no_data(ax_rate, "(c) the WAL holds no records")
     fig.savefig(args.output, dpi=110, format="png")
     print(f"{args.output}: {len(pub):,} records, {len(trades):,} trades, "
-          f"{len(pub) / max(span, 1) * 1e9 if pub else 0:,.0f} records/s published "
+          f"{len(pub) / max(span, 1) * 1e9 if len(pub) else 0:,.0f} records/s published "
           f"(read in {read_s:.2f} s{', CRC not checked' if args.no_crc else ''})")
 
 

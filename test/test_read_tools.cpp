@@ -6,6 +6,7 @@
 #include <aerolog/reader.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "shell.hpp"
 #include "wal_files.hpp"
@@ -109,6 +110,19 @@ Outcome observe(const std::string& root, const std::string& shm, const std::stri
   o.cat = sh(std::string(AEROLOGCTL_BIN) + " cat --format csv " + dir);
   o.py = sh(kPy + "cat " + dir);
   CHECK_THAT(o.py.out, !Catch::Contains("Traceback"));
+  // The numpy reader (scripts/aerolog) stops where the Reader stops, and says so as it does.
+  const Run np =
+      sh("PYTHONPATH=" AEROLOG_SCRIPTS " /usr/bin/python3 " AEROLOG_TEST_PYTHON "/check_frames.py summary " + dir);
+  const auto j = nlohmann::json::parse(np.out, nullptr, false);
+  INFO("numpy reader: " << np.out);
+  REQUIRE(!j.is_discarded());
+  if (!o.open_error.empty()) {
+    CHECK(j.contains("error"));
+  } else {
+    CHECK(j.value("records", ~0ull) == o.read);
+    CHECK(j.value("last_seq", ~0ull) == o.last_seq);
+    CHECK(j.value("damage", std::string("?")).empty() == o.damage.empty());
+  }
   // Recovery last: it zeroes torn tails. No ring: as after a reboot.
   SidecarProcess sc(shm, root);
   REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));

@@ -1,5 +1,5 @@
-"""Log records (proto/FORMAT.md 11) for alog.py: LogSite records remembered, LogEvent records
-decoded and rendered as {fmt} renders them, the stream's site catalog read.
+"""Log records (proto/FORMAT.md 11) for the aerolog package and alog.py: LogSite records
+remembered, LogEvent records decoded and rendered as {fmt} renders them, the site catalog read.
 
 The format strings are {fmt}'s, which Python's str.format parses the same way ({} {0} {{ }}, the
 nested {:>{}}); each argument is given to it as a value whose __format__ behaves like {fmt} for

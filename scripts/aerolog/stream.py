@@ -1,0 +1,198 @@
+"""Stream: a stream directory read into numpy (aerolog.frames) and pandas (aerolog.tables),
+with seeks by seq and time and a follow of a live WAL up to the durable seq its ring publishes."""
+import os
+import struct
+import time
+
+from . import frames, wal
+
+RING_DURABLE_SEQ = 384  # proto/FORMAT.md 2.2: the ring header's durable_seq
+
+
+class _Cursor(wal.Tail):
+    """wal.Tail's walk over segments and blocks, with each good block's frames found by
+    aerolog.frames on the mapped segment instead of one struct.unpack per record."""
+
+    def __init__(self, stream):
+        super().__init__(stream.dir, stream.check_crc)
+        self.stream, self.seg = stream, None
+
+    def _open(self, path):
+        if not super()._open(path):
+            return False
+        self.seg = self.stream._segment(path)
+        return True
+
+    def seek_seq(self, seq):
+        """Starts at the segment holding `seq` (by the segment names), not at the oldest."""
+        bases = [wal.segment_name_base(os.path.basename(p)) for p in wal.segments(self.dir)]
+        below = [b for b in bases if b <= seq]
+        if below:
+            self.expect = below[-1]
+
+    def blocks(self, limit, skip_seq, skip_ts, stop_seq, stop_ts):
+        """The frames of the good blocks from here on, as a list of (segment index, offsets,
+        heads): up to `limit` (a block with a later seq waits for the next call), stopping after
+        stop_seq / stop_ts; blocks wholly before skip_seq / skip_ts are passed on their headers.
+        The blocks of a segment are checked on their headers one by one, then their frames are
+        found all at once (aerolog.frames.run_frames)."""
+        parts = []
+        if self.f is None and not self._next_segment():
+            return parts
+        while True:
+            run, off, expect, stop = [], self.off, self.expect, False
+            while True:
+                why, h = wal.check_block_header(self._read_map, self.size, off, self.generation, expect)
+                if why:
+                    break
+                first, last, first_ts, last_ts = h[4], h[5], h[7], h[8]
+                if (limit is not None and last > limit) or first > stop_seq or first_ts > stop_ts:
+                    stop = True
+                    break
+                if last >= skip_seq and last_ts >= skip_ts:
+                    run.append((off, h))
+                elif run:  # a skipped block after kept ones (timestamps out of order): keep it too
+                    run.append((off, h))
+                else:
+                    self.off, self.expect = off + wal._align(h[2], wal.PAGE), last + 1
+                expect, off = last + 1, off + wal._align(h[2], wal.PAGE)
+            if run:
+                good, pos, heads = frames.run_frames(self.seg, run, self.check_crc)
+                if good:
+                    parts.append((self.stream._index[self.seg.path], pos, heads))
+                    last_off, last_h = run[good - 1]
+                    self.off, self.expect = last_off + wal._align(last_h[2], wal.PAGE), last_h[5] + 1
+                if good < len(run):
+                    stop = False  # a bad block: the segment ends there (torn tail, or damage)
+                    why = "bad block"
+            if stop:
+                return parts
+            if why is None:
+                continue
+            if not self._next_segment():
+                return parts
+
+    def _read_map(self, off, n):
+        return self.seg.map[off:off + n]
+
+
+class Stream:
+    """A stream directory (<wal_dir>/<stream>), its segments mapped read-only.
+
+        s = aerolog.open("/var/lib/aerolog/md-feed")
+        r = s.read()                       # every record now readable: aerolog.frames.Records
+        trades = r.array("Trade")          # numpy structured array (seq, timestamp, fields)
+        df = s.dataframe("Order")          # pandas, typed: datetime64[ns], prices scaled, categories
+        logs = s.logs()                    # log events, rendered, as a DataFrame
+
+    Every block is checked as aerolog::Reader checks it (CRC32C included unless check_crc=False);
+    reading stops at the first bad one, and damage() then says whether that is the end of the log
+    (a torn tail) or damage. Raises wal.FormatError for a directory that is not a stream or a
+    segment whose header fails its checks."""
+
+    def __init__(self, path, check_crc=True):
+        self.dir, self.check_crc = os.path.abspath(path), check_crc
+        self.name = os.path.basename(self.dir)
+        self.segments, self._index = [], {}
+        self._last = _Cursor(self)  # checks every segment header now
+
+    def _segment(self, path):
+        if path not in self._index:
+            self._index[path] = len(self.segments)
+            self.segments.append(frames.Segment(path))
+        return self.segments[self._index[path]]
+
+    def read(self, from_seq=0, to_seq=None, from_time=0, to_time=None):
+        """The records with from_seq <= seq <= to_seq and from_time <= timestamp <= to_time (ns
+        since the epoch), in seq order. Seeks with the segment names and the block headers, so a
+        late seq or time does not read what lies before it."""
+        cur = _Cursor(self)
+        if from_seq:
+            cur.seek_seq(from_seq)
+        stop_seq = (1 << 64) - 1 if to_seq is None else to_seq
+        stop_ts = (1 << 64) - 1 if to_time is None else to_time
+        parts = cur.blocks(None, from_seq, from_time, stop_seq, stop_ts)
+        self._last = cur
+        r = frames.concat(parts, self.segments)
+        keep = (r.seq >= from_seq) & (r.seq <= stop_seq) & (r.timestamp >= from_time) & (r.timestamp <= stop_ts)
+        return r if keep.all() else r.select(keep)
+
+    def damage(self):
+        """Why the last read() or follow() stopped short of the end of the log, None if it did not
+        (wal.Tail.damage: a torn tail at the end of the last segment is the log's end)."""
+        return self._last.damage()
+
+    def durable_seq(self, shm_dir="/dev/shm"):
+        """The durable seq the sidecar publishes in this stream's ring, None without a ring."""
+        try:
+            with open(os.path.join(shm_dir, "aerolog." + self.name), "rb") as f:
+                head = f.read(RING_DURABLE_SEQ + 8)
+        except OSError:
+            return None
+        if len(head) < RING_DURABLE_SEQ + 8 or struct.unpack_from("<Q", head, 0)[0] != wal.RING_MAGIC:
+            return None
+        return struct.unpack_from("<Q", head, RING_DURABLE_SEQ)[0]
+
+    def follow(self, shm_dir="/dev/shm", interval=0.05, from_seq=0):
+        """Yields Records as they become durable: records up to the durable seq of the stream's
+        ring in shm_dir (all that is in the WAL when there is no ring), then every `interval`
+        seconds what was added, empty Records included (so a caller can stop). Never ends."""
+        cur = _Cursor(self)
+        if from_seq:
+            cur.seek_seq(from_seq)
+        self._last = cur
+        top = (1 << 64) - 1
+        while True:
+            limit = self.durable_seq(shm_dir)
+            r = frames.concat(cur.blocks(limit, from_seq, 0, top, top), self.segments)
+            yield r.select(r.seq >= from_seq) if len(r) and r.seq[0] < from_seq else r
+            time.sleep(interval)
+
+    def array(self, kind, **seek):
+        """read(**seek).array(kind): one standard record type as a numpy structured array."""
+        return self.read(**seek).array(kind)
+
+    def dataframe(self, kind, raw_prices=False, **seek):
+        """One standard record type as a typed pandas DataFrame (aerolog.tables.dataframe)."""
+        from . import tables  # pandas: imported when asked for
+        return tables.dataframe(self.read(**seek), kind, raw_prices)
+
+    def logs(self, **seek):
+        """The log events (and Text records) as a DataFrame (aerolog.tables.logs)."""
+        from . import tables
+        return tables.logs(self.read(**seek), self.dir, self.name)
+
+    def close(self):
+        """Unmaps the segments (arrays from views() must not be used after)."""
+        for s in self.segments:
+            s.u8 = s.u16 = s.u32 = s.u64 = None
+            try:
+                s.map.close()
+            except BufferError:  # a view is still held: the mapping goes when it does
+                pass
+        self.segments.clear()
+        self._index.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def rate(stream_dir, kind=None, repeat=3):
+    """Records per second of read() (and array(kind)) on this machine: the best of `repeat` runs."""
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with Stream(stream_dir) as s:
+            r = s.read()
+            n = len(r)
+            if kind:
+                r.array(kind)
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    return n / best if best else 0.0, n
+
+
+__all__ = ["Stream", "rate"]

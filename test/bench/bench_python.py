@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""Reading benchmark, the Python side: the aerolog package (scripts/aerolog) over a stream
+directory, the best of --repeat passes of each step, every pass from a fresh open():
+  read      Stream.read(): every block checked (CRC32C included), every frame found
+  arrays    read() and array(kind) for every standard type present (numpy structured arrays)
+  frames    read() and dataframe(kind) for each (typed pandas DataFrames)
+Prints one JSON line: {"bench":"read_python","records":..,"read_s":..,"arrays_s":..,"frames_s":..}
+  bench_python.py STREAM_DIR [--repeat N]
+"""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import aerolog  # noqa: E402
+from aerolog import tables  # noqa: E402,F401  (pandas imported before the clock starts)
+
+
+def best(repeat, step):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        n = step()
+        times.append(time.perf_counter() - t0)
+    return min(times), n
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if len(argv) >= 2 else 2
+    d, repeat = argv[1], int(argv[3]) if len(argv) == 4 and argv[2] == "--repeat" else 3
+
+    def read():
+        with aerolog.open(d) as s:
+            return len(s.read())
+
+    def arrays():
+        with aerolog.open(d) as s:
+            r = s.read()
+            for kind in r.kinds():
+                if kind in aerolog.RECORD_TYPES:
+                    r.array(kind)
+            return len(r)
+
+    def frames():
+        with aerolog.open(d) as s:
+            r = s.read()
+            for kind in r.kinds():
+                if kind in aerolog.RECORD_TYPES:
+                    tables.dataframe(r, kind)
+            return len(r)
+
+    read_s, n = best(repeat, read)
+    arrays_s, _ = best(repeat, arrays)
+    frames_s, _ = best(repeat, frames)
+    print(json.dumps({"bench": "read_python", "records": n, "read_s": read_s, "arrays_s": arrays_s,
+                      "frames_s": frames_s}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""Checks of the aerolog Python package against aerologctl's output (run by test/test_python.cpp
+with PYTHONPATH=scripts):
+
+  check_frames.py csv STREAM_DIR CAT.csv     every row of `aerologctl cat --format csv` equals the
+                                             row rebuilt from the package's typed DataFrames
+  check_frames.py logs STREAM_DIR CAT.jsonl  every log event's rendered message, level, file, line
+                                             and format equal `aerologctl cat --format json`'s
+  check_frames.py seek STREAM_DIR            read() with seq and time bounds returns exactly the
+                                             records inside them
+  check_frames.py summary STREAM_DIR         {"records", "last_seq", "damage"} or {"error"} as JSON,
+                                             for comparison with aerolog::Reader on damaged WALs
+  check_frames.py follow STREAM_DIR SHM N    follows until N records arrived (60 s at most): each
+                                             batch continues the last, never past the ring's durable seq
+
+Prints what it compared; exit 1 with the first difference.
+"""
+import json
+import sys
+
+import numpy as np
+
+import aerolog
+from aerolog import tables
+
+
+def fail(msg):
+    print(f"check_frames.py: {msg}")
+    sys.exit(1)
+
+
+def rows_from_frames(s):
+    """{seq: CSV line} rebuilt from the typed DataFrames (the CSV columns: FORMAT.md, aerologctl cat)."""
+    out = {}
+    r = s.read()
+    for kind in r.kinds():
+        df = s.dataframe(kind)
+        ts = df["timestamp"].values.view("u8")
+        side = df["aggressor" if kind == "Trade" else "side"].astype(str).replace("nan", "")
+        if kind == "Order":
+            event, px, qty, rid = df["action"].astype(str), df["price"], df["qty"], df["order_id"]
+        elif kind == "Trade":
+            event, px, qty, rid = ["trade"] * len(df), df["price"], df["qty"], df["trade_id"]
+        elif kind == "MarketData":
+            event, px, qty, rid = df["event"].astype(str), df["price"], df["qty"], df["order_id"]
+        else:
+            fail(f"no CSV rebuild for {kind} records")
+        for seq, t, sym, ev, sd, p, q, i in zip(df["seq"], ts, df["symbol"].astype(str), event, side, px, qty, rid):
+            out[int(seq)] = f"{seq},{t},{kind},{sym},{ev},{sd},{p:.8f},{q},{i},"
+    return out
+
+
+def check_csv(stream_dir, csv_path):
+    with open(csv_path) as f:
+        lines = f.read().splitlines()
+    if lines[0] != "seq,timestamp_ns,type,symbol,event,side,price,qty,id,text":
+        fail(f"unexpected CSV header {lines[0]!r}")
+    with aerolog.open(stream_dir) as s:
+        rows = rows_from_frames(s)
+        if len(rows) != len(lines) - 1:
+            fail(f"{len(rows)} rows from the DataFrames, {len(lines) - 1} in the CSV")
+        for line in lines[1:]:
+            seq = int(line.split(",", 1)[0])
+            if rows.get(seq) != line:
+                fail(f"seq {seq}: DataFrame row {rows.get(seq)!r} but aerologctl {line!r}")
+        kinds = s.read().kinds()
+    print(f"equal: {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in kinds.items())})")
+
+
+def check_logs(stream_dir, jsonl_path):
+    with open(jsonl_path) as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    events = [e for e in events if "message" in e]
+    with aerolog.open(stream_dir) as s:
+        df = s.logs()
+    if len(df) != len(events):
+        fail(f"{len(df)} log events from the package, {len(events)} from aerologctl")
+    for row, e in zip(df.itertuples(), events):
+        got = (int(row.seq), row.message, str(row.level).upper(), row.line, row.format)
+        want = (e["seq"], e["message"], e["level"], e["line"], e["format"])
+        if got != want:
+            fail(f"seq {e['seq']}: package {got!r} but aerologctl {want!r}")
+        if not e["file"].endswith(row.file.rsplit("/", 1)[-1]):
+            fail(f"seq {e['seq']}: file {row.file!r} but aerologctl {e['file']!r}")
+    warn = df[df.level >= "warn"]
+    print(f"equal: {len(df)} log events, {len(warn)} at warn or above")
+
+
+def check_seek(stream_dir):
+    with aerolog.open(stream_dir) as s:
+        r = s.read()
+        n = len(r)
+        if n < 10:
+            fail("too few records to seek in")
+        for lo, hi in ((1, 1), (n // 3, n // 3 + 1000), (n - 5, n + 10), (n + 1, n + 5)):
+            got = s.read(from_seq=lo, to_seq=hi).seq
+            want = r.seq[(r.seq >= lo) & (r.seq <= hi)]
+            if not np.array_equal(got, want):
+                fail(f"read(from_seq={lo}, to_seq={hi}) gave {len(got)} records, want {len(want)}")
+        t0, t1 = int(r.timestamp[n // 2]), int(r.timestamp[n // 2 + 500])
+        got = s.read(from_time=t0, to_time=t1).seq
+        want = r.seq[(r.timestamp >= t0) & (r.timestamp <= t1)]
+        if not np.array_equal(got, want):
+            fail(f"read(from_time, to_time) gave {len(got)} records, want {len(want)}")
+        views = r.views("Order")
+        if sum(len(v) for v in views) != len(r.array("Order")):
+            fail("views() and array() disagree on the Order count")
+        first = views[0][0]
+        if int(first["seq"]) != int(r.array("Order")["seq"][0]):
+            fail("views()[0] does not start at the first Order")
+    print(f"seeks: ok over {n} records; {len(views)} zero-copy Order views")
+
+
+def summary(stream_dir):
+    try:
+        with aerolog.open(stream_dir) as s:
+            r = s.read()
+            print(json.dumps({"records": len(r), "last_seq": int(r.seq[-1]) if len(r) else 0,
+                              "damage": s.damage() or ""}))
+    except aerolog.FormatError as e:
+        print(json.dumps({"error": str(e)}))
+
+
+def follow(stream_dir, shm_dir, n):
+    import time
+    deadline, got, last = time.time() + 60, 0, 0
+    with aerolog.open(stream_dir) as s:
+        for r in s.follow(shm_dir=shm_dir, interval=0.02):
+            if len(r):
+                durable = s.durable_seq(shm_dir)
+                if int(r.seq[0]) != last + 1 or (np.diff(r.seq) != 1).any():
+                    fail(f"a batch of seqs {r.seq[0]}..{r.seq[-1]} after {last}")
+                if durable is not None and int(r.seq[-1]) > durable:
+                    fail(f"seq {r.seq[-1]} given before it was durable ({durable})")
+                got, last = got + len(r), int(r.seq[-1])
+            if got >= n or time.time() > deadline:
+                break
+    print(f"followed {got} records, seqs 1..{last}")
+    if got < n:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "csv" and len(sys.argv) == 4:
+        check_csv(sys.argv[2], sys.argv[3])
+    elif cmd == "logs" and len(sys.argv) == 4:
+        check_logs(sys.argv[2], sys.argv[3])
+    elif cmd == "seek" and len(sys.argv) == 3:
+        check_seek(sys.argv[2])
+    elif cmd == "summary" and len(sys.argv) == 3:
+        summary(sys.argv[2])
+    elif cmd == "follow" and len(sys.argv) == 5:
+        follow(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        print(__doc__.strip())
+        sys.exit(2)

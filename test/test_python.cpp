@@ -1,0 +1,113 @@
+// The aerolog Python package (scripts/aerolog) against the C++ tools on real WALs written by the
+// real sidecar: the AAPL sample's typed DataFrames equal `aerologctl cat --format csv` row for
+// row; log events render as `aerologctl cat --format json` renders them; seeks by seq and time;
+// a follow of a live WAL never passes the ring's durable seq; and README's "From Python" snippet
+// runs. The checks themselves are test/python/check_frames.py (Debian's python3: numpy, pandas).
+#include "log_corpus.hpp"
+#include "proc_util.hpp"
+#include "shell.hpp"
+#include "sidecar_process.hpp"
+#include "wal_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+using namespace testutil;
+
+namespace {
+
+const std::string kPython = "PYTHONPATH=" AEROLOG_SCRIPTS " /usr/bin/python3 ";
+const std::string kCheck = kPython + AEROLOG_TEST_PYTHON "/check_frames.py ";
+const std::string kSample = AEROLOG_DATA "/AAPL_2012-06-21_34200000_37800000_message_50.csv";
+
+// The AAPL sample replayed into stream "aapl" and made durable.
+void replay_sample(const Wal& w) {
+  const Run r = sh(std::string(AEROLOG_REPLAY_BIN) + " --shm-dir " + w.shm.path + " " + kSample + " --stream aapl");
+  REQUIRE(r.rc == 0);
+  REQUIRE(sh(w.ctl() + "flush").rc == 0);
+}
+
+}  // namespace
+
+TEST_CASE("python: the AAPL sample's DataFrames equal aerologctl cat's CSV row for row, and seeks are exact",
+          "[python][process]") {
+  Wal w;
+  SidecarProcess sc(w.shm.path, w.wal.path);
+  REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+  replay_sample(w);
+  const std::string csv = w.wal.path + "/aapl.csv";
+  REQUIRE(sh(w.ctl() + "cat " + w.stream("aapl") + " --format csv > " + csv).rc == 0);
+  Run eq = sh(kCheck + "csv " + w.stream("aapl") + " " + csv);
+  INFO(eq.out);
+  CHECK(eq.rc == 0);
+  CHECK_THAT(eq.out, Catch::Contains("equal: 91997 rows (Trade 6268, Order 85729)"));
+  // A damaged CSV row must be caught: the comparison can fail.
+  REQUIRE(sh("sed -i '5000s/,AAPL,/,AAPM,/' " + csv).rc == 0);
+  Run bad = sh(kCheck + "csv " + w.stream("aapl") + " " + csv);
+  CHECK(bad.rc == 1);
+  CHECK_THAT(bad.out, Catch::Contains("seq 4999:"));
+  Run seek = sh(kCheck + "seek " + w.stream("aapl"));
+  INFO(seek.out);
+  CHECK(seek.rc == 0);
+  CHECK_THAT(seek.out, Catch::Contains("seeks: ok over 91997 records"));
+}
+
+TEST_CASE("python: log events render as aerologctl renders them, and a follow stops at the durable seq",
+          "[python][process]") {
+  Wal w;
+  SidecarProcess sc(w.shm.path, w.wal.path);
+  REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+  const long rounds = 50;
+  REQUIRE(wait_exit(spawn_exec({AEROLOG_TEST_LOGGER, w.shm.path, "pylog", std::to_string(rounds), "exit", "1"})) == 0);
+  REQUIRE(sh(w.ctl() + "flush").rc == 0);
+  const std::string dir = w.stream("pylog.t1"), json = w.wal.path + "/pylog.jsonl";
+  REQUIRE(sh(w.ctl() + "cat " + dir + " --format json > " + json).rc == 0);
+  Run logs = sh(kCheck + "logs " + dir + " " + json);
+  INFO(logs.out);
+  CHECK(logs.rc == 0);
+  CHECK_THAT(logs.out, Catch::Contains("equal: " + std::to_string(rounds * 20) + " log events"));
+
+  // Follow: one replay is in the WAL, a second one arrives while the follower runs.
+  replay_sample(w);
+  Run follow;
+  std::thread follower([&] { follow = sh(kCheck + "follow " + w.stream("aapl") + " " + w.shm.path + " 183994"); });
+  ::usleep(300'000);
+  replay_sample(w);
+  follower.join();
+  INFO(follow.out);
+  CHECK(follow.rc == 0);
+  CHECK_THAT(follow.out, Catch::Contains("followed 183994 records, seqs 1..183994"));
+}
+
+TEST_CASE("python: README's From Python snippet runs against a real WAL", "[python][process]") {
+  std::ifstream in(std::string(AEROLOG_SCRIPTS) + "/../README.md");
+  std::stringstream readme;
+  readme << in.rdbuf();
+  const std::string text = readme.str();
+  const auto at = text.find("### From Python");
+  REQUIRE(at != std::string::npos);
+  const auto begin = text.find("```python\n", at);
+  const auto end = text.find("```\n", begin + 10);
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  std::string snippet = text.substr(begin + 10, end - begin - 10);
+  Wal w;
+  SidecarProcess sc(w.shm.path, w.wal.path);
+  REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+  const Run r = sh(std::string(AEROLOG_REPLAY_BIN) + " --shm-dir " + w.shm.path + " " + kSample + " --stream md-feed");
+  REQUIRE(r.rc == 0);
+  REQUIRE(sh(w.ctl() + "flush").rc == 0);
+  // The snippet's paths are the documented defaults: point them at this test's directories.
+  snippet = std::regex_replace(snippet, std::regex("/var/lib/aerolog"), w.wal.path);
+  snippet = std::regex_replace(snippet, std::regex("/dev/shm\""), w.shm.path + "\"");
+  const std::string file = w.wal.path + "/snippet.py";
+  std::ofstream(file) << snippet;
+  const Run run = sh(kPython + file);
+  INFO(snippet << "\n--- output:\n" << run.out);
+  CHECK(run.rc == 0);
+  CHECK_THAT(run.out, Catch::Contains("91997 {'Trade': 6268, 'Order': 85729}"));
+}
