@@ -10,6 +10,8 @@
 #     (test/bench/bench_e2e) in four configurations: dsync+backoff (the default),
 #     fdatasync+backoff, dsync+spin, and the default with retention recycling segments,
 #   - the AAPL sample replayed at full speed, CSV to durable (aerolog-replay + aerologctl flush),
+#   - reading 10M records: the C++ Reader (test/bench/bench_read) beside the Python package into
+#     numpy and pandas (test/bench/bench_python.py),
 # then writes report.md (Markdown tables: medians and spread), bench.json and bench.png.
 #   scripts/bench.sh [--quick] [--repeat N] [--out DIR]      (defaults: 3 repeats, bench-results/<time>)
 set -euo pipefail
@@ -20,7 +22,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=--quick; repeat=1 ;;
     --repeat) repeat=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -35,7 +37,7 @@ peers=()
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/quill/include/quill/Backend.h" ] && peers+=(bench_quill)
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/fmtlog/fmtlog.h" ] && peers+=(bench_fmtlog)
 [ ${#peers[@]} -eq 0 ] && echo "(no peers: set AEROLOG_PEERS_DIR to a directory with quill/ and fmtlog/ to compare)"
-cmake --build --preset release -j "$(nproc)" --target bench_producer bench_logger bench_e2e aerolog-sidecar aerolog-replay aerologctl \
+cmake --build --preset release -j "$(nproc)" --target bench_producer bench_logger bench_e2e bench_read aerolog-sidecar aerolog-replay aerologctl \
   "${peers[@]}" > "$out/build.log"
 bin=build-release
 
@@ -91,6 +93,25 @@ fi
 
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
+if [ -f "$data" ]; then
+  # Reading: the AAPL sample replayed $copies times into one stream (10M records; 2M with
+  # --quick), then the C++ Reader and the Python package (numpy) over the same WAL, each --repeat
+  # passes, one after the other.
+  copies=109
+  [ -n "$quick" ] && copies=22
+  echo "== reading: $copies AAPL samples into one WAL, then bench_read (C++) and bench_python.py (numpy)"
+  work=$(mktemp -d /tmp/aerolog-bench.XXXXXX) shm=$(mktemp -d /dev/shm/aerolog-bench.XXXXXX)
+  "$bin/sidecar/aerolog-sidecar" --shm-dir "$shm" --wal-dir "$work/wal" --log-file "$work/log" &
+  pid=$!
+  for _ in $(seq 100); do "$bin/sidecar/aerologctl" --shm-dir "$shm" status > /dev/null 2>&1 && break; sleep 0.05; done
+  for _ in $(seq "$copies"); do "$bin/sidecar/aerolog-replay" "$data" --shm-dir "$shm" --stream read --no-progress > /dev/null; done
+  "$bin/sidecar/aerologctl" --shm-dir "$shm" flush > /dev/null
+  kill -TERM "$pid"; wait "$pid" || true
+  "$bin/test/bench/bench_read" "$work/wal/read" --repeat "$repeat" | tee "$out/read-cpp.json"
+  "$py" test/bench/bench_python.py "$work/wal/read" --repeat "$repeat" | tee "$out/read-python.json"
+  rm -rf "$work" "$shm"
+fi
+
 "$py" scripts/bench_report.py "$out"
 first_e2e=$(ls "$out"/e2e-dsync-backoff-[0-9]*.json | head -1)
 "$py" scripts/dashboard.py bench "$out/producer.json" "$first_e2e" -o "$out/bench.png" || echo "(no PNG: is python3-matplotlib installed?)"

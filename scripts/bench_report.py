@@ -150,6 +150,23 @@ def main(argv):
                   f"{med(rates):,.0f} records/s{spread(rates, '{:,.0f}')} (includes process start-up).", ""]
         summary["replay_records_s"] = med(rates)
 
+    cpp, pyr = load(os.path.join(d, "read-cpp.json")), load(os.path.join(d, "read-python.json"))
+    if cpp and pyr:
+        c, p = cpp[0], pyr[0]
+        cpp_rate = c["records"] / c["seconds"]
+        rates = {k: p["records"] / p[f"{k}_s"] for k in ("read", "arrays", "frames")}
+        lines += ["## Reading a WAL: C++ Reader and the Python package", "",
+                  f"{c['records']:,} records (the AAPL sample replayed into one stream), best of the runs, same WAL.", "",
+                  "| reader | records/s | x C++ Reader |", "|---|---:|---:|",
+                  f"| aerolog::Reader (C++), every record visited | {cpp_rate:,.0f} | 1.00 |",
+                  f"| Python: Stream.read() (blocks checked, frames found) | {rates['read']:,.0f} | "
+                  f"{rates['read'] / cpp_rate:.2f} |",
+                  f"| Python: read() + array(kind) for each type (numpy) | {rates['arrays']:,.0f} | "
+                  f"{rates['arrays'] / cpp_rate:.2f} |",
+                  f"| Python: read() + dataframe(kind) for each type (pandas) | {rates['frames']:,.0f} | "
+                  f"{rates['frames'] / cpp_rate:.2f} |", ""]
+        summary["read"] = {"cpp_records_s": cpp_rate, **{f"python_{k}_records_s": v for k, v in rates.items()}}
+
     default = summary.get("e2e_dsync_backoff", {})
     if default:
         lines += ["## Targets (default configuration: dsync, backoff)", "", "| target | measured | |", "|---|---:|---|"]
@@ -198,6 +215,11 @@ def main(argv):
                 best = (min if upper else max)(r[k] for r in peers_n)
                 checks.append((f"AEROLOG_INFO {n}, {label}, vs the best peer ({best:.3g})", mine[k] / best, 1.0,
                                "{:.2f}x", upper))
+        rd = summary.get("read")
+        if rd:
+            checks += [("Python into numpy >= 10M records/s", rd["python_arrays_records_s"] / 1e6, 10, "{:.1f}M/s", False),
+                       ("Python into numpy >= 0.3x the C++ Reader", rd["python_arrays_records_s"] / rd["cpp_records_s"],
+                        0.3, "{:.2f}x", False)]
         filtered = lg.get("AEROLOG_DEBUG, filtered out")
         if filtered:
             checks.append(("a filtered-out call < 2 ns (large loop)", 1e9 / filtered["tput_large"], 2, "{:.2f} ns", True))
