@@ -205,9 +205,13 @@ def _run_at_once(seg, offs, lens, counts, firsts):
     lo, hi = int(offs[0]) // 8, int(offs[-1] + lens[-1]) // 8
     cand = _seq_words(seg.u64[lo + 1:hi], s0, total)  # slot lo + c has a seq at word lo + c + 1
     pos = (lo + cand) * 8
+    block = np.searchsorted(offs, pos, side="right") - 1
+    body = pos >= offs[block] + 64  # a block header's first and last seqs are not frames
+    if not body.all():
+        cand, pos, block = cand[body], pos[body], block[body]
     flen = seg.u32[pos // 4]
     if cand.size != total:
-        keep = _on_chain(pos, flen, np.isin(pos, offs + 64), total)
+        keep = _on_chain(pos, flen, pos == offs[block] + 64, total)
         if keep is None or keep.sum() != total:
             return None
         cand, pos, flen = cand[keep], pos[keep], flen[keep]
