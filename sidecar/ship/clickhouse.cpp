@@ -1,5 +1,7 @@
 #include "clickhouse.hpp"
 
+#include "rowbinary.hpp"
+
 #include <aerolog/proto/records.hpp>
 
 #include <curl/curl.h>
@@ -12,24 +14,9 @@
 namespace aerolog::ship {
 
 using namespace proto;
+using namespace rowbinary;
 
 namespace {
-
-void put_varint(std::string& s, std::uint64_t v) {
-  while (v >= 0x80) {
-    s.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  s.push_back(static_cast<char>(v));
-}
-void put_string(std::string& s, const void* p, std::size_t n) {
-  put_varint(s, n);
-  s.append(static_cast<const char*>(p), n);
-}
-template <class T>
-void put_le(std::string& s, T v) {  // x86-64: host order is little-endian, as RowBinary wants
-  s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
 
 std::size_t on_body(char* p, std::size_t size, std::size_t n, void* out) {
   static_cast<std::string*>(out)->append(p, size * n);
