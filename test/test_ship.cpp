@@ -1,6 +1,8 @@
 // aerolog-ship against real servers: clickhouse-server and nats-server started on 127.0.0.1
 // in temp directories, the real sidecar writing the WAL, the shipper as a child process.
+#include <aerolog/logger.hpp>
 #include <aerolog/producer.hpp>
+#include <aerolog/proto/log.hpp>
 #include <aerolog/proto/records.hpp>
 #include <aerolog/proto/ship.hpp>
 #include <aerolog/reader.hpp>
@@ -8,18 +10,25 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "log_corpus.hpp"
 #include "proc_util.hpp"
+#include "ring_consumer.hpp"
 #include "shell.hpp"
 #include "ship_checkpoint.hpp"
 #include "sidecar_process.hpp"
 #include "sink_servers.hpp"
 
+#include <cctype>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 using namespace testutil;
 using aerolog::test::ClickHouseServer;
@@ -102,6 +111,132 @@ std::uint64_t durable_seq(const Setup& s, const std::string& stream, std::uint64
   auto prod = aerolog::Producer::open(stream, o);
   REQUIRE(prod.wait_durable(n, std::chrono::seconds(30)));
   return prod.durable_seq();
+}
+
+// A query's rows, one JSON object each (ClickHouse quotes 64-bit integers as strings).
+std::vector<nlohmann::json> ch_rows(const ClickHouseServer& ch, const std::string& sql) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(ch.query(sql + " FORMAT JSONEachRow"));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+std::uint64_t u64(const nlohmann::json& j) { return std::stoull(j.get<std::string>()); }
+
+// UTC times written here rather than by the code under test: "2026-11-21 08:00:00" (ClickHouse's
+// DateTime) and "2026-11-21T08:00:00.123456789Z" (aerologctl cat).
+std::string utc_seconds(std::uint64_t ns) {
+  const std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", &tm);
+  return b;
+}
+std::string iso_ns(std::uint64_t ns) {
+  std::string s = utc_seconds(ns);
+  s[10] = 'T';
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%09lluZ", static_cast<unsigned long long>(ns % 1'000'000'000));
+  return s + frac;
+}
+
+const char* level_text(aerolog::Level l) {
+  static const char* const names[] = {"trace", "debug", "info", "warn", "error", "critical"};
+  return names[static_cast<int>(l)];
+}
+
+// Once the sidecar has made everything in a stream's ring durable: the stream's last seq.
+std::uint64_t drained(const Setup& s, const std::string& stream) {
+  const std::string ring = s.shm.path + "/aerolog." + stream;
+  std::uint64_t last = 0;
+  const bool ok = wait_until(
+      [&] {
+        if (::access(ring.c_str(), F_OK) != 0) return false;
+        RingConsumer c(ring);
+        last = c.header().producer.last_seq.load();
+        return last > 0 && c.header().durable.durable_seq.load() == last;
+      },
+      std::chrono::seconds(60));
+  REQUIRE(ok);
+  return last;
+}
+
+// The records of a stream's WAL that make log rows (LogEvent, Text, Dropped), in seq order.
+struct LogRecord {
+  std::uint64_t seq, timestamp;
+  std::uint16_t type;
+  std::string payload;
+};
+std::vector<LogRecord> log_records(const Setup& s, const std::string& stream) {
+  std::vector<LogRecord> out;
+  auto r = aerolog::Reader::open(s.wal.path + "/" + stream);
+  while (const aerolog::Record* rec = r.next())
+    if (rec->type == p::kTypeLogEvent || rec->type == p::kTypeText || rec->type == p::kTypeDropped)
+      out.push_back({rec->seq, rec->timestamp, rec->type,
+                     std::string(reinterpret_cast<const char*>(rec->payload.data()), rec->payload.size())});
+  return out;
+}
+
+// One logging call of the log-table test and what its row must hold.
+struct Call {
+  aerolog::Level level;
+  std::uint32_t line;
+  std::string format, message;
+};
+template <class... A>
+Call expect(aerolog::Level level, std::uint32_t line, fmt::format_string<A...> f, const A&... args) {
+  const fmt::string_view text = f;
+  return {level, line, std::string(text.data(), text.size()), fmt::vformat(text, fmt::make_format_args(args...))};
+}
+// Logs through `log` and notes the call in `calls` (the same line, format and arguments).
+#define LOGGED(level, ...)                                 \
+  do {                                                     \
+    AEROLOG_LOG(log, level, __VA_ARGS__);                  \
+    calls.push_back(expect(level, __LINE__, __VA_ARGS__)); \
+  } while (0)
+
+// Every level, every kind of argument, text that needs escaping (quotes, comma, tab, backslash,
+// a newline, UTF-8).
+void log_app_calls(aerolog::Logger& log, std::vector<Call>& calls, int from, int to, int rounds) {
+  using aerolog::Level;
+  for (int i = from; i < to; ++i) {
+    LOGGED(Level::trace, "trace {} of {}", i, rounds);
+    LOGGED(Level::debug, "debug {:.3f} {}", 2.0 / 3.0 * i, i % 2 == 0);
+    LOGGED(Level::info, "order {} {} {} @ {:.2f}", std::string("AAPL"), 'B', 100 + i, aerolog::Price{58533000000 + i});
+    LOGGED(Level::warn, "slow fill on {}: {} us, note \"{}\", a,b\ttab \\ end", "XNAS", 1500 + i,
+           std::string_view("it's \"quoted\""));
+    LOGGED(Level::error, "reject {}: {}\nsecond line, utf-8 \u00e9 \u20ac", -i - 1, "insufficient margin");
+    LOGGED(Level::critical, "halt {} {}", std::numeric_limits<std::uint64_t>::max(), -0.5f);
+  }
+}
+
+// A thread that waits for go() before its last steps: let go and joined on any way out of the
+// test (a failed REQUIRE must not leave it joinable, or waiting).
+struct Paused {
+  std::promise<void> release;
+  std::thread thread;
+  bool released = false;
+  void go() {
+    if (!released) release.set_value();
+    released = true;
+  }
+  void finish() {
+    go();
+    if (thread.joinable()) thread.join();
+  }
+  ~Paused() { finish(); }
+};
+
+// What a logging process of the corpus (log_corpus.hpp, logger_child.cpp) renders for ROUNDS rounds.
+std::vector<std::string> corpus_messages(long rounds) {
+  std::vector<std::string> out;
+  for (long i = 0; i < rounds; ++i) {
+#define SHIP_TEST_FORMAT(...) out.push_back(fmt::format(__VA_ARGS__));
+    AEROLOG_TEST_CORPUS(SHIP_TEST_FORMAT, i)
+    out.push_back(fmt::format("round {} of {} done", i, rounds));
+  }
+  return out;
 }
 
 }  // namespace
@@ -401,4 +536,277 @@ TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and 
   Run help = sh(std::string(AEROLOG_SHIP_BIN) + " --help");
   CHECK(help.rc == 0);
   CHECK_THAT(help.out, Catch::Contains("--nats-in-flight"));
+}
+
+TEST_CASE(
+    "ship: log events, Text records and Dropped markers become rows of aerolog_records_logs, rendered as cat renders "
+    "them",
+    "[ship]") {
+  Setup s;
+  s.ch.start();
+  // A burst into a 64 KiB ring before the sidecar runs: the ring fills and the rest of the
+  // burst is dropped; the first call after the sidecar drained it comes after a Dropped marker.
+  constexpr int kBurst = 5000;
+  aerolog::LoggerOptions bo;
+  bo.ring.shm_dir = s.shm.path;
+  bo.ring.capacity = 64 * 1024;
+  auto burst_log = aerolog::Logger::open("burst", bo);
+  std::promise<void> burst_done;
+  Paused burst;
+  burst.thread = std::thread([&, go = burst.release.get_future()] {
+    aerolog::Logger::set_thread_name("w");
+    for (int i = 0; i < kBurst; ++i) AEROLOG_INFO(burst_log, "burst {} of {}", i, kBurst);
+    burst_done.set_value();
+    go.wait();
+    AEROLOG_WARN(burst_log, "after the burst of {}", kBurst);
+  });
+  burst_done.get_future().wait();
+  SidecarProcess sc(s.shm.path, s.wal.path);
+  const std::uint64_t burst_first = drained(s, "burst.w");
+  burst.finish();
+  REQUIRE(drained(s, "burst.w") > burst_first);
+
+  // Every level, from a thread of its own (its ring closes when it ends). Two rounds are shipped
+  // first: the third round's events come after the checkpoint and their sites before it, so the
+  // next aerolog-ship run finds them in the site catalog.
+  aerolog::LoggerOptions ao;
+  ao.ring.shm_dir = s.shm.path;
+  ao.level = aerolog::Level::trace;
+  auto log = aerolog::Logger::open("app", ao);
+  std::vector<Call> calls;
+  std::promise<void> two_rounds;
+  Paused app;
+  app.thread = std::thread([&, go = app.release.get_future()] {
+    aerolog::Logger::set_thread_name("w");
+    log_app_calls(log, calls, 0, 2, 3);
+    two_rounds.set_value();
+    go.wait();
+    log_app_calls(log, calls, 2, 3, 3);
+  });
+  two_rounds.get_future().wait();
+  const std::uint64_t app_first = drained(s, "app.w");
+  REQUIRE(ship_once(s, {"--clickhouse-url", s.ch.url()}) == 0);
+  REQUIRE(checkpoint(s, "clickhouse", "app.w") == app_first);
+  app.finish();
+  REQUIRE(drained(s, "app.w") > app_first);
+  // Text records (Producer::publish_text): rows with no site.
+  {
+    aerolog::ProducerOptions o;
+    o.shm_dir = s.shm.path;
+    o.capacity = 1 << 20;
+    auto prod = aerolog::Producer::open("txt", o);
+    REQUIRE(prod.publish_text(aerolog::Level::warn, "disk 91% full, 'quoted'"));
+    REQUIRE(prod.publish_text(aerolog::Level::info, "started"));
+    REQUIRE(prod.publish_text(aerolog::Level::error, "line one\nline two"));
+    REQUIRE(prod.wait_durable(3, std::chrono::seconds(30)));
+  }
+  REQUIRE(ship_once(s, {"--clickhouse-url", s.ch.url()}) == 0);
+
+  // The expected rows, from the WAL (seqs, times, the Dropped marker) and the calls.
+  struct Row {
+    std::string stream, type, level, message;
+    std::uint64_t seq, ts_ns;
+    const Call* call;  // a log event of app.w
+  };
+  std::vector<Row> want;
+  {
+    const auto app_recs = log_records(s, "app.w");
+    REQUIRE(app_recs.size() == calls.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      REQUIRE(app_recs[i].type == p::kTypeLogEvent);
+      want.push_back({"app.w", "Log", level_text(calls[i].level), calls[i].message, app_recs[i].seq,
+                      app_recs[i].timestamp, &calls[i]});
+    }
+    const auto burst_recs = log_records(s, "burst.w");
+    REQUIRE(burst_recs.size() >= 3);
+    const std::size_t kept = burst_recs.size() - 2;  // the burst's events, then the marker and the last call
+    p::Dropped d;
+    REQUIRE(burst_recs[kept].type == p::kTypeDropped);
+    std::memcpy(&d, burst_recs[kept].payload.data(), sizeof d);
+    INFO("burst: " << kept << " events kept, " << d.count << " dropped");
+    CHECK(kept > 0);
+    CHECK(kept + d.count == kBurst);
+    for (std::size_t i = 0; i < kept; ++i)
+      want.push_back({"burst.w", "Log", "info", fmt::format("burst {} of {}", i, kBurst), burst_recs[i].seq,
+                      burst_recs[i].timestamp, nullptr});
+    want.push_back({"burst.w", "Dropped", "warn",
+                    fmt::format("{} records dropped (ring full) since {}", d.count, iso_ns(d.first_ns)),
+                    burst_recs[kept].seq, burst_recs[kept].timestamp, nullptr});
+    want.push_back({"burst.w", "Log", "warn", fmt::format("after the burst of {}", kBurst), burst_recs[kept + 1].seq,
+                    burst_recs[kept + 1].timestamp, nullptr});
+    const auto txt_recs = log_records(s, "txt");
+    REQUIRE(txt_recs.size() == 3);
+    const std::vector<std::pair<const char*, const char*>> texts = {
+        {"warn", "disk 91% full, 'quoted'"}, {"info", "started"}, {"error", "line one\nline two"}};
+    for (std::size_t i = 0; i < 3; ++i)
+      want.push_back({"txt", "Text", texts[i].first, texts[i].second, txt_recs[i].seq, txt_recs[i].timestamp, nullptr});
+  }
+
+  // Every row, every column but the time (below).
+  const auto rows = ch_rows(s.ch,
+                            "SELECT stream, seq, ts_ns, type, level, file, line, function, format, args, message, site "
+                            "FROM aerolog_records_logs ORDER BY stream, seq");
+  REQUIRE(rows.size() == want.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    const Row& w = want[i];
+    INFO(r.dump());
+    CHECK(r["stream"] == w.stream);
+    CHECK(u64(r["seq"]) == w.seq);
+    CHECK(u64(r["ts_ns"]) == w.ts_ns);
+    CHECK(r["type"] == w.type);
+    CHECK(r["level"] == w.level);
+    CHECK(r["message"] == w.message);
+    if (w.type == "Log") {
+      CHECK(r["site"].get<std::uint32_t>() > 0);
+      CHECK(r["file"] == __FILE__);
+      CHECK(!r["function"].get<std::string>().empty());
+      CHECK(r["format"] != "");
+    } else {
+      CHECK(r["site"] == 0);
+      CHECK(r["file"] == "");
+      CHECK(r["line"] == 0);
+      CHECK(r["function"] == "");
+      CHECK(r["format"] == "");
+      CHECK(r["args"].empty());
+    }
+    if (w.call) {
+      CHECK(r["line"] == w.call->line);
+      CHECK(r["function"] == "log_app_calls");
+      CHECK(r["format"] == w.call->format);
+    }
+  }
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_logs_data") == want.size());  // nothing re-sent
+
+  // The issue's query: warnings and worse, with their time (UTC, to the second) and message.
+  std::vector<std::pair<std::string, std::string>> warn_rows, warn_want;
+  for (const auto& r : ch_rows(s.ch,
+                               "SELECT ts, message FROM aerolog_records_logs WHERE level >= 'warn' "
+                               "ORDER BY stream, seq"))
+    warn_rows.emplace_back(r["ts"].get<std::string>(), r["message"].get<std::string>());
+  for (const Row& w : want)
+    if (w.level == "warn" || w.level == "error" || w.level == "critical")
+      warn_want.emplace_back(utc_seconds(w.ts_ns), w.message);
+  CHECK(warn_want.size() == 3 * 3 + 2 + 2);
+  CHECK(warn_rows == warn_want);
+
+  // One row, every column: round 1's warning.
+  const Call& c = calls.at(6 + 3);
+  const Row& w = want.at(6 + 3);
+  REQUIRE(c.level == aerolog::Level::warn);
+  const auto one =
+      ch_rows(s.ch, "SELECT * FROM aerolog_records_logs WHERE stream = 'app.w' AND seq = " + std::to_string(w.seq));
+  REQUIRE(one.size() == 1);
+  const auto& r = one[0];
+  INFO(r.dump());
+  CHECK(r["ts"] == utc_seconds(w.ts_ns));
+  CHECK(r["host"] == "box1");
+  CHECK(r["stream"] == "app.w");
+  CHECK(u64(r["seq"]) == w.seq);
+  CHECK(r["level"] == "warn");
+  CHECK(r["file"] == __FILE__);
+  CHECK(r["line"] == c.line);
+  CHECK(r["function"] == "log_app_calls");
+  CHECK(r["format"] == "slow fill on {}: {} us, note \"{}\", a,b\ttab \\ end");
+  CHECK(r["message"] == "slow fill on XNAS: 1501 us, note \"it's \"quoted\"\", a,b\ttab \\ end");
+  CHECK(r["args"] == nlohmann::json::array({"XNAS", "1501", "it's \"quoted\""}));
+  CHECK(r["type"] == "Log");
+  std::uint32_t site_id = 0;  // the event's site, as the WAL has it
+  for (const LogRecord& rec : log_records(s, "app.w"))
+    if (rec.seq == w.seq) std::memcpy(&site_id, rec.payload.data(), sizeof site_id);
+  CHECK(r["site"] == site_id);
+  CHECK(u64(r["ts_ns"]) == w.ts_ns);
+
+  // aerologctl cat prints the same lines from the WAL: time, level, stream, file:line, message.
+  std::string from_ch;
+  for (const auto& row : ch_rows(s.ch,
+                                 "SELECT ts, ts_ns, level, stream, file, line, message FROM "
+                                 "aerolog_records_logs WHERE stream = 'app.w' ORDER BY seq")) {
+    std::string ts = row["ts"].get<std::string>();
+    ts[10] = 'T';
+    std::string level = row["level"].get<std::string>();
+    for (char& ch : level) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    const std::string file = row["file"].get<std::string>();
+    from_ch += ts + fmt::format(".{:09}Z ", u64(row["ts_ns"]) % 1'000'000'000) + level + " " +
+               row["stream"].get<std::string>() + " " + file.substr(file.rfind('/') + 1) + ":" +
+               std::to_string(row["line"].get<std::uint32_t>()) + " " + row["message"].get<std::string>() + "\n";
+  }
+  const Run cat = sh(std::string(AEROLOGCTL_BIN) + " cat " + s.wal.path + "/app.w");
+  REQUIRE(cat.rc == 0);
+  CHECK(cat.out == from_ch);
+
+  // Shipping again adds nothing.
+  REQUIRE(ship_once(s, {"--clickhouse-url", s.ch.url()}) == 0);
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_logs_data") == want.size());
+}
+
+TEST_CASE("ship: kill -9 of the shipper and of clickhouse-server while log rows are in flight, each event is one row",
+          "[ship][crash]") {
+  Setup s;
+  // Without background merges, the rows a re-sent batch repeats stay in the table: only the
+  // view's FINAL collapses them (the setting lasts until the server restarts).
+  auto start_ch = [&] {
+    s.ch.start();
+    s.ch.query("SYSTEM STOP MERGES");
+  };
+  start_ch();
+  SidecarProcess sc(s.shm.path, s.wal.path);
+  // Small batches: many INSERT pairs (records, then log rows) in flight at each kill.
+  const std::vector<std::string> args =
+      ship_args(s, {"--clickhouse-url", s.ch.url(), "--clickhouse-batch-rows", "500", "--clickhouse-linger-ms", "5",
+                    "--max-backoff-ms", "200", "--checkpoint-interval-ms", "20"});
+  aerolog::test::detail::Child ship;
+  std::mt19937 rng(Catch::rngSeed());
+  const int cycles = 8;
+  const long rounds = 250;  // 5,000 events per logging process
+  std::vector<std::string> want;
+  int cut = 0;  // kills that left the checkpoint inside a logging process's events
+  for (int c = 0; c < cycles; ++c) {
+    // A new logging process each time, on the same stream: its sites are defined again.
+    const std::uint64_t before = c ? drained(s, "lg.t1") : 0;
+    REQUIRE(wait_exit(spawn_exec({AEROLOG_TEST_LOGGER, s.shm.path, "lg", std::to_string(rounds), "exit"})) == 0);
+    const auto m = corpus_messages(rounds);
+    want.insert(want.end(), m.begin(), m.end());
+    const std::uint64_t ckpt = checkpoint(s, "clickhouse", "lg.t1");
+    ship.start(args, s.state.path + "/ship.log");
+    if (c % 2 == 0) {  // anywhere: connecting, INSERTs in flight, or idle
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng() % 150));
+    } else {  // once it has made progress, clickhouse-server too
+      REQUIRE(wait_until([&] { return checkpoint(s, "clickhouse", "lg.t1") > ckpt; }));
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 20));
+      s.ch.kill9();
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
+      start_ch();
+    }
+    ship.kill9();
+    const std::uint64_t at = checkpoint(s, "clickhouse", "lg.t1");
+    cut += at > before && at < drained(s, "lg.t1");
+  }
+  INFO(cut << " kills left the checkpoint inside a logging process's events");
+  const std::uint64_t last = drained(s, "lg.t1");
+  ship.start(args, s.state.path + "/ship.log");
+  const bool done = wait_until([&] { return checkpoint(s, "clickhouse", "lg.t1") == last; }, std::chrono::seconds(120));
+  ship.stop();
+  INFO(SidecarProcess::read_file(s.state.path + "/ship.log").substr(0, 6000));
+  REQUIRE(done);
+
+  const std::uint64_t n = want.size();
+  const std::uint64_t raw = ch_number(s.ch, "SELECT count() FROM aerolog_records_logs_data");
+  INFO("log rows before collapsing: " << raw);  // more than n when a kill caught a batch in flight
+  CHECK(raw >= n);
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_logs") == n);
+  CHECK(ch_number(s.ch, "SELECT uniqExact(seq) FROM aerolog_records_logs") == n);
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records FINAL") == last);
+  // Every event in order, rendered; the warnings are each round's closing line.
+  std::vector<std::string> got, warn_got, warn_want;
+  for (const auto& r : ch_rows(s.ch, "SELECT level, message FROM aerolog_records_logs ORDER BY seq")) {
+    got.push_back(r["message"].get<std::string>());
+    if (r["level"] == "warn") warn_got.push_back(r["message"].get<std::string>());
+  }
+  for (const std::string& m : want)
+    if (m.rfind("round ", 0) == 0) warn_want.push_back(m);
+  CHECK(got.size() == n);
+  CHECK(got == want);
+  CHECK(warn_want.size() == static_cast<std::size_t>(cycles * rounds));
+  CHECK(warn_got == warn_want);
 }

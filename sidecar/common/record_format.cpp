@@ -149,7 +149,7 @@ Fields decode(const Record& r) {
   if (!ok) {
     f = {};
     f.type = std::to_string(r.type);
-    f.text = "malformed: " + std::to_string(r.payload.size()) + " bytes: " + hex(r.payload);
+    f.text = malformed_text(r.payload);
   }
   return f;
 }
@@ -191,7 +191,7 @@ const std::string& RecordFormatter::format(const Record& r) {
   if (r.type == kTypeLogSite && decoder_.error().empty()) return line_;
   Fields f;  // undecodable: why, and the raw bytes
   f.type = r.type == kTypeLogSite ? "LogSite" : "Log";
-  f.text = "undecodable (" + decoder_.error() + "): " + hex(r.payload);
+  f.text = undecodable_text(decoder_.error(), r.payload);
   return line_ = line_of(r, f, format_);
 }
 
@@ -218,32 +218,9 @@ void RecordFormatter::log_event(const Record& r, const LogEvent& e) {
       std::string args;
       for (const LogArg& a : e.args) {
         if (!args.empty()) args += ",";
-        switch (a.type) {
-          case ArgType::string:
-            args += json_string(std::string(a.text));
-            break;
-          case ArgType::character:
-            args += json_string(std::string(1, static_cast<char>(a.u)));
-            break;
-          case ArgType::boolean:
-            args += a.u ? "true" : "false";
-            break;
-          case ArgType::f32:
-          case ArgType::f64:
-            args += std::isfinite(a.f) ? fmt::format("{}", a.f) : json_string(fmt::format("{}", a.f));
-            break;
-          case ArgType::price:
-            args += format_price(a.i);
-            break;
-          case ArgType::i8:
-          case ArgType::i16:
-          case ArgType::i32:
-          case ArgType::i64:
-            args += std::to_string(a.i);
-            break;
-          default:
-            args += std::to_string(a.u);
-        }
+        const bool quoted = a.type == ArgType::string || a.type == ArgType::character ||
+                            ((a.type == ArgType::f32 || a.type == ArgType::f64) && !std::isfinite(a.f));
+        args += quoted ? json_string(arg_text(a)) : arg_text(a);
       }
       line_ = "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
               ",\"type\":\"Log\",\"stream\":" + json_string(stream_) + ",\"level\":" + json_string(std::string(level)) +
@@ -255,6 +232,37 @@ void RecordFormatter::log_event(const Record& r, const LogEvent& e) {
     }
     default:
       return;
+  }
+}
+
+std::string undecodable_text(const std::string& why, std::span<const std::byte> payload) {
+  return "undecodable (" + why + "): " + hex(payload);
+}
+
+std::string malformed_text(std::span<const std::byte> payload) {
+  return "malformed: " + std::to_string(payload.size()) + " bytes: " + hex(payload);
+}
+
+std::string arg_text(const LogArg& a) {
+  switch (a.type) {
+    case ArgType::string:
+      return std::string(a.text);
+    case ArgType::character:
+      return std::string(1, static_cast<char>(a.u));
+    case ArgType::boolean:
+      return a.u ? "true" : "false";
+    case ArgType::f32:
+    case ArgType::f64:
+      return fmt::format("{}", a.f);
+    case ArgType::price:
+      return format_price(a.i);
+    case ArgType::i8:
+    case ArgType::i16:
+    case ArgType::i32:
+    case ArgType::i64:
+      return std::to_string(a.i);
+    default:
+      return std::to_string(a.u);
   }
 }
 

@@ -5,7 +5,9 @@
 #include <aerolog/log_decoder.hpp>
 #include <aerolog/reader.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace aerolog::common {
@@ -36,5 +38,12 @@ std::string format_time(std::uint64_t ns);                 // 2012-06-21T13:30:0
 void append_time(std::string& out, std::uint64_t ns);      // the same, appended
 bool parse_time(const std::string& s, std::uint64_t& ns);  // ns since the epoch, or ISO 8601 UTC
 std::string format_price(std::int64_t fixed);              // 1e-8 fixed point -> "585.33000000"
+// A log event's argument as plain text: numbers in decimal (floats shortest, prices with 8
+// places), booleans true/false, a character or a string as itself (JSON quotes what needs it).
+std::string arg_text(const LogArg& a);
+// What shows instead of a record that does not decode: a log event ("undecodable (<why>): <hex
+// of the payload>"), a standard record too short for its type ("malformed: <n> bytes: <hex>").
+std::string undecodable_text(const std::string& why, std::span<const std::byte> payload);
+std::string malformed_text(std::span<const std::byte> payload);
 
 }  // namespace aerolog::common

@@ -1,5 +1,7 @@
 #include "clickhouse.hpp"
 
+#include "rowbinary.hpp"
+
 #include <aerolog/proto/records.hpp>
 
 #include <curl/curl.h>
@@ -12,24 +14,9 @@
 namespace aerolog::ship {
 
 using namespace proto;
+using namespace rowbinary;
 
 namespace {
-
-void put_varint(std::string& s, std::uint64_t v) {
-  while (v >= 0x80) {
-    s.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  s.push_back(static_cast<char>(v));
-}
-void put_string(std::string& s, const void* p, std::size_t n) {
-  put_varint(s, n);
-  s.append(static_cast<const char*>(p), n);
-}
-template <class T>
-void put_le(std::string& s, T v) {  // x86-64: host order is little-endian, as RowBinary wants
-  s.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
 
 std::size_t on_body(char* p, std::size_t size, std::size_t n, void* out) {
   static_cast<std::string*>(out)->append(p, size * n);
@@ -124,10 +111,11 @@ std::vector<std::string> clickhouse_schema(const std::string& db, const std::str
                 "substring(payload, " +
                 std::to_string(sizeof(TextHeader) + 1) + ") AS text FROM " + t +
                 " FINAL WHERE type = " + std::to_string(kTypeText));
+  for (std::string& sql : clickhouse_log_schema(db, table)) out.push_back(std::move(sql));
   return out;
 }
 
-ClickHouseSink::ClickHouseSink(const Options& o) : o_(o) {
+ClickHouseSink::ClickHouseSink(const Options& o) : o_(o), logs_(o.wal_dir, o.host) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   put_string(host_prefix_, o.host.data(), o.host.size());
 }
@@ -192,11 +180,13 @@ void ClickHouseSink::add_stream(std::uint32_t id, const std::string& stream) {
   if (stream_cols_.size() <= id) stream_cols_.resize(id + 1);
   stream_cols_[id].clear();
   put_string(stream_cols_[id], stream.data(), stream.size());
+  logs_.add_stream(id, stream);
 }
 
 void ClickHouseSink::begin(Batch& b) {
   b.body.clear();
   b.body.reserve(std::size_t{o_.clickhouse_batch_rows} * 96);
+  b.log_rows.clear();
 }
 
 void ClickHouseSink::append(Batch& b, const Record& r) {
@@ -207,11 +197,17 @@ void ClickHouseSink::append(Batch& b, const Record& r) {
   put_le(s, r.timestamp);
   put_le(s, r.type);
   put_string(s, r.payload.data(), r.payload.size());
+  logs_.append(b.log_rows, b.stream, r);
 }
 
 void ClickHouseSink::send(Batch&& b) {
   query("INSERT INTO `" + o_.clickhouse_table + "` FORMAT RowBinary", b.body);
+  // The same (host, stream, seq) keys: after a failure between the two INSERTs the batch is sent
+  // again whole, and both tables collapse the repeated rows.
+  if (!b.log_rows.empty())
+    query("INSERT INTO `" + clickhouse_log_table(o_.clickhouse_table) + "` FORMAT RowBinary", b.log_rows);
   b.body = {};
+  b.log_rows = {};
   acked_.push_back(std::move(b));
 }
 

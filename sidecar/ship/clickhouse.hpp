@@ -1,7 +1,10 @@
 // Sink `clickhouse`: INSERT ... FORMAT RowBinary over the HTTP interface (libcurl), one batch
 // per INSERT, synchronously. The table is a ReplacingMergeTree ordered by (host, stream, seq),
-// so a batch re-sent after a crash collapses; typed views decode the standard records.
+// so a batch re-sent after a crash collapses; typed views decode the standard records. The log
+// lines of a batch go into the log table (clickhouse_logs.hpp) by a second INSERT, before the
+// batch counts as acknowledged.
 #pragma once
+#include "clickhouse_logs.hpp"
 #include "options.hpp"
 #include "sink.hpp"
 
@@ -40,10 +43,12 @@ class ClickHouseSink final : public Sink {
   void* curl_ = nullptr;
   std::string host_prefix_;               // RowBinary-encoded host, shared by every row
   std::vector<std::string> stream_cols_;  // RowBinary-encoded stream name, by stream id
+  LogRows logs_;
   std::vector<Batch> acked_;
 };
 
-// The CREATE TABLE and CREATE VIEW statements (IF NOT EXISTS) for `db`.`table`.
+// The CREATE TABLE and CREATE VIEW statements (IF NOT EXISTS) for `db`.`table`, its typed views
+// and its log table.
 std::vector<std::string> clickhouse_schema(const std::string& db, const std::string& table);
 
 }  // namespace aerolog::ship

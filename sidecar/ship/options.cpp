@@ -16,7 +16,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--clickhouse-url", o.clickhouse_url,
                  "ClickHouse HTTP interface, e.g. http://127.0.0.1:8123 (empty: off)");
   app.add_option("--clickhouse-database", o.clickhouse_database, "database of the table")->capture_default_str();
-  app.add_option("--clickhouse-table", o.clickhouse_table, "table (created if missing) and prefix of its typed views")
+  app.add_option("--clickhouse-table", o.clickhouse_table,
+                 "table (created if missing), prefix of its views and log table (<table>_logs)")
       ->capture_default_str();
   app.add_option("--clickhouse-user", o.clickhouse_user,
                  "user (password, if any, from the environment variable AEROLOG_CLICKHOUSE_PASSWORD)");

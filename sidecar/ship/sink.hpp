@@ -22,6 +22,7 @@ struct Batch {
   std::uint32_t count = 0;
   std::uint64_t bytes = 0;  // frame bytes of the records (header + payload)
   std::string body;         // encoded by the sink
+  std::string log_rows;     // ClickHouse: the rows of the log table (FORMAT.md 10.2), sent with the body
 };
 
 class Sink {
