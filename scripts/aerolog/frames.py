@@ -205,13 +205,25 @@ def _run_at_once(seg, offs, lens, counts, firsts):
     lo, hi = int(offs[0]) // 8, int(offs[-1] + lens[-1]) // 8
     cand = _seq_words(seg.u64[lo + 1:hi], s0, total)  # slot lo + c has a seq at word lo + c + 1
     pos = (lo + cand) * 8
-    block = np.searchsorted(offs, pos, side="right") - 1
-    body = pos >= offs[block] + 64  # a block header's first and last seqs are not frames
-    if not body.all():
-        cand, pos, block = cand[body], pos[body], block[body]
     flen = seg.u32[pos // 4]
+    # Not frames: a length no frame has (payload bytes that look like a seq, e.g. an order id,
+    # mostly have one), and the block headers' own seqs (first, last, durable_at_submit).
+    keep = (flen >= 24) & (flen <= wal.MAX_FRAME)
+    hdr = np.concatenate([offs + 8, offs + 16, offs + 48])
+    at = np.searchsorted(pos, hdr)
+    ok = at < pos.size
+    at, hdr = at[ok], hdr[ok]
+    keep[at[pos[at] == hdr]] = False
+    if not keep.all():
+        cand, pos, flen = cand[keep], pos[keep], flen[keep]
     if cand.size != total:
-        keep = _on_chain(pos, flen, pos == offs[block] + 64, total)
+        starts = offs + 64  # each block's first frame
+        at = np.searchsorted(pos, starts)
+        ok = at < pos.size
+        at, starts = at[ok], starts[ok]
+        first = np.zeros(pos.size, dtype=bool)
+        first[at[pos[at] == starts]] = True
+        keep = _on_chain(pos, flen, first, total)
         if keep is None or keep.sum() != total:
             return None
         cand, pos, flen = cand[keep], pos[keep], flen[keep]
@@ -265,8 +277,8 @@ class Records:
     """Frames in seq order: per frame its segment (an index into .segments), offset, length,
     type, seq and timestamp (numpy arrays of one length)."""
 
-    def __init__(self, segments, seg_index, offset, length, ftype, seq, timestamp):
-        self.segments = segments
+    def __init__(self, segments, seg_index, offset, length, ftype, seq, timestamp, submit=None):
+        self.segments, self._submit = segments, submit
         self.seg_index, self.offset, self.length = seg_index, offset, length
         self.type, self.seq, self.timestamp = ftype, seq, timestamp
 
@@ -276,7 +288,7 @@ class Records:
     def select(self, mask):
         """The records where a boolean (or index) array over these records is true."""
         return Records(self.segments, self.seg_index[mask], self.offset[mask], self.length[mask], self.type[mask],
-                       self.seq[mask], self.timestamp[mask])
+                       self.seq[mask], self.timestamp[mask], self._submit)
 
     def kinds(self):
         """{record type name or number: count} of these records."""
@@ -301,9 +313,15 @@ class Records:
         out = np.empty(idx.size, dtype=raw)
         segs = self.seg_index[idx]  # non-decreasing: records are in seq order, segments too
         bounds = np.searchsorted(segs, np.arange(len(self.segments) + 1))
-        for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-            if b > a:
-                out[a:b] = self.segments[s].at_every_8(raw)[self.offset[idx[a:b]] // 8]
+
+        def gather(s, a, b):
+            out[a:b] = self.segments[s].at_every_8(raw)[self.offset[idx[a:b]] // 8]
+
+        jobs = [(self._submit or (lambda f, *a: f(*a)))(gather, s, a, b)
+                for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if b > a]
+        for job in jobs:
+            if hasattr(job, "result"):
+                job.result()
         return out.view(dtype)
 
     def views(self, kind):
@@ -333,13 +351,15 @@ class Records:
         return bytes(seg.map[at:int(self.offset[i]) + int(self.length[i])])
 
 
-def concat(parts, segments):
-    """One Records from a list of (seg_index, offsets, heads) per block, in seq order."""
+def concat(parts, segments, submit=None):
+    """One Records from a list of (seg_index, offsets, heads) per segment run, in seq order;
+    `submit(fn, *args)` runs its gathers (Stream._submit)."""
     if not parts:
         e = np.empty(0, np.uint64)
         return Records(segments, np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.uint32),
-                       np.empty(0, np.uint16), e, e.copy())
+                       np.empty(0, np.uint16), e, e.copy(), submit)
     seg_index = np.concatenate([np.full(len(p[1]), p[0], np.int32) for p in parts])
     offset = np.concatenate([p[1] for p in parts])
     field = {k: np.concatenate([p[2][k] for p in parts]) for k in ("length", "type", "seq", "timestamp")}
-    return Records(segments, seg_index, offset, field["length"], field["type"], field["seq"], field["timestamp"])
+    return Records(segments, seg_index, offset, field["length"], field["type"], field["seq"], field["timestamp"],
+                   submit)

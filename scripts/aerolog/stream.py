@@ -3,6 +3,7 @@ with seeks by seq and time and a follow of a live WAL up to the durable seq its 
 import os
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from . import frames, wal
 
@@ -34,13 +35,15 @@ class _Cursor(wal.Tail):
         """The frames of the good blocks from here on, as a list of (segment index, offsets,
         heads): up to `limit` (a block with a later seq waits for the next call), stopping after
         stop_seq / stop_ts; blocks wholly before skip_seq / skip_ts are passed on their headers.
-        The blocks of a segment are checked on their headers one by one, then their frames are
-        found all at once (aerolog.frames.run_frames)."""
-        parts = []
+        The blocks of a segment are checked on their headers one by one here; their CRCs and
+        frames (aerolog.frames.run_frames) are checked by the stream's threads, a segment each,
+        while this walk goes on to the next segment as if they were good. If one is not, the
+        segment ends at its bad block, and what was read after it is dropped."""
         if self.f is None and not self._next_segment():
-            return parts
+            return []
+        pending = []  # (segment, run, the expect before it, result or future), in seq order
         while True:
-            run, off, expect, stop = [], self.off, self.expect, False
+            run, off, expect, stop, why = [], self.off, self.expect, False, None
             while True:
                 why, h = wal.check_block_header(self._read_map, self.size, off, self.generation, expect)
                 if why:
@@ -49,28 +52,33 @@ class _Cursor(wal.Tail):
                 if (limit is not None and last > limit) or first > stop_seq or first_ts > stop_ts:
                     stop = True
                     break
-                if last >= skip_seq and last_ts >= skip_ts:
-                    run.append((off, h))
-                elif run:  # a skipped block after kept ones (timestamps out of order): keep it too
+                if run or (last >= skip_seq and last_ts >= skip_ts):  # once one is kept, the rest too
                     run.append((off, h))
                 else:
                     self.off, self.expect = off + wal._align(h[2], wal.PAGE), last + 1
                 expect, off = last + 1, off + wal._align(h[2], wal.PAGE)
             if run:
-                good, pos, heads = frames.run_frames(self.seg, run, self.check_crc)
-                if good:
-                    parts.append((self.stream._index[self.seg.path], pos, heads))
-                    last_off, last_h = run[good - 1]
-                    self.off, self.expect = last_off + wal._align(last_h[2], wal.PAGE), last_h[5] + 1
-                if good < len(run):
-                    stop = False  # a bad block: the segment ends there (torn tail, or damage)
-                    why = "bad block"
-            if stop:
-                return parts
-            if why is None:
-                continue
-            if not self._next_segment():
-                return parts
+                pending.append((self.seg, run, self.expect, self.stream._submit(frames.run_frames, self.seg, run,
+                                                                               self.check_crc)))
+                self.off, self.expect = off, expect  # as if every block of the run is good
+            if stop or not self._next_segment():
+                break
+        parts = []
+        for i, (seg, run, before, job) in enumerate(pending):
+            good, pos, heads = job.result() if hasattr(job, "result") else job
+            if good:
+                parts.append((self.stream._index[seg.path], pos, heads))
+            if good < len(run):  # a bad block: the segment ends there (torn tail, or damage)
+                for _s, _r, _b, later in pending[i + 1:]:
+                    if hasattr(later, "result"):
+                        later.result()  # let it finish; its frames come after the bad block
+                self.expect = run[good - 1][1][5] + 1 if good else before
+                self._open(seg.path)
+                self.off = run[good][0]
+                if self._next_segment():
+                    parts += self.blocks(limit, skip_seq, skip_ts, stop_seq, stop_ts)
+                break
+        return parts
 
     def _read_map(self, off, n):
         return self.seg.map[off:off + n]
@@ -90,11 +98,19 @@ class Stream:
     (a torn tail) or damage. Raises wal.FormatError for a directory that is not a stream or a
     segment whose header fails its checks."""
 
-    def __init__(self, path, check_crc=True):
+    def __init__(self, path, check_crc=True, threads=None):
         self.dir, self.check_crc = os.path.abspath(path), check_crc
         self.name = os.path.basename(self.dir)
         self.segments, self._index = [], {}
+        # Segments are checked, and arrays gathered, by `threads` threads (default: the CPUs, at
+        # most 4); numpy and the CRC release the GIL. threads=1: all on the calling thread.
+        self.threads = threads or min(os.cpu_count() or 1, 4)
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         self._last = _Cursor(self)  # checks every segment header now
+
+    def _submit(self, fn, *args):
+        """fn(*args) on the stream's threads (a future), or now when it has one thread (the result)."""
+        return self._pool.submit(fn, *args) if self._pool else fn(*args)
 
     def _segment(self, path):
         if path not in self._index:
@@ -113,7 +129,7 @@ class Stream:
         stop_ts = (1 << 64) - 1 if to_time is None else to_time
         parts = cur.blocks(None, from_seq, from_time, stop_seq, stop_ts)
         self._last = cur
-        r = frames.concat(parts, self.segments)
+        r = frames.concat(parts, self.segments, self._submit)
         keep = (r.seq >= from_seq) & (r.seq <= stop_seq) & (r.timestamp >= from_time) & (r.timestamp <= stop_ts)
         return r if keep.all() else r.select(keep)
 
@@ -144,7 +160,7 @@ class Stream:
         top = (1 << 64) - 1
         while True:
             limit = self.durable_seq(shm_dir)
-            r = frames.concat(cur.blocks(limit, from_seq, 0, top, top), self.segments)
+            r = frames.concat(cur.blocks(limit, from_seq, 0, top, top), self.segments, self._submit)
             yield r.select(r.seq >= from_seq) if len(r) and r.seq[0] < from_seq else r
             time.sleep(interval)
 
@@ -172,6 +188,9 @@ class Stream:
                 pass
         self.segments.clear()
         self._index.clear()
+        if self._pool:
+            self._pool.shutdown()
+            self._pool = None
 
     def __enter__(self):
         return self
