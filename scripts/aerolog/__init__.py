@@ -20,8 +20,9 @@ from .wal import FormatError, crc32c  # noqa: F401
 RECORD_TYPES = ("Trade", "Order", "Quote", "MarketData", "Risk", "Dropped")
 
 
-def open(path, check_crc=True):  # noqa: A001  (aerolog.open, like io.open)
-    """A stream directory (<wal_dir>/<stream>) as an aerolog.stream.Stream. Raises FormatError for
-    a directory that is not a stream, or a segment whose header fails its checks."""
+def open(path, check_crc=True, threads=None):  # noqa: A001  (aerolog.open, like io.open)
+    """A stream directory (<wal_dir>/<stream>) as an aerolog.stream.Stream, its segments checked
+    by `threads` threads (default: the CPUs, at most 4). Raises FormatError for a directory that
+    is not a stream, or a segment whose header fails its checks."""
     from .stream import Stream
-    return Stream(path, check_crc)
+    return Stream(path, check_crc, threads)
