@@ -4,8 +4,8 @@ directory, the best of --repeat passes of each step, every pass from a fresh ope
   read      Stream.read(): every block checked (CRC32C included), every frame found
   arrays    read() and array(kind) for every standard type present (numpy structured arrays)
   frames    read() and dataframe(kind) for each (typed pandas DataFrames)
-Prints one JSON line: {"bench":"read_python","records":..,"read_s":..,"arrays_s":..,"frames_s":..}
-  bench_python.py STREAM_DIR [--repeat N]
+Prints one JSON line: {"bench":"read_python","records":..,"threads":..,"read_s":..,"arrays_s":..,"frames_s":..}
+  bench_python.py STREAM_DIR [--repeat N] [--threads N]     (threads: aerolog.open's; default the CPUs, at most 4)
 """
 import json
 import os
@@ -30,14 +30,18 @@ def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if len(argv) >= 2 else 2
-    d, repeat = argv[1], int(argv[3]) if len(argv) == 4 and argv[2] == "--repeat" else 3
+    d, opts = argv[1], dict(zip(argv[2::2], argv[3::2]))
+    if set(opts) - {"--repeat", "--threads"}:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    repeat, threads = int(opts.get("--repeat", 3)), int(opts.get("--threads", 0)) or None
 
     def read():
-        with aerolog.open(d) as s:
+        with aerolog.open(d, threads=threads) as s:
             return len(s.read())
 
     def arrays():
-        with aerolog.open(d) as s:
+        with aerolog.open(d, threads=threads) as s:
             r = s.read()
             for kind in r.kinds():
                 if kind in aerolog.RECORD_TYPES:
@@ -45,7 +49,7 @@ def main(argv):
             return len(r)
 
     def frames():
-        with aerolog.open(d) as s:
+        with aerolog.open(d, threads=threads) as s:
             r = s.read()
             for kind in r.kinds():
                 if kind in aerolog.RECORD_TYPES:
@@ -55,7 +59,9 @@ def main(argv):
     read_s, n = best(repeat, read)
     arrays_s, _ = best(repeat, arrays)
     frames_s, _ = best(repeat, frames)
-    print(json.dumps({"bench": "read_python", "records": n, "read_s": read_s, "arrays_s": arrays_s,
+    with aerolog.open(d, threads=threads) as s:
+        used = s.threads
+    print(json.dumps({"bench": "read_python", "records": n, "threads": used, "read_s": read_s, "arrays_s": arrays_s,
                       "frames_s": frames_s}))
     return 0
 
