@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace testutil {
 enum Color { red = 1, green = 2 };  // unscoped: fmt::format takes it as an int too
@@ -37,3 +38,22 @@ enum Color { red = 1, green = 2 };  // unscoped: fmt::format takes it as an int 
   X("{}|{}|{}|{}|{}|{}|{}", "abc", "abcdefgh", std::string(16, 'p').c_str(), std::string(17, 'q').c_str(), \
     std::string(31, 'r').c_str(), std::string(32, 's').c_str(), std::string(33, 't').c_str())
 // clang-format on
+
+namespace testutil {
+
+inline constexpr int kCorpusCalls = 19 + 1;  // the corpus and the round's closing line
+
+// What the logging child (logger_child.cpp) renders for `rounds` rounds: the corpus, then
+// "round I of N done", per round.
+inline std::vector<std::string> corpus_messages(long rounds) {
+  std::vector<std::string> out;
+  for (long i = 0; i < rounds; ++i) {
+#define AEROLOG_TEST_FORMAT(...) out.push_back(fmt::format(__VA_ARGS__));
+    AEROLOG_TEST_CORPUS(AEROLOG_TEST_FORMAT, i)
+#undef AEROLOG_TEST_FORMAT
+    out.push_back(fmt::format("round {} of {} done", i, rounds));
+  }
+  return out;
+}
+
+}  // namespace testutil

@@ -25,18 +25,6 @@ using namespace testutil;
 
 namespace {
 
-constexpr int kCorpusCalls = 19 + 1;  // the corpus and the round's closing line
-
-std::vector<std::string> expected_messages(long rounds) {
-  std::vector<std::string> out;
-  for (long i = 0; i < rounds; ++i) {
-#define AEROLOG_TEST_FORMAT(...) out.push_back(fmt::format(__VA_ARGS__));
-    AEROLOG_TEST_CORPUS(AEROLOG_TEST_FORMAT, i)
-    out.push_back(fmt::format("round {} of {} done", i, rounds));
-  }
-  return out;
-}
-
 pid_t spawn_logger(const std::string& shm, const std::string& logger, long rounds, const std::string& how,
                    int threads = 1) {
   return spawn_exec({AEROLOG_TEST_LOGGER, shm, logger, std::to_string(rounds), how, std::to_string(threads)});
@@ -80,7 +68,7 @@ TEST_CASE("log events render from the WAL exactly as fmt::format renders the sam
   SidecarProcess sc(shm.path, wal.path);
   REQUIRE(wait_exit(spawn_logger(shm.path, "lg", 3, "exit")) == 0);
   const std::string dir = wal.path + "/lg.t1";
-  const auto want = expected_messages(3);
+  const auto want = corpus_messages(3);
   REQUIRE(wait_for_lines(shm.path, dir, want.size()));
   CHECK(messages(dir) == want);
 
@@ -313,6 +301,6 @@ TEST_CASE("after fork the child logs into rings of its own and the parent's stay
   for (const char* stream : {"/fk.t1", "/fk.t2"}) {  // the parent's ring, then the child's
     CAPTURE(stream);
     REQUIRE(wait_for_lines(shm.path, wal.path + stream, kRounds * kCorpusCalls));
-    CHECK(messages(wal.path + stream) == expected_messages(kRounds));
+    CHECK(messages(wal.path + stream) == corpus_messages(kRounds));
   }
 }

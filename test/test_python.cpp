@@ -69,7 +69,7 @@ TEST_CASE("python: log events render as aerologctl renders them, and a follow st
   Run logs = sh(kCheck + "logs " + dir + " " + json);
   INFO(logs.out);
   CHECK(logs.rc == 0);
-  CHECK_THAT(logs.out, Catch::Contains("equal: " + std::to_string(rounds * 20) + " log events"));
+  CHECK_THAT(logs.out, Catch::Contains("equal: " + std::to_string(rounds * kCorpusCalls) + " log events"));
 
   // Follow: one replay is in the WAL, a second one arrives while the follower runs.
   replay_sample(w);

@@ -228,17 +228,6 @@ struct Paused {
   ~Paused() { finish(); }
 };
 
-// What a logging process of the corpus (log_corpus.hpp, logger_child.cpp) renders for ROUNDS rounds.
-std::vector<std::string> corpus_messages(long rounds) {
-  std::vector<std::string> out;
-  for (long i = 0; i < rounds; ++i) {
-#define SHIP_TEST_FORMAT(...) out.push_back(fmt::format(__VA_ARGS__));
-    AEROLOG_TEST_CORPUS(SHIP_TEST_FORMAT, i)
-    out.push_back(fmt::format("round {} of {} done", i, rounds));
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decoded by the views and alog.py",
