@@ -5,7 +5,8 @@
 #     are in $AEROLOG_PEERS_DIR (quill/ with Quill v12's include/, fmtlog/ with fmtlog v2.2's
 #     files; never part of this repository: fetch them yourself; test/bench/peers),
 #   - the logger benchmark (AEROLOG_INFO with 3 and 5 arguments, a filtered-out call:
-#     test/bench/bench_logger) beside the same calls through the peers,
+#     test/bench/bench_logger) beside the same calls through the peers, and through spdlog
+#     with aerolog::spdlog_sink (test/bench/bench_spdlog_sink),
 #   - the end-to-end benchmark with the real sidecar beside a raw io_uring O_DIRECT probe
 #     (test/bench/bench_e2e) in four configurations: dsync+backoff (the default),
 #     fdatasync+backoff, dsync+spin, and the default with retention recycling segments,
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=--quick; repeat=1 ;;
     --repeat) repeat=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -37,7 +38,7 @@ peers=()
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/quill/include/quill/Backend.h" ] && peers+=(bench_quill)
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/fmtlog/fmtlog.h" ] && peers+=(bench_fmtlog)
 [ ${#peers[@]} -eq 0 ] && echo "(no peers: set AEROLOG_PEERS_DIR to a directory with quill/ and fmtlog/ to compare)"
-cmake --build --preset release -j "$(nproc)" --target bench_producer bench_logger bench_e2e bench_read aerolog-sidecar aerolog-replay aerologctl \
+cmake --build --preset release -j "$(nproc)" --target bench_producer bench_logger bench_e2e bench_read bench_spdlog_sink aerolog-sidecar aerolog-replay aerologctl \
   "${peers[@]}" > "$out/build.log"
 bin=build-release
 
@@ -49,6 +50,8 @@ echo "== logger benchmark ($repeat runs)"
 logger_args=(--repeat "$repeat" --json "$out/logger.json")
 [ -n "$quick" ] && logger_args=(--quick --json "$out/logger.json")
 "$bin/test/bench/bench_logger" "${logger_args[@]}" | tee "$out/logger.txt"
+echo "== spdlog sink beside AEROLOG_INFO ($repeat runs)"
+"$bin/test/bench/bench_spdlog_sink" "${logger_args[@]/logger.json/spdlog.json}" | tee "$out/spdlog.txt"
 for peer in "${peers[@]}"; do
   echo "== $peer ($repeat runs)"
   peer_args=(--repeat "$repeat" --json "$out/peer-$peer.json")
