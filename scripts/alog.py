@@ -27,9 +27,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the aerolog package beside this file
-from aerolog import logfmt as alog_log  # noqa: E402
-from aerolog.wal import (PAGE, PRICE_SCALE, RING_MAGIC, TYPE_NAMES, FormatError, Tail, crc32c,  # noqa: E402,F401
-                         records, segments)
+from aerolog import logfmt  # noqa: E402
+from aerolog.wal import (ACTIONS, EVENTS, LEVELS, PAGE, PRICE_SCALE, RING_MAGIC, SIDES, TYPE_NAMES,  # noqa: E402
+                         VERDICTS, FormatError, Tail, crc32c, records, segments)
 
 # Offsets (bytes) of the fields this reader uses; `alog.py layout` prints them for the tests,
 # which compare them with the C++ structs.
@@ -44,11 +44,6 @@ LAYOUT = {
     "trade.size": 64, "order.size": 72, "quote.size": 64, "marketdata.size": 64, "risk.size": 72, "text.size": 8,
 }
 
-SIDES = {1: "buy", 2: "sell"}
-ACTIONS = {1: "new", 2: "cancel", 3: "replace", 4: "fill", 5: "partial_cancel"}
-EVENTS = {1: "add", 2: "modify", 3: "remove", 4: "execute", 5: "clear", 6: "halt"}
-VERDICTS = {0: "pass", 1: "warn", 2: "breach"}
-LEVELS = ["trace", "debug", "info", "warn", "error", "critical"]
 CSV_HEADER = "seq,timestamp_ns,type,symbol,event,side,price,qty,id,text"
 
 
@@ -115,7 +110,7 @@ class CsvFormatter:
     records before them, or its site catalog); a LogSite record gives None."""
 
     def __init__(self, stream_dir=None):
-        self.log = alog_log.LogDecoder()
+        self.log = logfmt.LogDecoder()
         if stream_dir:
             self.log.load_catalog(stream_dir, crc32c)
 
@@ -129,7 +124,7 @@ class CsvFormatter:
             if event:
                 site, values = event
                 return ",".join([str(seq), str(ts), "Log", csv_field(f"{site.base}:{site.line}"),
-                                 alog_log.LEVEL_NAMES[site.level], "", "", "", str(site.id),
+                                 logfmt.LEVEL_NAMES[site.level], "", "", "", str(site.id),
                                  csv_field(self.log.render(site, values))])
             why = self.log.error
         else:

@@ -74,21 +74,34 @@ for config in "dsync backoff" "fdatasync backoff" "dsync spin" "dsync backoff re
   done
 done
 
+# A sidecar on fresh temporary directories ($work, $shm) for the replay and reading runs; the
+# trap stops it and removes them if a run fails.
+pid="" work="" shm=""
+start_sidecar() {
+  work=$(mktemp -d /tmp/aerolog-bench.XXXXXX) shm=$(mktemp -d /dev/shm/aerolog-bench.XXXXXX)
+  "$bin/sidecar/aerolog-sidecar" --shm-dir "$shm" --wal-dir "$work/wal" --log-file "$work/log" &
+  pid=$!
+  for _ in $(seq 100); do "$bin/sidecar/aerologctl" --shm-dir "$shm" status > /dev/null 2>&1 && break; sleep 0.05; done
+}
+stop_sidecar() {
+  [ -n "$pid" ] && { kill -TERM "$pid"; wait "$pid" || true; }
+  pid=""
+  rm -rf "$shm"
+}
+trap 'stop_sidecar; [ -n "$work" ] && rm -rf "$work"' EXIT
+
 data=${AEROLOG_DATA:-../shared/data/AAPL_2012-06-21_34200000_37800000_message_50.csv}
 if [ -f "$data" ]; then
   for r in $(seq "$repeat"); do
     echo "== AAPL sample, CSV to durable, run $r/$repeat"
-    work=$(mktemp -d /tmp/aerolog-bench.XXXXXX) shm=$(mktemp -d /dev/shm/aerolog-bench.XXXXXX)
-    "$bin/sidecar/aerolog-sidecar" --shm-dir "$shm" --wal-dir "$work/wal" --log-file "$work/log" &
-    pid=$!
-    for _ in $(seq 100); do "$bin/sidecar/aerologctl" --shm-dir "$shm" status > /dev/null 2>&1 && break; sleep 0.05; done
+    start_sidecar
     t0=$(date +%s%N)
     "$bin/sidecar/aerolog-replay" "$data" --shm-dir "$shm" --no-progress > /dev/null
     "$bin/sidecar/aerologctl" --shm-dir "$shm" flush > /dev/null
     t1=$(date +%s%N)
     records=$(wc -l < "$data")
-    kill -TERM "$pid"; wait "$pid" || true
-    rm -rf "$work" "$shm"
+    stop_sidecar
+    rm -rf "$work"
     echo "{\"bench\":\"replay\",\"records\":$records,\"seconds\":$(awk "BEGIN{print ($t1-$t0)/1e9}")}" > "$out/replay-$r.json"
     cat "$out/replay-$r.json"
   done
@@ -103,16 +116,13 @@ if [ -f "$data" ]; then
   copies=109
   [ -n "$quick" ] && copies=22
   echo "== reading: $copies AAPL samples into one WAL, then bench_read (C++) and bench_python.py (numpy)"
-  work=$(mktemp -d /tmp/aerolog-bench.XXXXXX) shm=$(mktemp -d /dev/shm/aerolog-bench.XXXXXX)
-  "$bin/sidecar/aerolog-sidecar" --shm-dir "$shm" --wal-dir "$work/wal" --log-file "$work/log" &
-  pid=$!
-  for _ in $(seq 100); do "$bin/sidecar/aerologctl" --shm-dir "$shm" status > /dev/null 2>&1 && break; sleep 0.05; done
+  start_sidecar
   for _ in $(seq "$copies"); do "$bin/sidecar/aerolog-replay" "$data" --shm-dir "$shm" --stream read --no-progress > /dev/null; done
   "$bin/sidecar/aerologctl" --shm-dir "$shm" flush > /dev/null
-  kill -TERM "$pid"; wait "$pid" || true
+  stop_sidecar
   "$bin/test/bench/bench_read" "$work/wal/read" --repeat "$repeat" | tee "$out/read-cpp.json"
   "$py" test/bench/bench_python.py "$work/wal/read" --repeat "$repeat" | tee "$out/read-python.json"
-  rm -rf "$work" "$shm"
+  rm -rf "$work"
 fi
 
 "$py" scripts/bench_report.py "$out"

@@ -106,6 +106,15 @@ def main(argv):
                              for n, r in list(ours.items()) + [(r["name"], r) for r in peer_calls]}
         lines.append("")
 
+    sp = load(os.path.join(d, "spdlog.json"))
+    if sp:
+        lines += [f"## spdlog with aerolog::spdlog_sink beside AEROLOG_INFO (medians of {sp[0]['repeat']} runs, ns)", "",
+                  "The 3-argument call; spdlog formats it on the calling thread, then the sink copies the text into "
+                  "the ring (drained on CPU 1 without a disk); spdlog's null sink is spdlog alone.", "",
+                  "| | P50 | P99 | P99.9 | P99.99 | max | batch/call | 1M calls/s | large calls/s | P50 spread | cross-core |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [latency_row(r) for r in sp[0]["rows"]] + [""]
+
     e2e = {}
     for j in load(os.path.join(d, "e2e-*.json")):
         e2e.setdefault((j["durability"], j["idle"], j.get("label", "")), []).append(j)

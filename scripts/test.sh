@@ -117,7 +117,7 @@ case "$mode" in
   --sanitize) asan ;;
   --tsan) tsan ;;
   --fuzz) fuzz ;;
-  -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+  -h|--help) sed -n 2,13p "$0"; exit 0 ;;
   *) echo "test.sh: unknown option '$mode' (try --help)" >&2; exit 2 ;;
 esac
 printf '%s\n' "${summary[@]}"

@@ -36,7 +36,8 @@ void replay_sample(const Wal& w) {
 TEST_CASE("python: the AAPL sample's DataFrames equal aerologctl cat's CSV row for row, and seeks are exact",
           "[python][process]") {
   Wal w;
-  SidecarProcess sc(w.shm.path, w.wal.path);
+  // Small segments and blocks: the sample spans several segments and hundreds of blocks.
+  SidecarProcess sc(w.shm.path, w.wal.path, {"--segment-size", "1048576", "--max-block", "65536"});
   REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
   replay_sample(w);
   const std::string csv = w.wal.path + "/aapl.csv";

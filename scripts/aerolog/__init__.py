@@ -3,7 +3,7 @@
     import aerolog
     with aerolog.open("/var/lib/aerolog/md-feed") as s:        # a stream directory
         r = s.read()                                            # all records now readable, in seq order
-        r.kinds()                                               # {"Order": 85729, "Trade": 6268}
+        r.kinds()                                               # {"Trade": 6268, "Order": 85729}
         trades = r.array("Trade")                               # numpy structured array, one copy
         orders = s.dataframe("Order", from_time=t0, to_time=t1) # typed pandas DataFrame
         warn = s.logs().query("level >= 'warn'")                # log events, rendered
@@ -12,7 +12,7 @@
 
 Modules: wal (segments, blocks, CRC32C, record-by-record reading; pure Python), frames (blocks
 into numpy), tables (pandas), stream (Stream), logfmt (log events rendered as {fmt} renders
-them). numpy and pandas are needed by open() and the modules after wal, not by wal and logfmt
+them). open() needs numpy, dataframe() and logs() pandas too; wal and logfmt need neither
 (alog.py uses only those). Layouts: proto/FORMAT.md.
 """
 from .wal import FormatError, crc32c  # noqa: F401

@@ -14,9 +14,6 @@ import numpy as np
 
 from . import wal
 
-FRAME = np.dtype([("length", "<u4"), ("type", "<u2"), ("flags", "<u2"), ("seq", "<u8"), ("timestamp", "<u8")])
-
-
 def _record(fields, size):
     """A frame (header + payload) as a structured dtype: seq, timestamp, then the payload's fields."""
     names, formats, offsets = ["seq", "timestamp"], ["<u8", "<u8"], [8, 16]
@@ -55,9 +52,7 @@ class Segment:
         with open(path, "rb") as f:
             self.base, self.generation = wal.check_segment_header(path, f)
             self.size = os.fstat(f.fileno()).st_size
-            # MAP_POPULATE: the page tables in one go, not one fault per 4 KiB page as numpy walks it
-            self.map = mmap.mmap(f.fileno(), self.size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-                                 prot=mmap.PROT_READ)
+            self.map = mmap.mmap(f.fileno(), self.size, prot=mmap.PROT_READ)
         self.path = path
         self.u8 = np.frombuffer(self.map, dtype=np.uint8)
         self.u32 = self.u8[:self.size & ~7].view("<u4")
@@ -65,8 +60,17 @@ class Segment:
         self.u16 = self.u8[:self.size & ~7].view("<u2")
         self.address = self.u8.ctypes.data
 
-    def read(self, off, n):
-        return self.map[off:off + n]
+    def prefetch(self, off, n):
+        """Reads [off, off + n) in ahead (the page tables in one go, not a fault per 4 KiB)."""
+        self.map.madvise(mmap.MADV_WILLNEED, off & ~(mmap.PAGESIZE - 1), n + (off & (mmap.PAGESIZE - 1)))
+
+    def close(self):
+        """Unmaps it (arrays viewing it must be gone; if one is not, the mapping goes with it)."""
+        self.u8 = self.u16 = self.u32 = self.u64 = None
+        try:
+            self.map.close()
+        except BufferError:
+            pass
 
     def at_every_8(self, dtype):
         """The segment as an array of `dtype` items starting at every 8-byte offset."""
@@ -163,13 +167,11 @@ def _chain_walk(seg, off, length, count):
     return np.concatenate(out) if out else np.empty(0, np.int64)
 
 
-def block_frames(seg, off, h, check_crc=True):
+def block_frames(seg, off, h):
     """(why, offsets, heads): the byte offsets in `seg` of the frames of the block at `off` whose
-    header `h` passed wal.check_block_header, and their header fields (a dict of arrays: length,
-    type, seq, timestamp), or why the block is bad (FORMAT.md 5) and None, None."""
-    crc, length, count, first = h[1], h[2], h[3], h[4]
-    if check_crc and wal.crc32c_at(seg.address + off + 8, length - 8) != crc:
-        return "block CRC mismatch", None, None
+    header `h` passed wal.check_block_header (and its CRC), and their header fields (a dict of
+    arrays: length, type, seq, timestamp), or why the block is bad (FORMAT.md 5) and None, None."""
+    length, count, first = h[2], h[3], h[4]
     pos = _chain_from_seqs(seg, off, length, count, first)
     if pos is None:
         pos = _chain_walk(seg, off, length, count)
@@ -244,6 +246,7 @@ def run_frames(seg, blocks, check_crc=True):
     and their frames' offsets and header fields. One pass for the whole run when it can, block
     by block (block_frames) when not."""
     good = len(blocks)
+    seg.prefetch(blocks[0][0], blocks[-1][0] + blocks[-1][1][2] - blocks[0][0])
     if check_crc:
         for i, (off, h) in enumerate(blocks):
             if wal.crc32c_at(seg.address + off + 8, h[2] - 8) != h[1]:
@@ -262,7 +265,7 @@ def run_frames(seg, blocks, check_crc=True):
                 return good, pos, heads
     parts = []
     for i, (off, h) in enumerate(blocks[:good]):
-        why, pos, heads = block_frames(seg, off, h, check_crc=False)
+        why, pos, heads = block_frames(seg, off, h)
         if why:
             good = i
             break
@@ -275,7 +278,9 @@ def run_frames(seg, blocks, check_crc=True):
 
 class Records:
     """Frames in seq order: per frame its segment (an index into .segments), offset, length,
-    type, seq and timestamp (numpy arrays of one length)."""
+    type, seq and timestamp (numpy arrays of one length, copies). array(), views() and payload()
+    read the mapped segments: they need the Stream open, and the segment not yet recycled by
+    the sidecar's retention (which reuses the oldest segment's file for a new one)."""
 
     def __init__(self, segments, seg_index, offset, length, ftype, seq, timestamp, submit=None):
         self.segments, self._submit = segments, submit
@@ -311,14 +316,14 @@ class Records:
         idx, dtype = self._of(kind)
         raw = np.dtype((np.void, dtype.itemsize))  # gathered as bytes (one copy each), then viewed
         out = np.empty(idx.size, dtype=raw)
-        segs = self.seg_index[idx]  # non-decreasing: records are in seq order, segments too
-        bounds = np.searchsorted(segs, np.arange(len(self.segments) + 1))
+        segs = self.seg_index[idx]  # in runs, one per segment (its index: the order it was mapped in)
+        starts = np.r_[0, np.flatnonzero(np.diff(segs)) + 1] if idx.size else np.empty(0, np.int64)
+        ends = np.r_[starts[1:], idx.size] if idx.size else starts
 
         def gather(s, a, b):
             out[a:b] = self.segments[s].at_every_8(raw)[self.offset[idx[a:b]] // 8]
 
-        jobs = [(self._submit or (lambda f, *a: f(*a)))(gather, s, a, b)
-                for s, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if b > a]
+        jobs = [(self._submit or (lambda f, *a: f(*a)))(gather, int(segs[a]), a, b) for a, b in zip(starts, ends)]
         for job in jobs:
             if hasattr(job, "result"):
                 job.result()

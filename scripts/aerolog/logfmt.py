@@ -13,11 +13,11 @@ import os
 import re
 import struct
 
+from .wal import FRAME_HEADER as FRAME, PRICE_SCALE
+
 LEVEL_NAMES = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
 SITE = struct.Struct("<IIBBHHH")  # site, line, level, arg_count, format_len, file_len, function_len
 ENTRY = struct.Struct("<II")      # site catalog entry: frame length, CRC32C
-FRAME = struct.Struct("<IHHQQ")   # length, type, flags, seq, timestamp
-PRICE_SCALE = 100_000_000
 # ArgType -> struct code of a fixed-size argument (13, a string, is u32 length + bytes)
 FIXED = {1: "b", 2: "h", 3: "i", 4: "q", 5: "B", 6: "H", 7: "I", 8: "Q", 9: "f", 10: "d", 11: "B", 12: "B", 14: "q"}
 SPEC = re.compile(r"^(?:(?P<fill>.)?(?P<align>[<>^=]))?(?P<sign>[-+ ])?(?P<alt>#)?(?P<zero>0)?(?P<width>\d+)?"

@@ -42,6 +42,7 @@ class _Cursor(wal.Tail):
         if self.f is None and not self._next_segment():
             return []
         pending = []  # (segment, run, the expect before it, result or future), in seq order
+        error_before = self.error
         while True:
             run, off, expect, stop, why = [], self.off, self.expect, False, None
             while True:
@@ -63,17 +64,21 @@ class _Cursor(wal.Tail):
                 self.off, self.expect = off, expect  # as if every block of the run is good
             if stop or not self._next_segment():
                 break
+        try:
+            results = [job.result() if hasattr(job, "result") else job for _s, _r, _b, job in pending]
+        finally:  # a job that raised: the others must not go on using the segments
+            for _s, _r, _b, job in pending:
+                if hasattr(job, "result"):
+                    job.cancel() or job.exception()
         parts = []
-        for i, (seg, run, before, job) in enumerate(pending):
-            good, pos, heads = job.result() if hasattr(job, "result") else job
+        for (seg, run, before, _job), (good, pos, heads) in zip(pending, results):
             if good:
                 parts.append((self.stream._index[seg.path], pos, heads))
             if good < len(run):  # a bad block: the segment ends there (torn tail, or damage)
-                for _s, _r, _b, later in pending[i + 1:]:
-                    if hasattr(later, "result"):
-                        later.result()  # let it finish; its frames come after the bad block
+                self.error = error_before  # what the walk after it met does not count
                 self.expect = run[good - 1][1][5] + 1 if good else before
-                self._open(seg.path)
+                if not self._open(seg.path):
+                    break
                 self.off = run[good][0]
                 if self._next_segment():
                     parts += self.blocks(limit, skip_seq, skip_ts, stop_seq, stop_ts)
@@ -113,15 +118,27 @@ class Stream:
         return self._pool.submit(fn, *args) if self._pool else fn(*args)
 
     def _segment(self, path):
+        """The mapped segment at `path` (an index into self.segments that stays its own)."""
         if path not in self._index:
             self._index[path] = len(self.segments)
-            self.segments.append(frames.Segment(path))
-        return self.segments[self._index[path]]
+            self.segments.append(None)
+        i = self._index[path]
+        if self.segments[i] is None:
+            self.segments[i] = frames.Segment(path)
+        return self.segments[i]
+
+    def _release(self, keep=None):
+        """Unmaps every segment but `keep` (a later use maps it again)."""
+        for i, seg in enumerate(self.segments):
+            if seg is not None and seg is not keep:
+                seg.close()
+                self.segments[i] = None
 
     def read(self, from_seq=0, to_seq=None, from_time=0, to_time=None):
         """The records with from_seq <= seq <= to_seq and from_time <= timestamp <= to_time (ns
-        since the epoch), in seq order. Seeks with the segment names and the block headers, so a
-        late seq or time does not read what lies before it."""
+        since the epoch), in seq order. A seq seek starts at the segment that holds it (by the
+        segment names); blocks before the seq or time are passed on their 64-byte headers, their
+        frames not read (the .idx sparse index is not used)."""
         cur = _Cursor(self)
         if from_seq:
             cur.seek_seq(from_seq)
@@ -151,14 +168,17 @@ class Stream:
 
     def follow(self, shm_dir="/dev/shm", interval=0.05, from_seq=0):
         """Yields Records as they become durable: records up to the durable seq of the stream's
-        ring in shm_dir (all that is in the WAL when there is no ring), then every `interval`
-        seconds what was added, empty Records included (so a caller can stop). Never ends."""
+        ring in shm_dir (all that is in the WAL when there is no ring file, e.g. after a reboot),
+        then every `interval` seconds what was added, empty Records included (so a caller can
+        stop). Never ends. A batch's array(), views() and payload() work until the next batch is
+        asked for: the segments the walk has left are unmapped then."""
         cur = _Cursor(self)
         if from_seq:
             cur.seek_seq(from_seq)
         self._last = cur
         top = (1 << 64) - 1
         while True:
+            self._release(keep=cur.seg)
             limit = self.durable_seq(shm_dir)
             r = frames.concat(cur.blocks(limit, from_seq, 0, top, top), self.segments, self._submit)
             yield r.select(r.seq >= from_seq) if len(r) and r.seq[0] < from_seq else r
@@ -179,18 +199,16 @@ class Stream:
         return tables.logs(self.read(**seek), self.dir, self.name)
 
     def close(self):
-        """Unmaps the segments (arrays from views() must not be used after)."""
-        for s in self.segments:
-            s.u8 = s.u16 = s.u32 = s.u64 = None
-            try:
-                s.map.close()
-            except BufferError:  # a view is still held: the mapping goes when it does
-                pass
-        self.segments.clear()
-        self._index.clear()
+        """Stops the threads, closes the files and unmaps the segments: Records read from this
+        Stream keep their arrays (seq, timestamp, ...), but array(), views() and payload() no
+        longer work (a view still held keeps its mapping until it goes)."""
         if self._pool:
             self._pool.shutdown()
             self._pool = None
+        if self._last.f:
+            self._last.f.close()
+            self._last.f = None
+        self._release()
 
     def __enter__(self):
         return self
@@ -199,19 +217,4 @@ class Stream:
         self.close()
 
 
-def rate(stream_dir, kind=None, repeat=3):
-    """Records per second of read() (and array(kind)) on this machine: the best of `repeat` runs."""
-    best = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        with Stream(stream_dir) as s:
-            r = s.read()
-            n = len(r)
-            if kind:
-                r.array(kind)
-        dt = time.perf_counter() - t0
-        best = dt if best is None else min(best, dt)
-    return n / best if best else 0.0, n
-
-
-__all__ = ["Stream", "rate"]
+__all__ = ["Stream"]

@@ -4,24 +4,28 @@ and log events rendered as {fmt} renders them (aerolog.logfmt)."""
 import numpy as np
 import pandas as pd
 
-from . import frames, logfmt, wal
+from . import logfmt, wal
 
 PRICE_FIELDS = {"price", "bid_price", "ask_price", "exposure", "limit", "pnl"}  # FORMAT.md 7: 1e-8 fixed point
 TIME_FIELDS = {"timestamp", "exch_ts", "first_ns"}
-SIDES = ["", "buy", "sell"]
+
+def _names(by_value):
+    """wal's {value: name} as a list by value ("" for a value without a name)."""
+    return [by_value.get(v, "") for v in range(max(by_value) + 1)]
+
+
 ENUMS = {  # field -> names by value (FORMAT.md 7); other values become NaN
-    "side": SIDES, "aggressor": SIDES,
-    "action": ["", "new", "cancel", "replace", "fill", "partial_cancel"],
-    "event": ["", "add", "modify", "remove", "execute", "clear", "halt"],
-    "verdict": ["pass", "warn", "breach"],
+    "side": _names(wal.SIDES), "aggressor": _names(wal.SIDES), "action": _names(wal.ACTIONS),
+    "event": _names(wal.EVENTS), "verdict": _names(wal.VERDICTS),
 }
-LEVELS = ["trace", "debug", "info", "warn", "error", "critical"]
 
 
 def _text(col):
     """A fixed-size char field as a categorical of str (up to its first NUL, as aerologctl)."""
+    if not len(col):
+        return pd.Categorical([])
     words = np.ascontiguousarray(col).view("<u8").reshape(len(col), -1)
-    if len(col) and not words[:, 1:].any():  # every value fits 8 bytes (tickers): hash the words
+    if not words[:, 1:].any():  # every value fits 8 bytes (tickers): hash the words
         codes, uniques = pd.factorize(words[:, 0])
         raw = uniques.astype("<u8").view("S8")
     else:
@@ -30,7 +34,7 @@ def _text(col):
     # Two raw values can be one name (bytes after a NUL): categories must be unique.
     cats = list(dict.fromkeys(names))
     remap = np.array([cats.index(n) for n in names], dtype=np.int64)
-    return pd.Categorical.from_codes(remap[codes] if len(codes) else codes, categories=cats)
+    return pd.Categorical.from_codes(remap[codes], categories=cats)
 
 
 def _enum(col, names):
@@ -64,8 +68,10 @@ def logs(records, stream_dir, stream):
     """Log events (LogEvent records, with the LogSite records before them and the stream's site
     catalog) and Text records as a DataFrame: seq, timestamp, stream, level (ordered categorical,
     so df[df.level >= "warn"] works), file, line, function, format, message (rendered), args (a
-    tuple of the raw values; prices as floats). An event that cannot be decoded has message
-    "undecodable (why)" and empty args, as aerologctl shows it."""
+    tuple of the raw values; prices as floats). A record that cannot be decoded (an event of an
+    unknown site, bytes that do not match its types, a Text record shorter than its header) is a
+    row with no level (NaN), empty args and the text `aerologctl cat` shows for it:
+    "undecodable (why): <hex>" or "malformed: N bytes: <hex>"."""
     dec = logfmt.LogDecoder()
     dec.load_catalog(stream_dir, wal.crc32c)
     rows = {k: [] for k in ("seq", "timestamp", "level", "file", "line", "function", "format", "message", "args")}
@@ -88,19 +94,21 @@ def logs(records, stream_dir, stream):
                 add(seq, ts, site.level, site.file, site.line, site.function, site.format, dec.render(site, values),
                     args)
             else:
-                add(seq, ts, -1, "", 0, "", "", f"undecodable ({dec.error})", ())
+                add(seq, ts, -1, "", 0, "", "", f"undecodable ({dec.error}): {payload.hex()}", ())
         elif len(payload) >= 8:
             add(seq, ts, payload[0] if payload[0] < 6 else -1, "", 0, "", "",
                 payload[8:].decode("utf-8", errors="surrogateescape"), ())
+        else:
+            add(seq, ts, -1, "", 0, "", "", f"malformed: {len(payload)} bytes: {payload.hex()}", ())
     df = pd.DataFrame({
         "seq": np.array(rows["seq"], dtype=np.uint64),
         "timestamp": np.array(rows["timestamp"], dtype=np.uint64).view("datetime64[ns]"),
         "stream": pd.Categorical([stream] * len(rows["seq"])),
-        "level": pd.Categorical.from_codes(np.array(rows["level"], dtype=np.int64), categories=LEVELS, ordered=True),
+        "level": pd.Categorical.from_codes(np.array(rows["level"], dtype=np.int64), categories=wal.LEVELS, ordered=True),
         "file": rows["file"], "line": np.array(rows["line"], dtype=np.uint32), "function": rows["function"],
         "format": rows["format"], "message": rows["message"], "args": rows["args"],
     })
     return df
 
 
-__all__ = ["dataframe", "logs", "frames"]
+__all__ = ["dataframe", "logs"]

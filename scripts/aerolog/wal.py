@@ -43,9 +43,9 @@ _CHUNK = 1 << 30  # crc32_iscsi takes an int length
 
 def crc32c_at(address, n, crc=0):
     """CRC32C (FORMAT.md "CRC32C") of n bytes at a memory address (a numpy array's .ctypes.data)."""
-    state = crc ^ 0xFFFFFFFF
     if _ISAL is None:
         return crc32c(ctypes.string_at(address, n), crc)
+    state = crc ^ 0xFFFFFFFF
     while n:
         k = min(n, _CHUNK)
         state = _ISAL(address, k, state)
@@ -65,6 +65,15 @@ def crc32c(data, crc=0):
     for b in data:
         crc = _TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
+
+
+# Names of the standard records' enum values (FORMAT.md 7), by value; alog.py and aerolog.tables
+# show them.
+SIDES = {1: "buy", 2: "sell"}
+ACTIONS = {1: "new", 2: "cancel", 3: "replace", 4: "fill", 5: "partial_cancel"}
+EVENTS = {1: "add", 2: "modify", 3: "remove", 4: "execute", 5: "clear", 6: "halt"}
+VERDICTS = {0: "pass", 1: "warn", 2: "breach"}
+LEVELS = ["trace", "debug", "info", "warn", "error", "critical"]
 
 
 class FormatError(Exception):
@@ -156,7 +165,7 @@ def check_block(read, size, off, generation, expect, check_crc=True):
     """The block checks of FORMAT.md 5 (aerolog's block_check), on the block at `off` of a segment
     of `size` bytes; read(offset, n) returns its bytes. Returns (None, header, records) when the
     block is good, else (why, None, None). expect None accepts any first seq. check_crc=False skips
-    the CRC (the dashboard's --no-crc), never the other checks."""
+    the CRC, never the other checks."""
     why, h = check_block_header(read, size, off, generation, expect)
     if why:
         return why, None, None
@@ -210,14 +219,21 @@ class Tail:
         if not paths and not os.path.exists(os.path.join(stream_dir, ".spare.alog")):
             raise FormatError(f"{stream_dir}: not a stream directory (no .alog segments)")
         for path in paths:  # every header now: a segment recovery would refuse is an error at once
-            with open(path, "rb") as f:
+            try:
+                f = open(path, "rb")
+            except FileNotFoundError:  # retention deleted it since the listing
+                continue
+            with f:
                 check_segment_header(path, f)
 
     def _read(self, off, n):
         return os.pread(self.f.fileno(), n, off)  # unbuffered: a followed segment changes under us
 
     def _open(self, path):
-        f = open(path, "rb")
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:  # retention deleted it since the listing: it is not there to read
+            return False
         try:
             base, generation = check_segment_header(path, f)
         except FormatError as e:

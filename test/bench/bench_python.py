@@ -31,10 +31,15 @@ def main(argv):
         print(__doc__.strip())
         return 0 if len(argv) >= 2 else 2
     d, opts = argv[1], dict(zip(argv[2::2], argv[3::2]))
-    if set(opts) - {"--repeat", "--threads"}:
-        print(__doc__.strip(), file=sys.stderr)
+    try:
+        if len(argv) % 2 or set(opts) - {"--repeat", "--threads"}:
+            raise ValueError("unknown option")
+        repeat, threads = int(opts.get("--repeat", 3)), int(opts.get("--threads", 0)) or None
+        if repeat < 1 or (threads or 1) < 1:
+            raise ValueError("want N >= 1")
+    except ValueError as e:
+        print(f"bench_python.py: {e} (try --help)", file=sys.stderr)
         return 2
-    repeat, threads = int(opts.get("--repeat", 3)), int(opts.get("--threads", 0)) or None
 
     def read():
         with aerolog.open(d, threads=threads) as s:

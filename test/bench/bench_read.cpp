@@ -20,7 +20,15 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   int repeat = 3;
-  if (argc == 4 && !std::strcmp(argv[2], "--repeat")) repeat = std::atoi(argv[3]);
+  if (argc == 4 && !std::strcmp(argv[2], "--repeat")) {
+    repeat = std::atoi(argv[3]);
+  } else if (argc != 2) {
+    repeat = 0;
+  }
+  if (repeat < 1) {
+    std::fprintf(stderr, "bench_read: want STREAM_DIR [--repeat N], N >= 1 (try --help)\n");
+    return 2;
+  }
   double best = 0;
   std::uint64_t records = 0, check = 0;
   try {

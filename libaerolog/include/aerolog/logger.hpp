@@ -55,30 +55,29 @@ class Logger;
 
 namespace detail {
 
-template <class>
-inline constexpr bool kUnloggable = false;
-
 template <class T>
 using bare_t = std::remove_cvref_t<T>;
 
 template <class T>
 inline constexpr bool kIsText = std::is_convertible_v<const T&, std::string_view> && !std::is_same_v<T, std::nullptr_t>;
 
-// How an argument of type T is stored (proto::ArgType); anything else does not compile.
+template <class U>
+inline constexpr bool kWideChar = std::is_same_v<U, wchar_t> || std::is_same_v<U, char8_t> ||
+                                  std::is_same_v<U, char16_t> || std::is_same_v<U, char32_t>;
+
+// How an argument of type T is stored (proto::ArgType), or ArgType{} (0, no type) if it cannot be.
 template <class T>
-consteval proto::ArgType arg_type() {
+consteval proto::ArgType stored_as() {
   using U = bare_t<T>;
   using proto::ArgType;
   if constexpr (std::is_same_v<U, bool>) {
     return ArgType::boolean;
   } else if constexpr (std::is_same_v<U, char>) {
     return ArgType::character;
-  } else if constexpr (std::is_same_v<U, wchar_t> || std::is_same_v<U, char8_t> || std::is_same_v<U, char16_t> ||
-                       std::is_same_v<U, char32_t>) {
-    static_assert(kUnloggable<U>, "AEROLOG_*: wide characters cannot be logged: log them as integers");
-    return ArgType::u32;
+  } else if constexpr (kWideChar<U>) {
+    return ArgType{};
   } else if constexpr (std::is_enum_v<U>) {
-    return arg_type<std::underlying_type_t<U>>();
+    return stored_as<std::underlying_type_t<U>>();
   } else if constexpr (std::is_integral_v<U> && std::is_signed_v<U>) {
     constexpr ArgType by_size[] = {ArgType::i8, ArgType::i16, ArgType::i32, ArgType::i64};
     return by_size[sizeof(U) == 1 ? 0 : sizeof(U) == 2 ? 1 : sizeof(U) == 4 ? 2 : 3];
@@ -94,21 +93,25 @@ consteval proto::ArgType arg_type() {
   } else if constexpr (kIsText<U>) {
     return ArgType::string;
   } else {
-    static_assert(kUnloggable<U>,
-                  "AEROLOG_*: this argument type cannot be logged. Integers, float, double, bool, char, enums, "
-                  "const char*, std::string_view, std::string and aerolog::Price can: log the fields of a struct, "
-                  "cast a pointer to std::uintptr_t, or format the value into a std::string first");
-    return ArgType::u8;
+    return ArgType{};
   }
 }
 
-template <class U>
-inline constexpr bool kLoggable = std::is_same_v<U, bool> || std::is_same_v<U, char> || std::is_enum_v<U> ||
-                                  std::is_same_v<U, float> || std::is_same_v<U, double> || std::is_same_v<U, Price> ||
-                                  kIsText<U> ||
-                                  (std::is_integral_v<U> && !std::is_same_v<U, wchar_t> &&
-                                   !std::is_same_v<U, char8_t> && !std::is_same_v<U, char16_t> &&
-                                   !std::is_same_v<U, char32_t>);
+template <class T>
+inline constexpr bool kLoggable = stored_as<T>() != proto::ArgType{};
+
+// How an argument of type T is stored; anything else does not compile, with a message that says
+// what to do instead.
+template <class T>
+consteval proto::ArgType arg_type() {
+  using U = bare_t<T>;
+  static_assert(!kWideChar<U>, "AEROLOG_*: wide characters cannot be logged: log them as integers");
+  static_assert(kLoggable<U> || kWideChar<U>,
+                "AEROLOG_*: this argument type cannot be logged. Integers, float, double, bool, char, enums, "
+                "const char*, std::string_view, std::string and aerolog::Price can: log the fields of a struct, "
+                "cast a pointer to std::uintptr_t, or format the value into a std::string first");
+  return stored_as<U>();
+}
 
 // What {fmt} checks the format string against: what the reader will format. A type that cannot
 // be logged stands as an int here, so that arg_type's static_assert is the one error reported.
