@@ -10,7 +10,8 @@
 #      from the seed corpus in test/fuzz/corpus (longer: AEROLOG_FUZZ_SECONDS=600).
 # Options run one part: --quick (1 only), --xfs (1 and 2), --sanitize (ASan+UBSan), --tsan, --fuzz.
 # AEROLOG_SOAK_CYCLES (default 100) sets the kill -9 soak's cycles; AEROLOG_POWERCUT_CUTS
-# (default 8) and AEROLOG_POWERCUT_IMAGES (default 24) the power-cut suite's size (240 images).
+# (default 8) and AEROLOG_POWERCUT_IMAGES (default 24) the power-cut suite's size (240 images);
+# AEROLOG_LOGGER_CRASH_ROUNDS (default 500) the rounds each thread logs before it dies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "scripts/deps.sh"
@@ -63,8 +64,9 @@ fuzz() {
   summary+=("fuzzers: no crash in ${secs}s each")
 }
 
-# The sanitizer builds run the power-cut suite small: the normal build cuts 240 images.
-small_powercut=(AEROLOG_POWERCUT_CUTS=2 AEROLOG_POWERCUT_IMAGES=4)
+# The sanitizer builds run the power-cut suite and the logging crash test small (the normal build
+# cuts 240 images and logs 500 rounds a thread): their long runs are the normal build's.
+small=(AEROLOG_POWERCUT_CUTS=1 AEROLOG_POWERCUT_IMAGES=4 AEROLOG_LOGGER_CRASH_ROUNDS=100)
 
 # The kill, reboot and power-cut tests again with every WAL on a loop-mounted XFS image (trading
 # boxes often run XFS; the rest of the suite runs on /tmp, ext4 here).
@@ -106,8 +108,8 @@ normal() { build default; suite build; }
 # Nor the Python package's tests (python: ...): the code they check is Python, the C++ tools they
 # drive run sanitized in the rest of the suite.
 not_sanitized=(-LE install -E "^python: ")
-asan() { build asan; suite build-asan "${not_sanitized[@]}" -- "${small_powercut[@]}"; }
-tsan() { build tsan; suite build-tsan "${not_sanitized[@]}" -- TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "${small_powercut[@]}"; }
+asan() { build asan; suite build-asan "${not_sanitized[@]}" -- "${small[@]}"; }
+tsan() { build tsan; suite build-tsan "${not_sanitized[@]}" -- TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "${small[@]}"; }
 
 mode=${1:-}
 case "$mode" in
@@ -117,7 +119,7 @@ case "$mode" in
   --sanitize) asan ;;
   --tsan) tsan ;;
   --fuzz) fuzz ;;
-  -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+  -h|--help) sed -n 2,14p "$0"; exit 0 ;;
   *) echo "test.sh: unknown option '$mode' (try --help)" >&2; exit 2 ;;
 esac
 printf '%s\n' "${summary[@]}"

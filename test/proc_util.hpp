@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -16,6 +17,13 @@
 #include <unistd.h>
 
 namespace testutil {
+
+// A test's size from the environment (the soak and sanitizer runs of scripts/test.sh set them):
+// the variable's value, or `dflt` when it is unset or empty.
+inline unsigned env_uint(const char* name, unsigned dflt) {
+  const char* v = std::getenv(name);
+  return v && *v ? static_cast<unsigned>(std::strtoul(v, nullptr, 10)) : dflt;
+}
 
 // Runs fn in a child process; the child never returns into Catch2.
 template <class Fn>

@@ -133,10 +133,7 @@ class Rig {
   std::thread monitor_;
 };
 
-int soak_cycles() {
-  const char* e = std::getenv("AEROLOG_SOAK_CYCLES");
-  return e ? std::atoi(e) : 100;
-}
+int soak_cycles() { return static_cast<int>(env_uint("AEROLOG_SOAK_CYCLES", 100)); }
 
 }  // namespace
 

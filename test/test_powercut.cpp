@@ -32,11 +32,6 @@ namespace {
 
 const std::string kSegment = "2162688";  // the smallest segment the default max block allows: many rolls
 
-unsigned env_uint(const char* name, unsigned dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? static_cast<unsigned>(std::strtoul(v, nullptr, 10)) : dflt;
-}
-
 struct Plan {
   std::string durability;
   unsigned streams;

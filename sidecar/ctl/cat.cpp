@@ -23,7 +23,6 @@ namespace aerolog::ctl {
 namespace fs = std::filesystem;
 
 namespace {
-volatile std::sig_atomic_t g_stop = 0;
 
 // One stream being read, and its next record (kept until it is printed).
 struct Source {
@@ -130,7 +129,7 @@ int cmd_cat(const CatOptions& o) {
                  o.target.c_str(), sources.size());
     return 2;
   }
-  if (o.follow) std::signal(SIGINT, [](int) { g_stop = 1; });
+  if (o.follow) catch_interrupt();
   for (Source& s : sources) {
     try {
       s.reader.emplace(Reader::open(s.dir));
@@ -195,7 +194,7 @@ int cmd_cat(const CatOptions& o) {
     holding = false;
     std::fflush(stdout);
     const bool past_end = next && next->head->seq > o.to_seq;
-    if (!o.follow || g_stop || past_end) return past_end ? 0 : finish(sources);
+    if (!o.follow || interrupted() || past_end) return past_end ? 0 : finish(sources);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

@@ -62,4 +62,9 @@ int cmd_level(const LevelOptions& o);
 std::string shown_state(std::uint32_t ring_state);
 std::string shown_durability(std::uint32_t durability);
 
+// Ctrl-C for the commands that run until it (status --watch, cat -f, tail): after
+// catch_interrupt(), SIGINT sets interrupted() instead of ending the process.
+void catch_interrupt();
+bool interrupted();
+
 }  // namespace aerolog::ctl

@@ -4,8 +4,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <map>
+
+namespace aerolog::ctl {
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+}
+void catch_interrupt() {
+  std::signal(SIGINT, [](int) { g_interrupted = 1; });
+}
+bool interrupted() { return g_interrupted != 0; }
+}  // namespace aerolog::ctl
 
 int main(int argc, char** argv) {
   using namespace aerolog::ctl;

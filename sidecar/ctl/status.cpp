@@ -354,12 +354,10 @@ void print_prometheus(const json& j) {
                 r["state"] == "ok" ? 1 : 0);
 }
 
-volatile std::sig_atomic_t g_stop = 0;
-
 }  // namespace
 
 int cmd_status(const StatusOptions& o) {
-  if (o.watch) std::signal(SIGINT, [](int) { g_stop = 1; });
+  if (o.watch) catch_interrupt();
   for (;;) {
     json j;
     try {
@@ -376,9 +374,9 @@ int cmd_status(const StatusOptions& o) {
     else
       print_text(j);
     std::fflush(stdout);
-    if (!o.watch || g_stop) return j["healthy"].get<bool>() ? 0 : 1;
-    for (int i = 0; i < 10 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (g_stop) return 0;
+    if (!o.watch || interrupted()) return j["healthy"].get<bool>() ? 0 : 1;
+    for (int i = 0; i < 10 && !interrupted(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (interrupted()) return 0;
   }
 }
 
