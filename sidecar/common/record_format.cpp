@@ -138,7 +138,7 @@ Fields decode(const Record& r) {
       if ((ok = as(r, d))) {
         f.type = "Dropped";
         f.qty = std::to_string(d.count);
-        f.text = "records dropped (ring full) since " + format_time(d.first_ns);
+        f.text = dropped_text(d);
       }
       break;
     }
@@ -238,6 +238,8 @@ void RecordFormatter::log_event(const Record& r, const LogEvent& e) {
 std::string undecodable_text(const std::string& why, std::span<const std::byte> payload) {
   return "undecodable (" + why + "): " + hex(payload);
 }
+
+std::string dropped_text(const Dropped& d) { return "records dropped (ring full) since " + format_time(d.first_ns); }
 
 std::string malformed_text(std::span<const std::byte> payload) {
   return "malformed: " + std::to_string(payload.size()) + " bytes: " + hex(payload);

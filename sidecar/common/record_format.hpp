@@ -3,6 +3,7 @@
 // the same text and CSV byte for byte.
 #pragma once
 #include <aerolog/log_decoder.hpp>
+#include <aerolog/proto/records.hpp>
 #include <aerolog/reader.hpp>
 
 #include <cstddef>
@@ -45,5 +46,7 @@ std::string arg_text(const LogArg& a);
 // of the payload>"), a standard record too short for its type ("malformed: <n> bytes: <hex>").
 std::string undecodable_text(const std::string& why, std::span<const std::byte> payload);
 std::string malformed_text(std::span<const std::byte> payload);
+// A Dropped record's text: "records dropped (ring full) since <first drop's time>".
+std::string dropped_text(const proto::Dropped& d);
 
 }  // namespace aerolog::common

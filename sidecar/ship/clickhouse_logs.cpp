@@ -140,9 +140,7 @@ void LogRows::append(std::string& body, std::uint32_t id, const Record& r) {
     case kTypeDropped: {
       Dropped d;
       put_row(body, s.key, r, kTypeDropped, kNoticeLevel, nullptr, 0, no_args,
-              load(r, d)
-                  ? std::to_string(d.count) + " records dropped (ring full) since " + common::format_time(d.first_ns)
-                  : common::malformed_text(r.payload));
+              load(r, d) ? std::to_string(d.count) + " " + common::dropped_text(d) : common::malformed_text(r.payload));
       return;
     }
     default:
