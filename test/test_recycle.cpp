@@ -17,6 +17,8 @@
 #include <iterator>
 #include <thread>
 
+#include <sys/stat.h>
+
 using namespace testutil;
 namespace p = aerolog::proto;
 
@@ -27,7 +29,12 @@ const std::vector<std::string> kRecycling = {"--segment-size", "2162688",       
                                              "6488064",        "--ship-state-dir", ""};
 constexpr std::uint64_t kCap = 1 << 20;
 
+// The ring's durable seq; 0 while the ring is not there yet, or is being made (a producer creates
+// the file, then sizes it: an empty file cannot be mapped).
 std::uint64_t durable(const std::string& ring) {
+  struct stat st;
+  if (::stat(ring.c_str(), &st) != 0 || static_cast<std::size_t>(st.st_size) < aerolog::proto::kRingHeaderSize)
+    return 0;
   RingConsumer c(ring);
   return c.header().durable.durable_seq.load();
 }
