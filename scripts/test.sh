@@ -23,7 +23,7 @@ build() {  # build <preset> [target...] (CMakePresets.json; the directory is bui
   local preset=$1 dir=build
   shift
   [ "$preset" = default ] || dir=build-$preset
-  echo "== configure + build $dir (preset $preset, warnings are errors)"
+  echo "== configure + build $dir (preset $preset, warnings are errors) [${SECONDS}s]"
   cmake --preset "$preset" > "$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
   if ! cmake --build --preset "$preset" -j "$jobs" ${1:+--target "$@"} > "$dir.build.log" 2>&1; then
     grep -E "error|Error" "$dir.build.log" | head -30
@@ -35,7 +35,7 @@ suite() {  # suite <dir> [ctest args...] [-- env...]
   local dir=$1 args=(); shift
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
   [ $# -gt 0 ] && shift
-  echo "== test $dir"
+  echo "== test $dir [${SECONDS}s]"
   (cd "$dir" && env "$@" ctest --output-on-failure -j "$jobs" --timeout 600 "${args[@]}")
   local n
   n=$(cd "$dir" && ctest -N "${args[@]}" | sed -n 's/^Total Tests: //p')
@@ -48,7 +48,7 @@ fuzz() {
   build fuzz fuzz_ring fuzz_block fuzz_config  # only the fuzzers: the programs are built three times already
   work=$(mktemp -d)
   for t in ring block config; do
-    echo "== fuzz_$t for ${secs}s"
+    echo "== fuzz_$t for ${secs}s [${SECONDS}s]"
     mkdir -p "$work/$t"
     cp test/fuzz/corpus/$t/* "$work/$t/"
     (cd "$work" && "$OLDPWD/build-fuzz/test/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
@@ -72,7 +72,7 @@ small=(AEROLOG_POWERCUT_CUTS=1 AEROLOG_POWERCUT_IMAGES=4 AEROLOG_LOGGER_CRASH_RO
 # boxes often run XFS; the rest of the suite runs on /tmp, ext4 here).
 xfs() {
   local img=/tmp/aerolog-xfs.img mnt=/tmp/aerolog-xfs out
-  echo "== test build on XFS ($mnt)"
+  echo "== test build on XFS ($mnt) [${SECONDS}s]"
   if [ "$(id -u)" -ne 0 ]; then echo "   SKIPPED: loop-mounting an XFS image needs root"; return; fi
   mountpoint -q "$mnt" && umount "$mnt"
   rm -f "$img" && truncate -s 4G "$img" && mkfs.xfs -q -f "$img" && mkdir -p "$mnt"
@@ -123,4 +123,4 @@ case "$mode" in
   *) echo "test.sh: unknown option '$mode' (try --help)" >&2; exit 2 ;;
 esac
 printf '%s\n' "${summary[@]}"
-echo "aerolog: $passed passed, 0 failed"  # (a failure exits non-zero before this line)
+echo "aerolog: $passed passed, 0 failed, in ${SECONDS}s"  # (a failure exits non-zero before this line)
