@@ -519,6 +519,16 @@ TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and 
   Run bad = sh(ship + " --config " + state.path + "/bad.toml");
   CHECK(bad.rc == 2);
   CHECK(lines(bad.out) == 1);
+  const std::string ch = ship + " --clickhouse-url http://127.0.0.1:1";
+  Run quote = sh(ch + " --clickhouse-table 'x`; DROP TABLE y'");
+  CHECK(quote.rc == 2);
+  CHECK_THAT(quote.out, Catch::Contains("not a ClickHouse name"));
+  Run clash = sh(ch + " --clickhouse-table t --clickhouse-logs t_trades");
+  CHECK(clash.rc == 2);
+  CHECK_THAT(clash.out, Catch::Contains("both name 't_trades'"));
+  Run clash_data = sh(ch + " --clickhouse-table t_data --clickhouse-logs t");
+  CHECK(clash_data.rc == 2);
+  CHECK_THAT(clash_data.out, Catch::Contains("both name 't_data'"));
   Run down = sh(ship + " --once --clickhouse-url http://127.0.0.1:" + std::to_string(aerolog::test::free_port()));
   CHECK(down.rc == 1);
   CHECK_THAT(down.out, Catch::Contains("clickhouse"));
@@ -528,7 +538,7 @@ TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and 
 }
 
 TEST_CASE(
-    "ship: log events, Text records and Dropped markers become rows of aerolog_records_logs, rendered as cat renders "
+    "ship: log events, Text records and Dropped markers become rows of aerolog_logs, rendered as cat renders "
     "them",
     "[ship]") {
   Setup s;
@@ -634,7 +644,7 @@ TEST_CASE(
   // Every row, every column but the time (below).
   const auto rows = ch_rows(s.ch,
                             "SELECT stream, seq, ts_ns, type, level, file, line, function, format, args, message, site "
-                            "FROM aerolog_records_logs ORDER BY stream, seq");
+                            "FROM aerolog_logs ORDER BY stream, seq");
   REQUIRE(rows.size() == want.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
@@ -665,12 +675,12 @@ TEST_CASE(
       CHECK(r["format"] == w.call->format);
     }
   }
-  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_logs_data") == want.size());  // nothing re-sent
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_logs_data") == want.size());  // nothing re-sent
 
   // The issue's query: warnings and worse, with their time (UTC, to the second) and message.
   std::vector<std::pair<std::string, std::string>> warn_rows, warn_want;
   for (const auto& r : ch_rows(s.ch,
-                               "SELECT ts, message FROM aerolog_records_logs WHERE level >= 'warn' "
+                               "SELECT ts, message FROM aerolog_logs WHERE level >= 'warn' "
                                "ORDER BY stream, seq"))
     warn_rows.emplace_back(r["ts"].get<std::string>(), r["message"].get<std::string>());
   for (const Row& w : want)
@@ -684,7 +694,7 @@ TEST_CASE(
   const Row& w = want.at(6 + 3);
   REQUIRE(c.level == aerolog::Level::warn);
   const auto one =
-      ch_rows(s.ch, "SELECT * FROM aerolog_records_logs WHERE stream = 'app.w' AND seq = " + std::to_string(w.seq));
+      ch_rows(s.ch, "SELECT * FROM aerolog_logs WHERE stream = 'app.w' AND seq = " + std::to_string(w.seq));
   REQUIRE(one.size() == 1);
   const auto& r = one[0];
   INFO(r.dump());
@@ -710,7 +720,7 @@ TEST_CASE(
   std::string from_ch;
   for (const auto& row : ch_rows(s.ch,
                                  "SELECT ts, ts_ns, level, stream, file, line, message FROM "
-                                 "aerolog_records_logs WHERE stream = 'app.w' ORDER BY seq")) {
+                                 "aerolog_logs WHERE stream = 'app.w' ORDER BY seq")) {
     std::string ts = row["ts"].get<std::string>();
     ts[10] = 'T';
     std::string level = row["level"].get<std::string>();
@@ -726,7 +736,7 @@ TEST_CASE(
 
   // Shipping again adds nothing.
   REQUIRE(ship_once(s, {"--clickhouse-url", s.ch.url()}) == 0);
-  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_logs_data") == want.size());
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_logs_data") == want.size());
 }
 
 TEST_CASE("ship: kill -9 of the shipper and of clickhouse-server while log rows are in flight, each event is one row",
@@ -743,7 +753,8 @@ TEST_CASE("ship: kill -9 of the shipper and of clickhouse-server while log rows 
   // Small batches: many INSERT pairs (records, then log rows) in flight at each kill.
   const std::vector<std::string> args =
       ship_args(s, {"--clickhouse-url", s.ch.url(), "--clickhouse-batch-rows", "500", "--clickhouse-linger-ms", "5",
-                    "--max-backoff-ms", "200", "--checkpoint-interval-ms", "20"});
+                    "--max-backoff-ms", "200", "--checkpoint-interval-ms", "20", "--clickhouse-logs",
+                    "lg_lines"});  // a log view not named by default
   aerolog::test::detail::Child ship;
   std::mt19937 rng(Catch::rngSeed());
   const int cycles = 8;
@@ -780,15 +791,15 @@ TEST_CASE("ship: kill -9 of the shipper and of clickhouse-server while log rows 
   REQUIRE(done);
 
   const std::uint64_t n = want.size();
-  const std::uint64_t raw = ch_number(s.ch, "SELECT count() FROM aerolog_records_logs_data");
+  const std::uint64_t raw = ch_number(s.ch, "SELECT count() FROM lg_lines_data");
   INFO("log rows before collapsing: " << raw);  // more than n when a kill caught a batch in flight
   CHECK(raw >= n);
-  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_logs") == n);
-  CHECK(ch_number(s.ch, "SELECT uniqExact(seq) FROM aerolog_records_logs") == n);
+  CHECK(ch_number(s.ch, "SELECT count() FROM lg_lines") == n);
+  CHECK(ch_number(s.ch, "SELECT uniqExact(seq) FROM lg_lines") == n);
   CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records FINAL") == last);
   // Every event in order, rendered; the warnings are each round's closing line.
   std::vector<std::string> got, warn_got, warn_want;
-  for (const auto& r : ch_rows(s.ch, "SELECT level, message FROM aerolog_records_logs ORDER BY seq")) {
+  for (const auto& r : ch_rows(s.ch, "SELECT level, message FROM lg_lines ORDER BY seq")) {
     got.push_back(r["message"].get<std::string>());
     if (r["level"] == "warn") warn_got.push_back(r["message"].get<std::string>());
   }

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cctype>
 #include <cstdlib>
@@ -92,7 +93,7 @@ std::vector<View> views() {
 
 }  // namespace
 
-std::vector<std::string> clickhouse_schema(const std::string& db, const std::string& table) {
+std::vector<std::string> clickhouse_schema(const std::string& db, const std::string& table, const std::string& logs) {
   const std::string t = "`" + db + "`.`" + table + "`";
   std::vector<std::string> out{"CREATE TABLE IF NOT EXISTS " + t +
                                " (host String, stream String, seq UInt64, ts_ns UInt64, type UInt16, payload String)"
@@ -111,8 +112,17 @@ std::vector<std::string> clickhouse_schema(const std::string& db, const std::str
                 "substring(payload, " +
                 std::to_string(sizeof(TextHeader) + 1) + ") AS text FROM " + t +
                 " FINAL WHERE type = " + std::to_string(kTypeText));
-  for (std::string& sql : clickhouse_log_schema(db, table)) out.push_back(std::move(sql));
+  for (std::string& sql : clickhouse_log_schema(db, logs)) out.push_back(std::move(sql));
   return out;
+}
+
+std::optional<std::string> clickhouse_name_clash(const std::string& table, const std::string& logs) {
+  std::vector<std::string> names{table, table + "_text", logs, clickhouse_log_table(logs)};
+  for (const View& v : views()) names.push_back(table + "_" + v.suffix);
+  std::sort(names.begin(), names.end());
+  const auto twice = std::adjacent_find(names.begin(), names.end());
+  if (twice == names.end()) return std::nullopt;
+  return *twice;
 }
 
 ClickHouseSink::ClickHouseSink(const Options& o) : o_(o), logs_(o.wal_dir, o.host) {
@@ -173,7 +183,8 @@ std::string ClickHouseSink::query(const std::string& sql, const std::string& bod
 }
 
 void ClickHouseSink::connect() {
-  for (const std::string& sql : clickhouse_schema(o_.clickhouse_database, o_.clickhouse_table)) query(sql);
+  for (const std::string& sql : clickhouse_schema(o_.clickhouse_database, o_.clickhouse_table, o_.clickhouse_logs))
+    query(sql);
 }
 
 void ClickHouseSink::add_stream(std::uint32_t id, const std::string& stream) {
@@ -205,7 +216,7 @@ void ClickHouseSink::send(Batch&& b) {
   // The same (host, stream, seq) keys: after a failure between the two INSERTs the batch is sent
   // again whole, and both tables collapse the repeated rows.
   if (!b.log_rows.empty())
-    query("INSERT INTO `" + clickhouse_log_table(o_.clickhouse_table) + "` FORMAT RowBinary", b.log_rows);
+    query("INSERT INTO `" + clickhouse_log_table(o_.clickhouse_logs) + "` FORMAT RowBinary", b.log_rows);
   b.body = {};
   b.log_rows = {};
   acked_.push_back(std::move(b));

@@ -9,6 +9,7 @@
 #include "sink.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,8 +48,11 @@ class ClickHouseSink final : public Sink {
   std::vector<Batch> acked_;
 };
 
-// The CREATE TABLE and CREATE VIEW statements (IF NOT EXISTS) for `db`.`table`, its typed views
-// and its log table.
-std::vector<std::string> clickhouse_schema(const std::string& db, const std::string& table);
+// The CREATE TABLE and CREATE VIEW statements (IF NOT EXISTS) for `db`.`table`, its typed views,
+// and the log view `logs` with its table.
+std::vector<std::string> clickhouse_schema(const std::string& db, const std::string& table, const std::string& logs);
+
+// A name clickhouse_schema would give two of its tables and views, if any.
+std::optional<std::string> clickhouse_name_clash(const std::string& table, const std::string& logs);
 
 }  // namespace aerolog::ship

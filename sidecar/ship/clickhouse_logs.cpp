@@ -52,10 +52,10 @@ void put_row(std::string& b, const std::string& key, const Record& r, std::uint1
 
 }  // namespace
 
-std::string clickhouse_log_table(const std::string& table) { return table + "_logs_data"; }
+std::string clickhouse_log_table(const std::string& logs) { return logs + "_data"; }
 
-std::vector<std::string> clickhouse_log_schema(const std::string& db, const std::string& table) {
-  const std::string data = "`" + db + "`.`" + clickhouse_log_table(table) + "`";
+std::vector<std::string> clickhouse_log_schema(const std::string& db, const std::string& logs) {
+  const std::string data = "`" + db + "`.`" + clickhouse_log_table(logs) + "`";
   return {
       "CREATE TABLE IF NOT EXISTS " + data +
           " (host String, stream String, seq UInt64, ts_ns UInt64, type Enum8('Text' = " + std::to_string(kTypeText) +
@@ -65,8 +65,8 @@ std::vector<std::string> clickhouse_log_schema(const std::string& db, const std:
           " ENGINE = ReplacingMergeTree()"
           " PARTITION BY toYYYYMM(toDate(toDateTime(intDiv(ts_ns, 1000000000))))"
           " ORDER BY (host, stream, seq)",
-      "CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table +
-          "_logs` AS SELECT toDateTime(intDiv(ts_ns, 1000000000), 'UTC') AS ts, host, stream, seq, level, file, line,"
+      "CREATE VIEW IF NOT EXISTS `" + db + "`.`" + logs +
+          "` AS SELECT toDateTime(intDiv(ts_ns, 1000000000), 'UTC') AS ts, host, stream, seq, level, file, line,"
           " function, format, message, args, type, site, ts_ns FROM " +
           data + " FINAL",
   };

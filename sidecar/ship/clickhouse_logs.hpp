@@ -1,10 +1,10 @@
-// Sink `clickhouse`, the log table: each stream's log lines as rows of <table>_logs_data, read
-// through the view <table>_logs (FINAL). A LogEvent is decoded with the sites of the stream
-// (its LogSite records as the batches pass them, and the site catalog for those before the
-// checkpoint or skipped) and rendered as `aerologctl cat` renders it; Text records and Dropped
-// markers are rows too; other records are not. The rows go with the batch of their records and
-// are keyed by (host, stream, seq) like the record table, so a batch re-sent after a failure
-// collapses in both. Layout: FORMAT.md 10.2.
+// Sink `clickhouse`, the log table: each stream's log lines as rows of <logs>_data, read through
+// the view <logs> (FINAL; --clickhouse-logs, default aerolog_logs). A LogEvent is decoded with
+// the sites of the stream (its LogSite records as the batches pass them, and the site catalog
+// for those before the checkpoint or skipped) and rendered as `aerologctl cat` renders it; Text
+// records and Dropped markers are rows too; other records are not. The rows go with the batch
+// of their records and are keyed by (host, stream, seq) like the record table, so a batch
+// re-sent after a failure collapses in both. Layout: FORMAT.md 10.2.
 #pragma once
 #include <aerolog/log_decoder.hpp>
 #include <aerolog/reader.hpp>
@@ -37,9 +37,9 @@ class LogRows {
   std::string message_;
 };
 
-// The table the rows go into, and the CREATE TABLE and CREATE VIEW statements (IF NOT EXISTS)
-// of the log table of `table`.
-std::string clickhouse_log_table(const std::string& table);
-std::vector<std::string> clickhouse_log_schema(const std::string& db, const std::string& table);
+// The table the rows of the log view `logs` go into, and the CREATE TABLE and CREATE VIEW
+// statements (IF NOT EXISTS) of both.
+std::string clickhouse_log_table(const std::string& logs);
+std::vector<std::string> clickhouse_log_schema(const std::string& db, const std::string& logs);
 
 }  // namespace aerolog::ship

@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "aerolog-ship: no sink configured: give --clickhouse-url and/or --nats-url (try --help)\n");
     return 2;
   }
+  if (auto clash = aerolog::ship::clickhouse_name_clash(o.clickhouse_table, o.clickhouse_logs)) {
+    std::fprintf(stderr, "aerolog-ship: --clickhouse-table and --clickhouse-logs both name '%s' (try --help)\n",
+                 clash->c_str());
+    return 2;
+  }
   if (o.host.empty()) {
     char h[256] = {};
     ::gethostname(h, sizeof h - 1);

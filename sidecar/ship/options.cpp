@@ -2,7 +2,23 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 namespace aerolog::ship {
+
+namespace {
+
+// A ClickHouse name the shipper puts in backquotes in its SQL: letters, digits and '_'.
+const CLI::Validator kSqlName(
+    [](const std::string& s) {
+      const bool ok = !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+      });
+      return ok ? std::string() : "'" + s + "' is not a ClickHouse name of letters, digits and '_' (at most 128)";
+    },
+    "NAME");
+
+}  // namespace
 
 void add_options(CLI::App& app, Options& o) {
   app.set_config("--config", "",
@@ -15,9 +31,16 @@ void add_options(CLI::App& app, Options& o) {
 
   app.add_option("--clickhouse-url", o.clickhouse_url,
                  "ClickHouse HTTP interface, e.g. http://127.0.0.1:8123 (empty: off)");
-  app.add_option("--clickhouse-database", o.clickhouse_database, "database of the table")->capture_default_str();
+  app.add_option("--clickhouse-database", o.clickhouse_database, "database of the table")
+      ->check(kSqlName)
+      ->capture_default_str();
   app.add_option("--clickhouse-table", o.clickhouse_table,
-                 "table (created if missing), prefix of its views and log table (<table>_logs)")
+                 "table (created if missing), prefix of its views (<table>_trades, ...)")
+      ->check(kSqlName)
+      ->capture_default_str();
+  app.add_option("--clickhouse-logs", o.clickhouse_logs,
+                 "view of the log lines (created if missing), over the table <logs>_data")
+      ->check(kSqlName)
       ->capture_default_str();
   app.add_option("--clickhouse-user", o.clickhouse_user,
                  "user (password, if any, from the environment variable AEROLOG_CLICKHOUSE_PASSWORD)");

@@ -19,6 +19,7 @@ struct Options {
   std::string clickhouse_url;  // http://127.0.0.1:8123 (empty: sink off)
   std::string clickhouse_database = "default";
   std::string clickhouse_table = "aerolog_records";
+  std::string clickhouse_logs = "aerolog_logs";   // the log view (its rows: <logs>_data)
   std::string clickhouse_user;                    // empty: the server's default user
   std::uint32_t clickhouse_batch_rows = 200'000;  // rows per INSERT (ClickHouse: atomic below 1,048,576)
   std::uint64_t clickhouse_linger_ms = 200;       // send a partial batch once it is this old
