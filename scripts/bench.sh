@@ -111,17 +111,21 @@ py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 if [ -f "$data" ]; then
   # Reading: the AAPL sample replayed $copies times into one stream (10M records; 2M with
-  # --quick), then the C++ Reader and the Python package (numpy) over the same WAL, each --repeat
-  # passes, one after the other.
+  # --quick), then the C++ Reader and the Python package over the same WAL, each --repeat passes,
+  # one after the other: the package as the .deb installs it (frames found by libaerolog_frames.so),
+  # then without its native part (frames found by numpy).
   copies=109
   [ -n "$quick" ] && copies=22
-  echo "== reading: $copies AAPL samples into one WAL, then bench_read (C++) and bench_python.py (numpy)"
+  echo "== reading: $copies AAPL samples into one WAL, then bench_read (C++) and bench_python.py (native, numpy)"
   start_sidecar
   for _ in $(seq "$copies"); do "$bin/sidecar/aerolog-replay" "$data" --shm-dir "$shm" --stream read --no-progress > /dev/null; done
   "$bin/sidecar/aerologctl" --shm-dir "$shm" flush > /dev/null
   stop_sidecar
   "$bin/test/bench/bench_read" "$work/wal/read" --repeat "$repeat" | tee "$out/read-cpp.json"
-  "$py" test/bench/bench_python.py "$work/wal/read" --repeat "$repeat" | tee "$out/read-python.json"
+  AEROLOG_FRAMES_LIB="$bin/libaerolog/libaerolog_frames.so" "$py" test/bench/bench_python.py "$work/wal/read" \
+    --repeat "$repeat" | tee "$out/read-python.json"
+  AEROLOG_FRAMES_LIB= "$py" test/bench/bench_python.py "$work/wal/read" --repeat "$repeat" |
+    tee "$out/read-python-numpy.json"
   rm -rf "$work"
 fi
 

@@ -2,9 +2,11 @@
 // real sidecar: the AAPL sample's typed DataFrames equal `aerologctl cat --format csv` row for
 // row; log events render as `aerologctl cat --format json` renders them; seeks by seq and time;
 // a follow of a live WAL never passes the ring's durable seq; and README's "From Python" snippet
-// runs. The checks themselves are test/python/check_frames.py (Debian's python3: numpy, pandas).
+// runs. The checks themselves are test/python/check_frames.py (Debian's python3: numpy, pandas);
+// those that compare data run twice, the frames found by libaerolog_frames.so and by numpy.
 #include "log_corpus.hpp"
 #include "proc_util.hpp"
+#include "python_cmd.hpp"
 #include "shell.hpp"
 #include "sidecar_process.hpp"
 #include "wal_fixture.hpp"
@@ -20,8 +22,10 @@ using namespace testutil;
 
 namespace {
 
-const std::string kPython = "PYTHONPATH=" AEROLOG_SCRIPTS " /usr/bin/python3 ";
-const std::string kCheck = kPython + AEROLOG_TEST_PYTHON "/check_frames.py ";
+// check_frames.py, with the frames found by `engine` (python_cmd.hpp).
+std::string check(const std::string& engine = frame_engines().front()) {
+  return python(engine) + AEROLOG_TEST_PYTHON "/check_frames.py ";
+}
 const std::string kSample = AEROLOG_DATA "/AAPL_2012-06-21_34200000_37800000_message_50.csv";
 
 // The AAPL sample replayed into stream "aapl" and made durable.
@@ -42,20 +46,24 @@ TEST_CASE("python: the AAPL sample's DataFrames equal aerologctl cat's CSV row f
   replay_sample(w);
   const std::string csv = w.wal.path + "/aapl.csv";
   REQUIRE(sh(w.ctl() + "cat " + w.stream("aapl") + " --format csv > " + csv).rc == 0);
-  Run eq = sh(kCheck + "csv " + w.stream("aapl") + " " + csv);
-  INFO(eq.out);
-  CHECK(eq.rc == 0);
-  CHECK_THAT(eq.out, Catch::Contains("equal: 91997 rows (Trade 6268, Order 85729)"));
+  for (const std::string& engine : frame_engines()) {
+    Run eq = sh(check(engine) + "csv " + w.stream("aapl") + " " + csv);
+    INFO(eq.out);
+    CHECK(eq.rc == 0);
+    CHECK_THAT(eq.out, Catch::Contains("equal: 91997 rows (Trade 6268, Order 85729), frames by " + engine));
+    Run seek = sh(check(engine) + "seek " + w.stream("aapl"));
+    INFO(seek.out);
+    CHECK(seek.rc == 0);
+    CHECK_THAT(seek.out, Catch::Contains("seeks: ok over 91997 records"));
+    CHECK_THAT(seek.out, Catch::Contains("frames by " + engine));
+    CHECK_THAT(seek.out, Catch::Contains("a bogus entry is not followed"));  // seeks through the .idx
+    CHECK_THAT(seek.out, !Catch::Contains(" in 1 segments"));                // the late-seek check needs several
+  }
   // A damaged CSV row must be caught: the comparison can fail.
   REQUIRE(sh("sed -i '5000s/,AAPL,/,AAPM,/' " + csv).rc == 0);
-  Run bad = sh(kCheck + "csv " + w.stream("aapl") + " " + csv);
+  Run bad = sh(check() + "csv " + w.stream("aapl") + " " + csv);
   CHECK(bad.rc == 1);
   CHECK_THAT(bad.out, Catch::Contains("seq 4999:"));
-  Run seek = sh(kCheck + "seek " + w.stream("aapl"));
-  INFO(seek.out);
-  CHECK(seek.rc == 0);
-  CHECK_THAT(seek.out, Catch::Contains("seeks: ok over 91997 records"));
-  CHECK_THAT(seek.out, !Catch::Contains(" in 1 segments"));  // the late-seek check needs several
 }
 
 TEST_CASE("python: log events render as aerologctl renders them, and a follow stops at the durable seq",
@@ -68,15 +76,18 @@ TEST_CASE("python: log events render as aerologctl renders them, and a follow st
   REQUIRE(sh(w.ctl() + "flush").rc == 0);
   const std::string dir = w.stream("pylog.t1"), json = w.wal.path + "/pylog.jsonl";
   REQUIRE(sh(w.ctl() + "cat " + dir + " --format json > " + json).rc == 0);
-  Run logs = sh(kCheck + "logs " + dir + " " + json);
-  INFO(logs.out);
-  CHECK(logs.rc == 0);
-  CHECK_THAT(logs.out, Catch::Contains("equal: " + std::to_string(rounds * kCorpusCalls) + " log events"));
+  for (const std::string& engine : frame_engines()) {
+    Run logs = sh(check(engine) + "logs " + dir + " " + json);
+    INFO(logs.out);
+    CHECK(logs.rc == 0);
+    CHECK_THAT(logs.out, Catch::Contains("equal: " + std::to_string(rounds * kCorpusCalls) + " log events"));
+    CHECK_THAT(logs.out, Catch::Contains("frames by " + engine));
+  }
 
   // Follow: one replay is in the WAL, a second one arrives while the follower runs.
   replay_sample(w);
   Run follow;
-  std::thread follower([&] { follow = sh(kCheck + "follow " + w.stream("aapl") + " " + w.shm.path + " 183994"); });
+  std::thread follower([&] { follow = sh(check() + "follow " + w.stream("aapl") + " " + w.shm.path + " 183994"); });
   ::usleep(300'000);
   replay_sample(w);
   follower.join();
@@ -108,7 +119,7 @@ TEST_CASE("python: README's From Python snippet runs against a real WAL", "[pyth
   snippet = std::regex_replace(snippet, std::regex("/dev/shm\""), w.shm.path + "\"");
   const std::string file = w.wal.path + "/snippet.py";
   std::ofstream(file) << snippet;
-  const Run run = sh(kPython + file);
+  const Run run = sh(python() + file);
   INFO(snippet << "\n--- output:\n" << run.out);
   CHECK(run.rc == 0);
   CHECK_THAT(run.out, Catch::Contains("91997 {'Trade': 6268, 'Order': 85729}"));

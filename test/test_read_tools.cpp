@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "python_cmd.hpp"
 #include "shell.hpp"
 #include "wal_files.hpp"
 #include "wal_fixture.hpp"
@@ -110,18 +111,21 @@ Outcome observe(const std::string& root, const std::string& shm, const std::stri
   o.cat = sh(std::string(AEROLOGCTL_BIN) + " cat --format csv " + dir);
   o.py = sh(kPy + "cat " + dir);
   CHECK_THAT(o.py.out, !Catch::Contains("Traceback"));
-  // The numpy reader (scripts/aerolog) stops where the Reader stops, and says so as it does.
-  const Run np =
-      sh("PYTHONPATH=" AEROLOG_SCRIPTS " /usr/bin/python3 " AEROLOG_TEST_PYTHON "/check_frames.py summary " + dir);
-  const auto j = nlohmann::json::parse(np.out, nullptr, false);
-  INFO("numpy reader: " << np.out);
-  REQUIRE(!j.is_discarded());
-  if (!o.open_error.empty()) {
-    CHECK(j.contains("error"));
-  } else {
-    CHECK(j.value("records", ~0ull) == o.read);
-    CHECK(j.value("last_seq", ~0ull) == o.last_seq);
-    CHECK(j.value("damage", std::string("?")).empty() == o.damage.empty());
+  // The Python package (scripts/aerolog) stops where the Reader stops, and says so as it does,
+  // whichever engine finds its frames.
+  for (const std::string& engine : frame_engines()) {
+    const Run np = sh(python(engine) + AEROLOG_TEST_PYTHON "/check_frames.py summary " + dir);
+    const auto j = nlohmann::json::parse(np.out, nullptr, false);
+    INFO("Python package, " << engine << ": " << np.out);
+    REQUIRE(!j.is_discarded());
+    if (!o.open_error.empty()) {
+      CHECK(j.contains("error"));
+    } else {
+      CHECK(j.value("engine", std::string()) == engine);
+      CHECK(j.value("records", ~0ull) == o.read);
+      CHECK(j.value("last_seq", ~0ull) == o.last_seq);
+      CHECK(j.value("damage", std::string("?")).empty() == o.damage.empty());
+    }
   }
   // Recovery last: it zeroes torn tails. No ring: as after a reboot.
   SidecarProcess sc(shm, root);

@@ -25,6 +25,10 @@ const char* check_block_header(const std::byte* p, std::size_t avail, std::uint6
 
 const char* check_block_body(const std::byte* p, const BlockHeader& h) noexcept {
   if (crc32c(p + kBlockCrcOffset, h.length - kBlockCrcOffset) != h.crc) return "block CRC mismatch";
+  return check_block_frames(p, h);
+}
+
+const char* check_block_frames(const std::byte* p, const BlockHeader& h) noexcept {
   std::uint64_t off = kBlockHeaderSize, seq = h.first_seq;
   for (std::uint32_t i = 0; i < h.count; ++i, ++seq) {
     if (off + kFrameHeaderSize > h.length) return "frame runs past the block";

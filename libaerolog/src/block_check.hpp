@@ -16,6 +16,8 @@ const char* check_block_header(const std::byte* p, std::size_t avail, std::uint6
 
 // Checks CRC and frames of a block whose header passed check_block_header (out.length bytes at p).
 const char* check_block_body(const std::byte* p, const proto::BlockHeader& h) noexcept;
+// The frames' part of that check alone (the CRC not computed).
+const char* check_block_frames(const std::byte* p, const proto::BlockHeader& h) noexcept;
 
 // Both checks on the block at offset `off` of a segment of `size` bytes mapped at `segment`.
 const char* check_block(const std::byte* segment, std::size_t size, std::uint64_t off, std::uint64_t generation,

@@ -1,12 +1,17 @@
 """A stream directory's records as numpy arrays (layouts: proto/FORMAT.md).
 
 Segments are mapped read-only; every block passes the same checks as in aerolog::Reader and
-aerolog.wal (header, generation, seq continuity, CRC32C through ISA-L, frames), and its frames
-are found with array operations, not a loop per record. Records hold, for every frame in seq
-order, its segment and offset and its header fields; array(kind) gathers one record type into a
-structured array (a copy, in one pass), views(kind) gives zero-copy strided views on the mapped
-segments, one per run of equally long frames.
+aerolog.wal (header, generation, seq continuity, CRC32C, frames). Records hold, for every frame
+in seq order, its segment and offset and its header fields; array(kind) gathers one record type
+into a structured array (a copy, in one pass), views(kind) gives zero-copy strided views on the
+mapped segments, one per run of equally long frames.
+
+Two ways to find the frames, with the same results: NATIVE, libaerolog_frames.so (C++, the
+Reader's own block checks, called by ctypes with the GIL released), found beside this package
+(where the .deb installs it) or at $AEROLOG_FRAMES_LIB; without it, numpy array operations (a
+few times slower; AEROLOG_FRAMES_LIB= , empty, asks for them).
 """
+import ctypes
 import mmap
 import os
 
@@ -42,6 +47,28 @@ RECORDS = {
 }
 RECORDS = {t: (name, _record(fields, size), size) for t, (name, fields, size) in RECORDS.items()}
 TYPE_OF = {name: t for t, (name, _d, _s) in RECORDS.items()}
+
+
+def _load_native():
+    """libaerolog_frames.so (libaerolog/src/frame_table.cpp), or None: numpy finds the frames."""
+    path = os.environ.get("AEROLOG_FRAMES_LIB")
+    if path == "":
+        return None
+    try:
+        lib = ctypes.CDLL(path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "libaerolog_frames.so"))
+    except OSError as e:
+        if path:  # asked for by name: not finding it is an error, not a slow fallback
+            raise ImportError(f"AEROLOG_FRAMES_LIB={path}: {e}") from e
+        return None
+    p, i64, u64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64
+    lib.aerolog_frame_table.argtypes = [p, u64, u64, p, i64, u64, ctypes.c_int, p, p, p, p, i64]
+    lib.aerolog_frame_table.restype = i64
+    lib.aerolog_gather.argtypes = [p, p, i64, i64, p]
+    lib.aerolog_gather.restype = None
+    return lib
+
+
+NATIVE = _load_native()
 
 
 class Segment:
@@ -240,11 +267,27 @@ def _run_at_once(seg, offs, lens, counts, firsts):
     return pos, flen
 
 
+def _native_frames(seg, blocks, check_crc):
+    """run_frames by libaerolog_frames.so."""
+    offs = np.array([b[0] for b in blocks], dtype=np.int64)
+    first, total = blocks[0][1][4], blocks[-1][1][5] - blocks[0][1][4] + 1
+    pos, lens = np.empty(total, np.int64), np.empty(total, np.uint32)
+    types, stamps = np.empty(total, np.uint16), np.empty(total, np.uint64)
+    good = NATIVE.aerolog_frame_table(seg.address, seg.size, seg.generation, offs.ctypes.data, len(blocks), first,
+                                      int(check_crc), pos.ctypes.data, lens.ctypes.data, types.ctypes.data,
+                                      stamps.ctypes.data, total)
+    n = blocks[good - 1][1][5] - first + 1 if good else 0
+    return good, pos[:n], {"length": lens[:n], "type": types[:n], "timestamp": stamps[:n],
+                           "seq": np.arange(first, first + n, dtype=np.uint64)}
+
+
 def run_frames(seg, blocks, check_crc=True):
     """(good, pos, heads) for consecutive blocks [(offset, header)] of one segment whose headers
     passed wal.check_block_header: how many of them are good (the first bad one ends the run),
-    and their frames' offsets and header fields. One pass for the whole run when it can, block
-    by block (block_frames) when not."""
+    and their frames' offsets and header fields. NATIVE when loaded; else one pass of numpy for
+    the whole run when it can, block by block (block_frames) when not."""
+    if NATIVE is not None:
+        return _native_frames(seg, blocks, check_crc)
     good = len(blocks)
     seg.prefetch(blocks[0][0], blocks[-1][0] + blocks[-1][1][2] - blocks[0][0])
     if check_crc:
@@ -321,7 +364,12 @@ class Records:
         ends = np.r_[starts[1:], idx.size] if idx.size else starts
 
         def gather(s, a, b):
-            out[a:b] = self.segments[s].at_every_8(raw)[self.offset[idx[a:b]] // 8]
+            if NATIVE is not None:
+                offs = np.ascontiguousarray(self.offset[idx[a:b]])
+                NATIVE.aerolog_gather(self.segments[s].address, offs.ctypes.data, b - a, raw.itemsize,
+                                      out[a:b].ctypes.data)
+            else:
+                out[a:b] = self.segments[s].at_every_8(raw)[self.offset[idx[a:b]] // 8]
 
         jobs = [(self._submit or (lambda f, *a: f(*a)))(gather, int(segs[a]), a, b) for a, b in zip(starts, ends)]
         for job in jobs:

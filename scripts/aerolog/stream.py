@@ -10,6 +10,19 @@ from . import frames, wal
 RING_DURABLE_SEQ = 384  # proto/FORMAT.md 2.2: the ring header's durable_seq
 
 
+def _first_ts(path):
+    """The first_ts of a segment's first block, None if it has no good one (or is gone)."""
+    try:
+        with open(path, "rb") as f:
+            base, generation = wal.check_segment_header(path, f)
+            size = os.fstat(f.fileno()).st_size
+            why, h = wal.check_block_header(lambda off, n: os.pread(f.fileno(), n, off), size, wal.PAGE, generation,
+                                            base)
+    except (OSError, wal.FormatError):
+        return None
+    return None if why else h[7]
+
+
 class _Cursor(wal.Tail):
     """wal.Tail's walk over segments and blocks, with each good block's frames found by
     aerolog.frames on the mapped segment instead of one struct.unpack per record."""
@@ -17,19 +30,49 @@ class _Cursor(wal.Tail):
     def __init__(self, stream):
         super().__init__(stream.dir, stream.check_crc)
         self.stream, self.seg = stream, None
+        self._start = None  # (segment path, offset, first seq) of the block a seek starts at
 
     def _open(self, path):
         if not super()._open(path):
             return False
         self.seg = self.stream._segment(path)
+        start, self._start = self._start, None
+        if start and start[0] == path:  # an index entry counts only if its block is there (FORMAT.md 4.3)
+            why, _h = wal.check_block_header(self._read_map, self.size, start[1], self.generation, start[2])
+            if why is None:
+                self.off, self.expect = start[1], start[2]
         return True
 
+    def _seek(self, path, reaches):
+        """Starts at segment `path`: at the last entry (first_seq, offset, first_ts) of its sparse
+        index for which reaches(entry) holds, at its first block without an index."""
+        self.expect = wal.segment_name_base(os.path.basename(path))
+        entries = [e for e in wal.load_index(path, self.expect) if reaches(e)]
+        if entries:
+            self._start = (path, entries[-1][1], entries[-1][0])
+
     def seek_seq(self, seq):
-        """Starts at the segment holding `seq` (by the segment names), not at the oldest."""
-        bases = [wal.segment_name_base(os.path.basename(p)) for p in wal.segments(self.dir)]
-        below = [b for b in bases if b <= seq]
+        """Starts at the segment holding `seq` (by the segment names), there at its index's last
+        entry at or before `seq`."""
+        below = [p for p in wal.segments(self.dir) if wal.segment_name_base(os.path.basename(p)) <= seq]
         if below:
-            self.expect = below[-1]
+            self._seek(below[-1], lambda e: e[0] <= seq)
+
+    def seek_time(self, ns):
+        """Starts at the last segment whose first block starts at or before `ns` (timestamps grow
+        with seqs; a binary search on those blocks' headers), there at its index's last entry at or
+        before `ns`; at the oldest segment if none does."""
+        paths = wal.segments(self.dir)
+        lo, hi, pick = 0, len(paths), None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            ts = _first_ts(paths[mid])
+            if ts is not None and ts <= ns:
+                pick, lo = mid, mid + 1
+            else:
+                hi = mid
+        if pick is not None:
+            self._seek(paths[pick], lambda e: e[2] <= ns)
 
     def blocks(self, limit, skip_seq, skip_ts, stop_seq, stop_ts):
         """The frames of the good blocks from here on, as a list of (segment index, offsets,
@@ -137,11 +180,15 @@ class Stream:
     def read(self, from_seq=0, to_seq=None, from_time=0, to_time=None):
         """The records with from_seq <= seq <= to_seq and from_time <= timestamp <= to_time (ns
         since the epoch), in seq order. A seq seek starts at the segment that holds it (by the
-        segment names); blocks before the seq or time are passed on their 64-byte headers, their
-        frames not read (the .idx sparse index is not used)."""
+        segment names), a time seek at the last segment that starts before it (a binary search on
+        the segments' first block headers); there both start at the segment's sparse index
+        (<base_seq>.idx, when it passes its checks) and pass the blocks before the seq or time on
+        their 64-byte headers, their frames not read."""
         cur = _Cursor(self)
         if from_seq:
             cur.seek_seq(from_seq)
+        elif from_time:
+            cur.seek_time(from_time)
         stop_seq = (1 << 64) - 1 if to_seq is None else to_seq
         stop_ts = (1 << 64) - 1 if to_time is None else to_time
         parts = cur.blocks(None, from_seq, from_time, stop_seq, stop_ts)

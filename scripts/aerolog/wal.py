@@ -9,6 +9,7 @@ import struct
 SEGMENT_MAGIC = 0x4745534C4F524541  # "AEROLSEG"
 BLOCK_MAGIC = 0x4B424C41            # "ALBK"
 RING_MAGIC = 0x474E524C4F524541     # "AEROLRNG"
+INDEX_MAGIC = 0x5844494C4F524541    # "AEROLIDX"
 PAGE = 4096
 PRICE_SCALE = 100_000_000
 TYPE_NAMES = {1: "Text", 2: "Trade", 3: "Order", 4: "Quote", 5: "MarketData", 6: "Risk", 7: "LogSite", 8: "Log",
@@ -136,6 +137,33 @@ def check_segment_header(path, f):
         raise FormatError(f"{path}: header says stream '{stream}' but the file lies in the directory of stream "
                           f"'{dir_name}': it belongs to another stream; move it to that stream's directory")
     return base, generation
+
+
+INDEX_HEADER = struct.Struct("<QQQII")  # magic base_seq last_seq count crc
+INDEX_ENTRY = struct.Struct("<QQQ")     # first_seq offset first_ts
+
+
+def load_index(segment_path, base):
+    """The entries (first_seq, offset, first_ts) of a segment's sparse index, <base_seq>.idx beside
+    it, if it passes every check of FORMAT.md 4.3; else [] (then the block headers are scanned)."""
+    try:
+        with open(segment_path[:-len(".alog")] + ".idx", "rb") as f:
+            data = f.read(1 << 26)
+    except OSError:
+        return []
+    if len(data) < INDEX_HEADER.size:
+        return []
+    magic, b, last, count, crc = INDEX_HEADER.unpack_from(data)
+    if len(data) != INDEX_HEADER.size + INDEX_ENTRY.size * count or magic != INDEX_MAGIC or b != base or count < 1:
+        return []
+    if crc32c(data[:28] + data[32:]) != crc:
+        return []
+    entries = [INDEX_ENTRY.unpack_from(data, INDEX_HEADER.size + INDEX_ENTRY.size * i) for i in range(count)]
+    if entries[0][:2] != (base, PAGE) or any(off % PAGE or seq > last for seq, off, _ts in entries):
+        return []
+    if any(b[0] <= a[0] or b[1] <= a[1] for a, b in zip(entries, entries[1:])):
+        return []
+    return entries
 
 
 def check_block_header(read, size, off, generation, expect):

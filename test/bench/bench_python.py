@@ -4,7 +4,9 @@ directory, the best of --repeat passes of each step, every pass from a fresh ope
   read      Stream.read(): every block checked (CRC32C included), every frame found
   arrays    read() and array(kind) for every standard type present (numpy structured arrays)
   frames    read() and dataframe(kind) for each (typed pandas DataFrames)
-Prints one JSON line: {"bench":"read_python","records":..,"threads":..,"read_s":..,"arrays_s":..,"frames_s":..}
+Prints one JSON line: {"bench":"read_python","engine":..,"records":..,"threads":..,"read_s":..,"arrays_s":..,
+"frames_s":..}; engine: what found the frames, "native" (libaerolog_frames.so, named by $AEROLOG_FRAMES_LIB) or
+"numpy" (AEROLOG_FRAMES_LIB= , empty).
   bench_python.py STREAM_DIR [--repeat N] [--threads N]     (threads: aerolog.open's; default the CPUs, at most 4)
 """
 import json
@@ -66,7 +68,8 @@ def main(argv):
     frames_s, _ = best(repeat, frames)
     with aerolog.open(d, threads=threads) as s:
         used = s.threads
-    print(json.dumps({"bench": "read_python", "records": n, "threads": used, "read_s": read_s, "arrays_s": arrays_s,
+    engine = "native" if aerolog.frames.NATIVE is not None else "numpy"
+    print(json.dumps({"bench": "read_python", "engine": engine, "records": n, "threads": used, "read_s": read_s, "arrays_s": arrays_s,
                       "frames_s": frames_s}))
     return 0
 

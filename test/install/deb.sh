@@ -33,6 +33,10 @@ ls "$root"/usr/lib/*/libaerolog.a "$root"/usr/lib/libaerolog.a > /dev/null 2>&1 
 pkg="$root/usr/lib/python3/dist-packages"
 [ -f "$pkg/aerolog/__init__.py" ] || fail "the aerolog Python package is not where Debian's python3 looks"
 PYTHONPATH="$pkg" /usr/bin/python3 -c "import aerolog.stream, aerolog.tables" || fail "the packaged aerolog package does not import"
+# Its native part beside it, found without being named (AEROLOG_FRAMES_LIB unset).
+[ -f "$pkg/aerolog/libaerolog_frames.so" ] || fail "libaerolog_frames.so is not beside the Python package"
+env -u AEROLOG_FRAMES_LIB PYTHONPATH="$pkg" /usr/bin/python3 -c "import sys, aerolog.frames as f; sys.exit(f.NATIVE is None)" ||
+  fail "the packaged aerolog package does not load its libaerolog_frames.so"
 "$root$bin" --help > /dev/null || fail "the packaged sidecar does not run"
 "$root/usr/bin/aerologctl" --help > /dev/null || fail "the packaged aerologctl does not run"
 echo "deb test: $(basename "$deb") unpacks with every file where the unit expects it"

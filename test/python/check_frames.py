@@ -7,7 +7,8 @@ with PYTHONPATH=scripts):
   check_frames.py logs STREAM_DIR CAT.jsonl  every log event's rendered message, level, file, line
                                              and format equal `aerologctl cat --format json`'s
   check_frames.py seek STREAM_DIR            read() with seq and time bounds returns exactly the
-                                             records inside them
+                                             records inside them; a seek goes through the sparse
+                                             index, and not through a bogus one
   check_frames.py summary STREAM_DIR         {"records", "last_seq", "damage"} or {"error"} as JSON,
                                              for comparison with aerolog::Reader on damaged WALs
   check_frames.py follow STREAM_DIR SHM N    follows until N records arrived (60 s at most): each
@@ -21,6 +22,11 @@ import sys
 import numpy as np
 
 import aerolog
+
+
+def engine():
+    """What found the frames: "native" (libaerolog_frames.so) or "numpy"."""
+    return "native" if aerolog.frames.NATIVE is not None else "numpy"
 
 
 def fail(msg):
@@ -63,7 +69,7 @@ def check_csv(stream_dir, csv_path):
             if rows.get(seq) != line:
                 fail(f"seq {seq}: DataFrame row {rows.get(seq)!r} but aerologctl {line!r}")
         kinds = s.read().kinds()
-    print(f"equal: {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in kinds.items())})")
+    print(f"equal: {len(rows)} rows ({', '.join(f'{k} {v}' for k, v in kinds.items())}), frames by {engine()}")
 
 
 def check_logs(stream_dir, jsonl_path):
@@ -82,7 +88,7 @@ def check_logs(stream_dir, jsonl_path):
         if not e["file"].endswith(row.file.rsplit("/", 1)[-1]):
             fail(f"seq {e['seq']}: file {row.file!r} but aerologctl {e['file']!r}")
     warn = df[df.level >= "warn"]
-    print(f"equal: {len(df)} log events, {len(warn)} at warn or above")
+    print(f"equal: {len(df)} log events, {len(warn)} at warn or above, frames by {engine()}")
 
 
 def check_seek(stream_dir):
@@ -116,7 +122,67 @@ def check_seek(stream_dir):
         if not np.array_equal(got, r.seq[r.type == 3]):
             fail("after a late seek, array('Order') gathered records from the wrong segments")
         segments = len(s.segments)
-    print(f"seeks: ok over {n} records in {segments} segments; {len(views)} zero-copy Order views")
+    print(f"seeks: ok over {n} records in {segments} segments; {len(views)} zero-copy Order views; frames by {engine()}")
+
+
+def check_index_seek(stream_dir):
+    """A seek starts at the sparse index's entry (fewer block headers read than without the
+    index, the same records), and an index entry that names the wrong block is not followed."""
+    import os
+    from aerolog import wal
+    segs = wal.segments(stream_dir)
+    if len(segs) < 2:
+        fail("the index check needs a sealed segment (and the one after it)")
+    seg, idx = segs[-2], segs[-2][:-len(".alog")] + ".idx"
+    base, target = wal.segment_name_base(os.path.basename(seg)), wal.segment_name_base(os.path.basename(segs[-1])) - 1
+    entries = wal.load_index(seg, base)
+    if len(entries) < 2:
+        fail(f"{idx}: no valid index of 2 entries or more ({len(entries)})")
+
+    def seek():  # (block headers read, seqs) of a seek to the sealed segment's last record
+        count, check = [0], wal.check_block_header
+
+        def counting(*args):
+            count[0] += 1
+            return check(*args)
+        wal.check_block_header = counting
+        try:
+            with aerolog.open(stream_dir) as s:
+                seqs = s.read(from_seq=target, to_seq=target).seq
+            return count[0], seqs
+        finally:
+            wal.check_block_header = check
+
+    with open(idx, "rb") as f:
+        good = f.read()
+    try:
+        by_index = seek()
+        os.rename(idx, idx + ".aside")
+        scanned = seek()
+        # A valid index (CRC and order right) whose last entry, where the seek starts, names a seq
+        # its block does not hold.
+        (s1, off1, ts1) = entries[-1]
+        at = wal.INDEX_HEADER.size + wal.INDEX_ENTRY.size * (len(entries) - 1)
+        bogus = good[:at] + wal.INDEX_ENTRY.pack(s1 + 1, off1, ts1) + good[at + wal.INDEX_ENTRY.size:]
+        bogus = bogus[:28] + wal.INDEX_HEADER.pack(0, 0, 0, 0, wal.crc32c(bogus[:28] + bogus[32:]))[28:] + bogus[32:]
+        with open(idx, "wb") as f:
+            f.write(bogus)
+        if len(wal.load_index(seg, base)) != len(entries):
+            fail("the bogus index does not pass the index checks: it tests nothing")
+        misled = seek()
+    finally:
+        with open(idx, "wb") as f:
+            f.write(good)
+        if os.path.exists(idx + ".aside"):
+            os.remove(idx + ".aside")
+    for name, (_n, seqs) in (("the index", by_index), ("no index", scanned), ("a bogus index", misled)):
+        if list(seqs) != [target]:
+            fail(f"a seek to seq {target} with {name} gave {list(seqs)[:5]}")
+    if not by_index[0] < scanned[0] <= misled[0]:  # the bogus entry's block was checked, then the segment scanned
+        fail(f"block headers read by a seek: {by_index[0]} with the index, {scanned[0]} without, {misled[0]} with "
+             f"a bogus one (want fewer with the index, at least as many as without with the bogus one)")
+    print(f"index seek: {by_index[0]} block headers read with the index, {scanned[0]} without; a bogus entry "
+          f"is not followed")
 
 
 def summary(stream_dir):
@@ -124,7 +190,7 @@ def summary(stream_dir):
         with aerolog.open(stream_dir) as s:
             r = s.read()
             print(json.dumps({"records": len(r), "last_seq": int(r.seq[-1]) if len(r) else 0,
-                              "damage": s.damage() or ""}))
+                              "damage": s.damage() or "", "engine": engine()}))
     except aerolog.FormatError as e:
         print(json.dumps({"error": str(e)}))
 
@@ -156,6 +222,7 @@ if __name__ == "__main__":
         check_logs(sys.argv[2], sys.argv[3])
     elif cmd == "seek" and len(sys.argv) == 3:
         check_seek(sys.argv[2])
+        check_index_seek(sys.argv[2])
     elif cmd == "summary" and len(sys.argv) == 3:
         summary(sys.argv[2])
     elif cmd == "follow" and len(sys.argv) == 5:
