@@ -137,7 +137,7 @@ int soak_cycles() { return static_cast<int>(env_uint("AEROLOG_SOAK_CYCLES", 100)
 
 }  // namespace
 
-TEST_CASE("crash at every named failpoint, then recover exactly", "[crash]") {
+TEST_CASE("crash at every named failpoint, then recover exactly", "[crash][failpoint]") {
   const char* point = GENERATE("after_submit", "after_write_complete", "after_hwm_store", "roll_after_seal",
                                "roll_started", "roll_named", "spare_made");
   INFO("failpoint " << point);

@@ -248,7 +248,7 @@ TEST_CASE("aerologctl cat LOGGER merges its thread streams by timestamp, and tai
 }
 
 TEST_CASE("log events stay decodable after retention deleted their LogSite records and the sidecar died mid-catalog",
-          "[crash][logger]") {
+          "[crash][logger][failpoint]") {
   TempDir shm("/dev/shm"), wal(wal_base());
   // The smallest segments and a limit of three: the first segment, with every LogSite record,
   // is deleted (or recycled) long before the end.
