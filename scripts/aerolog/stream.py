@@ -245,6 +245,11 @@ class Stream:
         from . import tables
         return tables.logs(self.read(**seek), self.dir, self.name)
 
+    def log_args(self, fmt, **seek):
+        """The log events of format string `fmt`, each argument a column (aerolog.tables.log_args)."""
+        from . import tables
+        return tables.log_args(self.read(**seek), self.dir, fmt)
+
     def close(self):
         """Stops the threads, closes the files and unmaps the segments: Records read from this
         Stream keep their arrays (seq, timestamp, ...), but array(), views() and payload() no

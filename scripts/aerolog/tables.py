@@ -111,4 +111,15 @@ def logs(records, stream_dir, stream):
     return df
 
 
-__all__ = ["dataframe", "logs"]
+def log_args(records, stream_dir, fmt):
+    """The log events whose format string is `fmt` with their arguments as columns: seq,
+    timestamp, then arg0, arg1, ... (dtypes as pandas infers them from the values: int64 for
+    integers, float64 for floats and prices, object for strings)."""
+    df = logs(records, stream_dir, "")
+    rows = df[df.format == fmt]
+    width = max((len(a) for a in rows.args), default=0)
+    args = pd.DataFrame(list(rows.args), columns=[f"arg{k}" for k in range(width)], index=rows.index)
+    return pd.concat([rows[["seq", "timestamp"]], args], axis=1).reset_index(drop=True)
+
+
+__all__ = ["dataframe", "logs", "log_args"]

@@ -88,7 +88,18 @@ def check_logs(stream_dir, jsonl_path):
         if not e["file"].endswith(row.file.rsplit("/", 1)[-1]):
             fail(f"seq {e['seq']}: file {row.file!r} but aerologctl {e['file']!r}")
     warn = df[df.level >= "warn"]
-    print(f"equal: {len(df)} log events, {len(warn)} at warn or above, frames by {engine()}")
+    # Each round's closing line, "round {} of {} done", as typed columns.
+    closing = [e for e in events if e["format"] == "round {} of {} done"]
+    with aerolog.open(stream_dir) as s:
+        cols = s.log_args("round {} of {} done")
+    rounds = len(closing)
+    if list(cols.columns) != ["seq", "timestamp", "arg0", "arg1"] or cols.arg0.dtype != np.int64:
+        fail(f"log_args columns {list(cols.columns)} {list(cols.dtypes)}")
+    if list(cols.seq) != [e["seq"] for e in closing] or list(cols.arg0) != list(range(rounds)) or \
+            set(cols.arg1) != {rounds}:
+        fail(f"log_args of the closing line: {cols.head()}")
+    print(f"equal: {len(df)} log events, {len(warn)} at warn or above, {rounds} closing lines as columns, "
+          f"frames by {engine()}")
 
 
 def check_seek(stream_dir):
