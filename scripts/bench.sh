@@ -38,7 +38,7 @@ peers=()
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/quill/include/quill/Backend.h" ] && peers+=(bench_quill)
 [ -f "${AEROLOG_PEERS_DIR:-/nonexistent}/fmtlog/fmtlog.h" ] && peers+=(bench_fmtlog)
 [ ${#peers[@]} -eq 0 ] && echo "(no peers: set AEROLOG_PEERS_DIR to a directory with quill/ and fmtlog/ to compare)"
-cmake --build --preset release -j "$(nproc)" --target bench_producer bench_logger bench_e2e bench_read bench_spdlog_sink aerolog-sidecar aerolog-replay aerologctl \
+cmake --build --preset release -j "$(nproc)" --target bench_producer bench_logger bench_e2e bench_read bench_spdlog_sink aerolog-sidecar aerolog-replay aerologctl aerolog_frames \
   "${peers[@]}" > "$out/build.log"
 bin=build-release
 
