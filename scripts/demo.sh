@@ -41,6 +41,9 @@ TOML
 ctl="$build/sidecar/aerologctl --shm-dir $shm"
 py=/usr/bin/python3  # Debian's: python3-matplotlib is installed for it (another python3 may come first in PATH)
 [ -x "$py" ] || py=python3
+# The Python package with its native part, as the .deb installs it (without it: numpy alone).
+lib="$build/libaerolog/libaerolog_frames.so"
+[ -f "$lib" ] && export AEROLOG_FRAMES_LIB="$lib"
 echo "== starting aerolog-sidecar (WAL in $work/wal)"
 "$build/sidecar/aerolog-sidecar" --config "$work/sidecar.toml" &
 sidecar_pid=$!
