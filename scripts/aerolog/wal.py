@@ -153,8 +153,9 @@ def load_index(segment_path, base):
         return []
     if len(data) < INDEX_HEADER.size:
         return []
-    magic, b, last, count, crc = INDEX_HEADER.unpack_from(data)
-    if len(data) != INDEX_HEADER.size + INDEX_ENTRY.size * count or magic != INDEX_MAGIC or b != base or count < 1:
+    magic, index_base, last, count, crc = INDEX_HEADER.unpack_from(data)
+    if len(data) != INDEX_HEADER.size + INDEX_ENTRY.size * count or magic != INDEX_MAGIC or index_base != base or \
+            count < 1:
         return []
     if crc32c(data[:28] + data[32:]) != crc:
         return []
