@@ -305,6 +305,50 @@ TEST_CASE("index: the CRC covers the header, the size is exact, and the sidecar 
   CHECK_THAT(v.out, !Catch::Contains("warning"));
 }
 
+TEST_CASE("read tools: an index entry that names the wrong block (its CRC right) is not followed: the seek scans",
+          "[read]") {
+  namespace d = aerolog::detail;
+  Copy c;
+  const std::string first = c.segs.front();
+  const std::uint64_t base = std::stoull(fs::path(first).filename().string().substr(0, 20));
+  const std::string idx = c.dir + "/" + d::index_file_name(base);
+  p::IndexHeader h;
+  std::vector<p::IndexEntry> entries;
+  REQUIRE(d::decode_index(read_all(idx), base, h, entries) == nullptr);
+  REQUIRE(entries.size() >= 2);
+  ++entries.back().first_seq;  // its block starts one seq earlier
+  const std::string bogus = d::encode_index(base, h.last_seq, entries);
+  REQUIRE(d::decode_index(bogus, base, h, entries) == nullptr);  // the index passes its own checks
+  std::ofstream(idx, std::ios::binary | std::ios::trunc) << bogus;
+
+  for (const std::uint64_t target : {entries.back().first_seq, h.last_seq, base + 1}) {
+    auto r = aerolog::Reader::open(c.dir);
+    INFO("seek to " << target);
+    REQUIRE(r.seek_seq(target));
+    std::uint64_t n = 0, last = 0;
+    while (const aerolog::Record* rec = r.next()) {
+      CHECK((n == 0 ? rec->seq == target : rec->seq == last + 1));
+      last = rec->seq, ++n;
+    }
+    CHECK(r.damage().empty());
+    CHECK(last == kRecords);
+  }
+  Run cat =
+      sh(std::string(AEROLOGCTL_BIN) + " cat --format csv --from-seq " + std::to_string(h.last_seq) + " " + c.dir);
+  CHECK(cat.rc == 0);
+  CHECK(lines(cat.out) == kRecords - h.last_seq + 2);  // the CSV header and every record from there
+  Run v = sh(std::string(AEROLOGCTL_BIN) + " verify " + c.dir);
+  CHECK(v.rc == 0);
+  CHECK_THAT(v.out, Catch::Contains(idx + ": warning: the index disagrees with the segment's blocks"));
+  // The Python package too.
+  for (const std::string& engine : frame_engines()) {
+    Run py = sh(python(engine) + "-c 'import aerolog; s = aerolog.open(\"" + c.dir + "\"); r = s.read(from_seq=" +
+                std::to_string(h.last_seq) + "); print(len(r), int(r.seq[0]), s.damage())'");
+    INFO(engine << ": " << py.out);
+    CHECK(py.out == std::to_string(kRecords - h.last_seq + 1) + " " + std::to_string(h.last_seq) + " None\n");
+  }
+}
+
 TEST_CASE("read tools: an index whose header field was flipped is ignored (a warning), reading scans instead",
           "[read]") {
   Copy c;

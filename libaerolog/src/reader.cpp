@@ -110,6 +110,9 @@ struct Reader::Impl {
     for (const IndexEntry& e : index)
       if ((by_time ? e.first_ts : e.first_seq) <= key) at = e.offset, first = e.first_seq;
     BlockHeader h;
+    // An entry whose block is not there (an index that passed its checks but is wrong) is not
+    // followed: the segment is scanned from its first block (FORMAT.md 4.3).
+    if (at != kSegmentHeaderSize && !header_at(at, first, h)) at = kSegmentHeaderSize, first = bases[seg];
     while (header_at(at, first, h) && (by_time ? h.last_ts : h.last_seq) < key) {
       at += align_up(h.length, kPage);
       first = h.last_seq + 1;

@@ -50,7 +50,8 @@ void check_index(const std::string& seg_path, std::uint64_t base, std::uint64_t 
                 path.c_str(), why);
     return;
   }
-  // A valid index that disagrees with the blocks (a writer bug): seeks through it fail.
+  // A valid index that disagrees with the blocks (a writer bug): seeks scan past a wrong entry,
+  // and a wrong first_ts makes a time seek start late or early.
   bool agrees = ih.last_seq == last_seq;
   for (const IndexEntry& e : entries) {
     auto b = std::find_if(blocks.begin(), blocks.end(), [&](const auto& x) { return x.first == e.offset; });
@@ -58,8 +59,8 @@ void check_index(const std::string& seg_path, std::uint64_t base, std::uint64_t 
   }
   if (!agrees)
     std::printf(
-        "%s: warning: the index disagrees with the segment's blocks: seeks through it can fail; delete it "
-        "(readers then scan the segment)\n",
+        "%s: warning: the index disagrees with the segment's blocks: seeks through it are slow or land wrong; "
+        "delete it (readers then scan the segment)\n",
         path.c_str());
 }
 
