@@ -194,6 +194,8 @@ class Stream:
         parts = cur.blocks(None, from_seq, from_time, stop_seq, stop_ts)
         self._last = cur
         r = frames.concat(parts, self.segments, self._submit)
+        if not from_seq and not from_time and to_seq is None and to_time is None:
+            return r  # no bounds: every record read is kept
         keep = (r.seq >= from_seq) & (r.seq <= stop_seq) & (r.timestamp >= from_time) & (r.timestamp <= stop_ts)
         return r if keep.all() else r.select(keep)
 
