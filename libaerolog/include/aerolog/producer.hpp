@@ -1,7 +1,7 @@
 // The write side of a stream: one Producer per stream at a time, used from one thread.
 //
-// The publish path (publish, publish_text, claim/commit) is inline and makes no system call,
-// takes no lock and allocates nothing; with FullPolicy::drop (the default) it is wait-free,
+// The publish path (publish, claim/commit inline; publish_text, a call into the library built on
+// them) makes no system call, takes no lock and allocates nothing; with FullPolicy::drop (the default) it is wait-free,
 // with FullPolicy::spin it waits for the sidecar when the ring is full. Space is re-read from the sidecar only when
 // the cached view of the ring looks full. open() and the rest are the slow path and may throw
 // aerolog::Error.
