@@ -84,6 +84,16 @@ TEST_CASE("python: log events render as aerologctl renders them, and a follow st
     CHECK_THAT(logs.out, Catch::Contains("frames by " + engine));
   }
 
+  // A logger of 3 threads: its streams merged as aerologctl merges them.
+  REQUIRE(wait_exit(spawn_exec({AEROLOG_TEST_LOGGER, w.shm.path, "pymg", "20", "exit", "3"})) == 0);
+  REQUIRE(sh(w.ctl() + "flush").rc == 0);
+  const std::string merged = w.wal.path + "/pymg.jsonl";
+  REQUIRE(sh(w.ctl() + "cat pymg --wal-dir " + w.wal.path + " --format json > " + merged).rc == 0);
+  Run logger = sh(check() + "logger " + w.wal.path + " pymg " + merged);
+  INFO(logger.out);
+  CHECK(logger.rc == 0);
+  CHECK_THAT(logger.out, Catch::Contains("equal: " + std::to_string(3 * 20 * kCorpusCalls) + " lines of 3 thread"));
+
   // Follow: one replay is in the WAL, a second one arrives while the follower runs.
   replay_sample(w);
   Run follow;

@@ -9,6 +9,7 @@
         warn = s.logs().query("level >= 'warn'")                # log events, rendered
         for new in s.follow(shm_dir="/dev/shm"):                # as they become durable
             ...
+    lines = aerolog.logger_logs("/var/lib/aerolog", "app")      # a logger's thread streams, merged
 
 Modules: wal (segments, blocks, CRC32C, record-by-record reading; pure Python), frames (blocks
 into numpy), tables (pandas), stream (Stream), logfmt (log events rendered as {fmt} renders
@@ -26,3 +27,25 @@ def open(path, check_crc=True, threads=None):  # noqa: A001  (aerolog.open, like
     is not a stream, or a segment whose header fails its checks."""
     from .stream import Stream
     return Stream(path, check_crc, threads)
+
+
+def logger_logs(wal_dir, logger, **seek):
+    """A logger's log lines: the logs() of each of its thread streams (<wal_dir>/<logger>.t1,
+    .t2, ...: every stream directory named <logger>.*) merged by timestamp, as `aerologctl cat
+    LOGGER` merges them (equal timestamps: in the order of the streams' names, then seq).
+    `seek`: from_time / to_time (seqs are per stream). Raises FormatError if there is none."""
+    import os
+    import pandas as pd
+    if set(seek) - {"from_time", "to_time"}:
+        raise TypeError(f"logger_logs: seeks by from_time and to_time only (seqs are per stream), not {sorted(seek)}")
+    names = sorted(n for n in os.listdir(wal_dir) if n.startswith(logger + ".")
+                   and os.path.isdir(os.path.join(wal_dir, n)))
+    if not names:
+        raise FormatError(f"{wal_dir}: no stream of logger '{logger}' (<logger>.t1, ...)")
+    frames = []
+    for name in names:
+        with open(os.path.join(wal_dir, name)) as s:
+            frames.append(s.logs(**seek))
+    out = pd.concat(frames, ignore_index=True)
+    out["stream"] = pd.Categorical(out["stream"].astype(str), categories=names)
+    return out.sort_values("timestamp", kind="stable", ignore_index=True)

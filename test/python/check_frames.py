@@ -6,6 +6,9 @@ with PYTHONPATH=scripts):
                                              row rebuilt from the package's typed DataFrames
   check_frames.py logs STREAM_DIR CAT.jsonl  every log event's rendered message, level, file, line
                                              and format equal `aerologctl cat --format json`'s
+  check_frames.py logger WAL_DIR NAME CAT.jsonl
+                                             aerolog.logger_logs(): the logger's thread streams
+                                             merged, line for line as `aerologctl cat NAME`
   check_frames.py seek STREAM_DIR            read() with seq and time bounds returns exactly the
                                              records inside them; a seek goes through the sparse
                                              index, and not through a bogus one
@@ -100,6 +103,20 @@ def check_logs(stream_dir, jsonl_path):
         fail(f"log_args of the closing line: {cols.head()}")
     print(f"equal: {len(df)} log events, {len(warn)} at warn or above, {rounds} closing lines as columns, "
           f"frames by {engine()}")
+
+
+def check_logger(wal_dir, logger, jsonl_path):
+    with open(jsonl_path) as f:
+        events = [json.loads(line) for line in f if line.strip()]
+    df = aerolog.logger_logs(wal_dir, logger)
+    if len(df) != len(events):
+        fail(f"{len(df)} lines from logger_logs, {len(events)} from aerologctl cat {logger}")
+    for row, e in zip(df.itertuples(), events):
+        got = (str(row.stream), int(row.seq), row.message)
+        want = (e["stream"], e["seq"], e["message"])
+        if got != want:
+            fail(f"line {row.Index}: package {got!r} but aerologctl {want!r}")
+    print(f"equal: {len(df)} lines of {df.stream.nunique()} thread streams merged as aerologctl merges them")
 
 
 def check_seek(stream_dir):
@@ -231,6 +248,8 @@ if __name__ == "__main__":
         check_csv(sys.argv[2], sys.argv[3])
     elif cmd == "logs" and len(sys.argv) == 4:
         check_logs(sys.argv[2], sys.argv[3])
+    elif cmd == "logger" and len(sys.argv) == 5:
+        check_logger(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "seek" and len(sys.argv) == 3:
         check_seek(sys.argv[2])
         check_index_seek(sys.argv[2])
