@@ -23,24 +23,13 @@ const char* check_block_header(const std::byte* p, std::size_t avail, std::uint6
   return nullptr;
 }
 
-const char* check_block_body(const std::byte* p, const BlockHeader& h) noexcept {
-  if (crc32c(p + kBlockCrcOffset, h.length - kBlockCrcOffset) != h.crc) return "block CRC mismatch";
-  return check_block_frames(p, h);
+const char* check_block_crc(const std::byte* p, const BlockHeader& h) noexcept {
+  return crc32c(p + kBlockCrcOffset, h.length - kBlockCrcOffset) == h.crc ? nullptr : "block CRC mismatch";
 }
 
-const char* check_block_frames(const std::byte* p, const BlockHeader& h) noexcept {
-  std::uint64_t off = kBlockHeaderSize, seq = h.first_seq;
-  for (std::uint32_t i = 0; i < h.count; ++i, ++seq) {
-    if (off + kFrameHeaderSize > h.length) return "frame runs past the block";
-    FrameHeader f;
-    std::memcpy(&f, p + off, sizeof f);
-    if (f.type == kTypePad || f.length < kFrameHeaderSize || f.length > kMaxFrameSize) return "bad frame in block";
-    if (f.seq != seq) return "frame seq does not match the block";
-    off += frame_stride(f.length);
-    if (off > h.length) return "frame runs past the block";
-  }
-  if (off != h.length) return "block length does not match its frames";
-  return nullptr;
+const char* check_block_body(const std::byte* p, const BlockHeader& h) noexcept {
+  if (const char* why = check_block_crc(p, h)) return why;
+  return walk_block_frames(p, h, [](std::uint64_t, const FrameHeader&) {});
 }
 
 const char* check_block(const std::byte* seg, std::size_t size, std::uint64_t off, std::uint64_t generation,

@@ -1,10 +1,12 @@
 // Validation of one .alog block in memory: the one decoder that the sidecar's recovery, the
 // Reader and the tools share. Rules: proto/FORMAT.md, "Block".
 #pragma once
+#include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/segment.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace aerolog::detail {
 
@@ -16,8 +18,31 @@ const char* check_block_header(const std::byte* p, std::size_t avail, std::uint6
 
 // Checks CRC and frames of a block whose header passed check_block_header (out.length bytes at p).
 const char* check_block_body(const std::byte* p, const proto::BlockHeader& h) noexcept;
-// The frames' part of that check alone (the CRC not computed).
-const char* check_block_frames(const std::byte* p, const proto::BlockHeader& h) noexcept;
+// The CRC's part of that check alone.
+const char* check_block_crc(const std::byte* p, const proto::BlockHeader& h) noexcept;
+
+// The frames' part of that check alone (the CRC not computed): walks the `h.count` frames from
+// block offset 64 and calls visit(offset in the block, header) for each one that passed, with
+// the header as checked (one copy of the bytes, so a reader whose mapping changes under it
+// never sees a frame it did not check). A frame that fails ends the walk; frames visited before
+// it are not taken back.
+template <class Visit>
+const char* walk_block_frames(const std::byte* p, const proto::BlockHeader& h, Visit&& visit) noexcept {
+  std::uint64_t off = proto::kBlockHeaderSize, seq = h.first_seq;
+  for (std::uint32_t i = 0; i < h.count; ++i, ++seq) {
+    if (off + proto::kFrameHeaderSize > h.length) return "frame runs past the block";
+    proto::FrameHeader f;
+    std::memcpy(&f, p + off, sizeof f);
+    if (f.type == proto::kTypePad || f.length < proto::kFrameHeaderSize || f.length > proto::kMaxFrameSize)
+      return "bad frame in block";
+    if (f.seq != seq) return "frame seq does not match the block";
+    if (off + proto::frame_stride(f.length) > h.length) return "frame runs past the block";
+    visit(off, f);
+    off += proto::frame_stride(f.length);
+  }
+  if (off != h.length) return "block length does not match its frames";
+  return nullptr;
+}
 
 // Both checks on the block at offset `off` of a segment of `size` bytes mapped at `segment`.
 const char* check_block(const std::byte* segment, std::size_t size, std::uint64_t off, std::uint64_t generation,

@@ -8,8 +8,8 @@ mapped segments, one per run of equally long frames.
 
 Two ways to find the frames, with the same results: NATIVE, libaerolog_frames.so (C++, the
 Reader's own block checks, called by ctypes with the GIL released), found beside this package
-(where the .deb installs it) or at $AEROLOG_FRAMES_LIB; without it, numpy array operations (a
-few times slower; AEROLOG_FRAMES_LIB= , empty, asks for them).
+(where the .deb installs it) or at $AEROLOG_FRAMES_LIB; without it, numpy array operations
+(about half the speed; AEROLOG_FRAMES_LIB= , empty, asks for them).
 """
 import ctypes
 import mmap
@@ -49,19 +49,27 @@ RECORDS = {t: (name, _record(fields, size), size) for t, (name, fields, size) in
 TYPE_OF = {name: t for t, (name, _d, _s) in RECORDS.items()}
 
 
+FRAMES_ABI = 1  # libaerolog/src/frame_table.hpp: kFrameTableAbi
+
+
 def _load_native():
-    """libaerolog_frames.so (libaerolog/src/frame_table.cpp), or None: numpy finds the frames."""
+    """libaerolog_frames.so (its C ABI: libaerolog/src/frame_table.hpp), or None: numpy finds the
+    frames. A library named by AEROLOG_FRAMES_LIB that does not load, or answers another ABI, is
+    an ImportError, not a slow fallback."""
     path = os.environ.get("AEROLOG_FRAMES_LIB")
     if path == "":
         return None
     try:
         lib = ctypes.CDLL(path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "libaerolog_frames.so"))
-    except OSError as e:
-        if path:  # asked for by name: not finding it is an error, not a slow fallback
+        abi = lib.aerolog_frames_abi()
+    except (OSError, AttributeError) as e:
+        if path:
             raise ImportError(f"AEROLOG_FRAMES_LIB={path}: {e}") from e
         return None
+    if abi != FRAMES_ABI:
+        raise ImportError(f"{lib._name}: ABI {abi}, this package needs {FRAMES_ABI} (a library from another version)")
     p, i64, u64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64
-    lib.aerolog_frame_table.argtypes = [p, u64, u64, p, i64, u64, ctypes.c_int, p, p, p, p, i64]
+    lib.aerolog_frame_table.argtypes = [p, u64, u64, p, i64, u64, ctypes.c_int, p, p, p, p, i64, p]
     lib.aerolog_frame_table.restype = i64
     lib.aerolog_gather.argtypes = [p, p, i64, i64, p]
     lib.aerolog_gather.restype = None
@@ -269,14 +277,19 @@ def _run_at_once(seg, offs, lens, counts, firsts):
 
 def _native_frames(seg, blocks, check_crc):
     """run_frames by libaerolog_frames.so."""
+    seg.prefetch(blocks[0][0], blocks[-1][0] + blocks[-1][1][2] - blocks[0][0])
     offs = np.array([b[0] for b in blocks], dtype=np.int64)
-    first, total = blocks[0][1][4], blocks[-1][1][5] - blocks[0][1][4] + 1
-    pos, lens = np.empty(total, np.int64), np.empty(total, np.uint32)
-    types, stamps = np.empty(total, np.uint16), np.empty(total, np.uint64)
+    first = blocks[0][1][4]
+    # Room for the frames the headers announce, but no more than their lengths can hold (a
+    # header's count is not tied to its length until the frames are walked).
+    cap = min(blocks[-1][1][5] - first + 1, sum((h[2] - 64) // 24 for _off, h in blocks))
+    pos, lens = np.empty(cap, np.int64), np.empty(cap, np.uint32)
+    types, stamps = np.empty(cap, np.uint16), np.empty(cap, np.uint64)
+    n = ctypes.c_int64(0)
     good = NATIVE.aerolog_frame_table(seg.address, seg.size, seg.generation, offs.ctypes.data, len(blocks), first,
                                       int(check_crc), pos.ctypes.data, lens.ctypes.data, types.ctypes.data,
-                                      stamps.ctypes.data, total)
-    n = blocks[good - 1][1][5] - first + 1 if good else 0
+                                      stamps.ctypes.data, cap, ctypes.byref(n))
+    n = n.value
     return good, pos[:n], {"length": lens[:n], "type": types[:n], "timestamp": stamps[:n],
                            "seq": np.arange(first, first + n, dtype=np.uint64)}
 
@@ -365,7 +378,7 @@ class Records:
 
         def gather(s, a, b):
             if NATIVE is not None:
-                offs = np.ascontiguousarray(self.offset[idx[a:b]])
+                offs = np.ascontiguousarray(self.offset[idx[a:b]], dtype=np.int64)
                 NATIVE.aerolog_gather(self.segments[s].address, offs.ctypes.data, b - a, raw.itemsize,
                                       out[a:b].ctypes.data)
             else:
