@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proc_util.hpp"
+#include "python_cmd.hpp"
 #include "shell.hpp"
 #include "sidecar_process.hpp"
 #include "wal_fixture.hpp"
@@ -185,6 +186,46 @@ TEST_CASE("cat --follow prints records as they become durable", "[ctl]") {
   CHECK_THAT(read_all(out), Catch::Contains("5010,"));
   sc.signal(SIGTERM);
   CHECK(sc.wait() == 0);
+}
+
+TEST_CASE("a time seek starts at the first record of its time when records of one time span blocks and segments",
+          "[reader]") {
+  Wal w;
+  constexpr std::uint64_t kRecords = 120'000, kGroup = 1'000;  // 64-byte frames: about a block a group
+  constexpr std::uint64_t kT0 = 1'700'000'000'000'000'000;
+  {
+    SidecarProcess sc(w.shm.path, w.wal.path, {"--max-block", "65536", "--segment-size", "2162688"});
+    aerolog::ProducerOptions o;
+    o.shm_dir = w.shm.path;
+    o.capacity = 1 << 20;
+    o.on_full = aerolog::FullPolicy::spin;
+    auto p = aerolog::Producer::open("dup", o);
+    const std::array<std::byte, 40> payload{};
+    for (std::uint64_t s = 1; s <= kRecords; ++s)  // each group of kGroup records shares one timestamp
+      REQUIRE(p.publish(256, payload.data(), payload.size(), kT0 + (s - 1) / kGroup * 1'000));
+    REQUIRE(p.wait_durable(kRecords, std::chrono::seconds(30)));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  REQUIRE(segment_files(w.stream("dup")).size() > 2);
+  // Blocks and index entries that start inside a group: the block before them ends with records
+  // of the time they start with, and a seek to that time must not skip them.
+  std::uint64_t wrong = 0;
+  for (std::uint64_t g = 0; g < kRecords / kGroup; ++g) {
+    auto r = aerolog::Reader::open(w.stream("dup"));
+    REQUIRE(r.seek_time(kT0 + g * 1'000));
+    const aerolog::Record* rec = r.next();
+    REQUIRE(rec);
+    wrong += rec->seq != g * kGroup + 1;
+  }
+  CHECK(wrong == 0);
+  for (const std::string& engine : frame_engines()) {
+    const Run py = sh(python(engine) + "-c 'import aerolog; s = aerolog.open(\"" + w.stream("dup") +
+                      "\"); print(sum(int(s.read(from_time=" + std::to_string(kT0) + " + g * 1000, to_time=" +
+                      std::to_string(kT0) + " + g * 1000).seq[0]) != g * 1000 + 1 for g in range(120)))'");
+    INFO(engine << ": " << py.out);
+    CHECK(py.out == "0\n");
+  }
 }
 
 TEST_CASE("Reader seeks by seq and time without scanning from the start", "[reader]") {

@@ -107,8 +107,10 @@ struct Reader::Impl {
     IndexHeader ih;
     std::vector<IndexEntry> index;  // left empty when there is no valid index: scan from the start
     if (!dir.empty()) detail::load_index(dir, bases[seg], ih, index);
+    // By time, an entry strictly before `key`: the block before it may end with records of the
+    // time it starts with.
     for (const IndexEntry& e : index)
-      if ((by_time ? e.first_ts : e.first_seq) <= key) at = e.offset, first = e.first_seq;
+      if (by_time ? e.first_ts < key : e.first_seq <= key) at = e.offset, first = e.first_seq;
     BlockHeader h;
     // An entry whose block is not there (an index that passed its checks but is wrong) is not
     // followed: the segment is scanned from its first block (FORMAT.md 4.3).
@@ -179,13 +181,14 @@ bool Reader::seek_seq(std::uint64_t seq) {
 bool Reader::seek_time(std::uint64_t ns) {
   Impl& m = *impl_;
   m.refresh();
-  // The last segment whose first block starts at or before ns (timestamps grow with seqs).
+  // The last segment whose first block starts before ns (timestamps grow with seqs; the segment
+  // before one that starts at ns may end with records of ns).
   std::size_t pick = 0;
   for (std::size_t lo = 0, hi = m.bases.size(); lo < hi;) {
     const std::size_t mid = (lo + hi) / 2;
     m.expect = 0;
     BlockHeader h;
-    if (m.open_segment(mid) && m.header_at(kSegmentHeaderSize, m.bases[mid], h) && h.first_ts <= ns) {
+    if (m.open_segment(mid) && m.header_at(kSegmentHeaderSize, m.bases[mid], h) && h.first_ts < ns) {
       pick = mid;
       lo = mid + 1;
     } else {

@@ -59,20 +59,21 @@ class _Cursor(wal.Tail):
             self._seek(below[-1], lambda e: e[0] <= seq)
 
     def seek_time(self, ns):
-        """Starts at the last segment whose first block starts at or before `ns` (timestamps grow
-        with seqs; a binary search on those blocks' headers), there at its index's last entry at or
-        before `ns`; at the oldest segment if none does."""
+        """Starts at the last segment whose first block starts before `ns` (timestamps grow with
+        seqs; a binary search on those blocks' headers), there at its index's last entry before
+        `ns`; at the oldest segment if none does. Before, not at: a block may end with records of
+        the time the next one starts with."""
         paths = wal.segments(self.dir)
         lo, hi, pick = 0, len(paths), None
         while lo < hi:
             mid = (lo + hi) // 2
             ts = _first_ts(paths[mid])
-            if ts is not None and ts <= ns:
+            if ts is not None and ts < ns:
                 pick, lo = mid, mid + 1
             else:
                 hi = mid
         if pick is not None:
-            self._seek(paths[pick], lambda e: e[2] <= ns)
+            self._seek(paths[pick], lambda e: e[2] < ns)
 
     def blocks(self, limit, skip_seq, skip_ts, stop_seq, stop_ts):
         """The frames of the good blocks from here on, as a list of (segment index, offsets,
@@ -181,7 +182,7 @@ class Stream:
         """The records with from_seq <= seq <= to_seq and from_time <= timestamp <= to_time (ns
         since the epoch), in seq order. A seq seek starts at the segment that holds it (by the
         segment names), a time seek at the last segment that starts before it (a binary search on
-        the segments' first block headers); there both start at the segment's sparse index
+        the segments' first block headers: records of one time may span two blocks); there both start at the segment's sparse index
         (<base_seq>.idx, when it passes its checks) and pass the blocks before the seq or time on
         their 64-byte headers, their frames not read."""
         cur = _Cursor(self)
