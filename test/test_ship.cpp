@@ -519,7 +519,7 @@ TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and 
   Run bad = sh(ship + " --config " + state.path + "/bad.toml");
   CHECK(bad.rc == 2);
   CHECK(lines(bad.out) == 1);
-  const std::string ch = ship + " --clickhouse-url http://127.0.0.1:1";
+  const std::string ch = ship + " --once --clickhouse-url http://127.0.0.1:1";  // a regression exits 1, never hangs
   Run quote = sh(ch + " --clickhouse-table 'x`; DROP TABLE y'");
   CHECK(quote.rc == 2);
   CHECK_THAT(quote.out, Catch::Contains("not a ClickHouse name"));

@@ -1,7 +1,9 @@
-// libFuzzer: a hostile .alog segment through the block checks and the Reader (cat, seek).
+// libFuzzer: a hostile .alog segment through the block checks, the Reader (cat, seek) and the
+// Python package's native part (frame_table: the frames listed, then gathered).
 #include <aerolog/reader.hpp>
 
 #include "block_check.hpp"
+#include "frame_table.hpp"
 
 #include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/segment.hpp>
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -16,11 +19,32 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace aerolog;
   // The block walk of verify/recovery over the bytes as they are.
+  const auto* seg = reinterpret_cast<const std::byte*>(data);
+  std::vector<std::int64_t> offsets;
+  std::uint64_t first = 0;
   for (std::size_t off = proto::kSegmentHeaderSize; off < size;) {
     proto::BlockHeader h;
-    const auto* p = reinterpret_cast<const std::byte*>(data) + off;
-    if (detail::check_block_header(p, size - off, 1, 0, h) || detail::check_block_body(p, h)) break;
+    if (detail::check_block_header(seg + off, size - off, 1, 0, h)) break;
+    if (offsets.empty()) first = h.first_seq;
+    offsets.push_back(static_cast<std::int64_t>(off));  // what the package passes: headers only checked
+    if (detail::check_block_body(seg + off, h)) break;
     off += proto::align_up(h.length, proto::kPage);
+  }
+  // The package's frame table over the same blocks, with and without the CRC, then one gather of
+  // every frame's first 24 bytes (FORMAT.md's smallest frame).
+  if (!offsets.empty()) {
+    const std::int64_t cap = static_cast<std::int64_t>(size / proto::kFrameHeaderSize) + 1;
+    std::vector<std::int64_t> pos(static_cast<std::size_t>(cap));
+    std::vector<std::uint32_t> length(pos.size());
+    std::vector<std::uint16_t> type(pos.size());
+    std::vector<std::uint64_t> ts(pos.size());
+    for (int crc : {1, 0}) {
+      std::int64_t n = 0;
+      aerolog_frame_table(seg, size, 1, offsets.data(), static_cast<std::int64_t>(offsets.size()), first, crc,
+                          pos.data(), length.data(), type.data(), ts.data(), cap, &n);
+      std::vector<std::byte> out(static_cast<std::size_t>(n) * proto::kFrameHeaderSize);
+      aerolog_gather(seg, pos.data(), n, proto::kFrameHeaderSize, out.data());
+    }
   }
   // The Reader over the same bytes as a file.
   const int fd = ::memfd_create("seg", MFD_CLOEXEC);
