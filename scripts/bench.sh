@@ -12,7 +12,8 @@
 #     fdatasync+backoff, dsync+spin, and the default with retention recycling segments,
 #   - the AAPL sample replayed at full speed, CSV to durable (aerolog-replay + aerologctl flush),
 #   - reading 10M records: the C++ Reader (test/bench/bench_read) beside the Python package into
-#     numpy and pandas (test/bench/bench_python.py),
+#     numpy and pandas (test/bench/bench_python.py), with its native part (libaerolog_frames.so)
+#     and without it,
 # then writes report.md (Markdown tables: medians and spread), bench.json and bench.png.
 #   scripts/bench.sh [--quick] [--repeat N] [--out DIR]      (defaults: 3 repeats, bench-results/<time>)
 set -euo pipefail
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=--quick; repeat=1 ;;
     --repeat) repeat=$2; shift ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift

@@ -1,7 +1,7 @@
 // Command lines that run Debian's python3 on the aerolog package in scripts/, with its frames
 // found by libaerolog_frames.so (as the .deb installs it) or by numpy (the package without it).
 // The sanitizer builds have no libaerolog_frames.so (a sanitized library cannot be loaded into
-// python3): AEROLOG_FRAMES_LIB is "" there, and both engines are numpy.
+// python3): AEROLOG_FRAMES_LIB is "" there, and numpy is the one engine.
 #pragma once
 #include <string>
 #include <vector>

@@ -182,9 +182,9 @@ class Stream:
         """The records with from_seq <= seq <= to_seq and from_time <= timestamp <= to_time (ns
         since the epoch), in seq order. A seq seek starts at the segment that holds it (by the
         segment names), a time seek at the last segment that starts before it (a binary search on
-        the segments' first block headers: records of one time may span two blocks); there both start at the segment's sparse index
-        (<base_seq>.idx, when it passes its checks) and pass the blocks before the seq or time on
-        their 64-byte headers, their frames not read."""
+        the segments' first block headers: records of one time may span two blocks); there both
+        start at the segment's sparse index (<base_seq>.idx, when it passes its checks) and pass
+        the blocks before the seq or time on their 64-byte headers, their frames not read."""
         cur = _Cursor(self)
         if from_seq:
             cur.seek_seq(from_seq)

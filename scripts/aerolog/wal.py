@@ -148,7 +148,7 @@ def load_index(segment_path, base):
     it, if it passes every check of FORMAT.md 4.3; else [] (then the block headers are scanned)."""
     try:
         with open(segment_path[:-len(".alog")] + ".idx", "rb") as f:
-            data = f.read(1 << 26)
+            data = f.read(INDEX_HEADER.size + INDEX_ENTRY.size * (1 << 24) + 1)  # as the C++ reader: 2^24 entries
     except OSError:
         return []
     if len(data) < INDEX_HEADER.size:

@@ -69,8 +69,8 @@ def main(argv):
     with aerolog.open(d, threads=threads) as s:
         used = s.threads
     engine = "native" if aerolog.frames.NATIVE is not None else "numpy"
-    print(json.dumps({"bench": "read_python", "engine": engine, "records": n, "threads": used, "read_s": read_s, "arrays_s": arrays_s,
-                      "frames_s": frames_s}))
+    print(json.dumps({"bench": "read_python", "engine": engine, "records": n, "threads": used, "read_s": read_s,
+                      "arrays_s": arrays_s, "frames_s": frames_s}))
     return 0
 
 

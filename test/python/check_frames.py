@@ -150,24 +150,31 @@ def check_seek(stream_dir):
         if not np.array_equal(got, r.seq[r.type == 3]):
             fail("after a late seek, array('Order') gathered records from the wrong segments")
         segments = len(s.segments)
-    print(f"seeks: ok over {n} records in {segments} segments; {len(views)} zero-copy Order views; frames by {engine()}")
+    print(f"seeks: ok over {n} records in {segments} segments; {len(views)} zero-copy Order views; "
+          f"frames by {engine()}")
 
 
 def check_index_seek(stream_dir):
-    """A seek starts at the sparse index's entry (fewer block headers read than without the
-    index, the same records), and an index entry that names the wrong block is not followed."""
+    """Seeks by seq and by time start at the sparse index's entry (fewer block headers read than
+    without the index, the same records), and an index entry that names the wrong block is not
+    followed."""
     import os
     from aerolog import wal
     segs = wal.segments(stream_dir)
     if len(segs) < 2:
         fail("the index check needs a sealed segment (and the one after it)")
     seg, idx = segs[-2], segs[-2][:-len(".alog")] + ".idx"
-    base, target = wal.segment_name_base(os.path.basename(seg)), wal.segment_name_base(os.path.basename(segs[-1])) - 1
+    base = wal.segment_name_base(os.path.basename(seg))
+    target = wal.segment_name_base(os.path.basename(segs[-1])) - 1  # the sealed segment's last record
     entries = wal.load_index(seg, base)
     if len(entries) < 2:
         fail(f"{idx}: no valid index of 2 entries or more ({len(entries)})")
+    with aerolog.open(stream_dir) as s:
+        r = s.read()
+    at_time = int(r.timestamp[r.seq == target][0])
+    want = {"seq": [target], "time": [int(q) for q in r.seq[r.timestamp == at_time]]}
 
-    def seek():  # (block headers read, seqs) of a seek to the sealed segment's last record
+    def seek(by):  # (block headers read, seqs) of a seek to the target, by seq or by its time
         count, check = [0], wal.check_block_header
 
         def counting(*args):
@@ -176,18 +183,21 @@ def check_index_seek(stream_dir):
         wal.check_block_header = counting
         try:
             with aerolog.open(stream_dir) as s:
-                seqs = s.read(from_seq=target, to_seq=target).seq
-            return count[0], seqs
+                if by == "seq":
+                    seqs = s.read(from_seq=target, to_seq=target).seq
+                else:
+                    seqs = s.read(from_time=at_time, to_time=at_time).seq
+            return count[0], [int(q) for q in seqs]
         finally:
             wal.check_block_header = check
 
     with open(idx, "rb") as f:
         good = f.read()
     try:
-        by_index = seek()
+        by_index = {by: seek(by) for by in want}
         os.rename(idx, idx + ".aside")
-        scanned = seek()
-        # A valid index (CRC and order right) whose last entry, where the seek starts, names a seq
+        scanned = {by: seek(by) for by in want}
+        # A valid index (CRC and order right) whose last entry, where the seeks start, names a seq
         # its block does not hold.
         (s1, off1, ts1) = entries[-1]
         at = wal.INDEX_HEADER.size + wal.INDEX_ENTRY.size * (len(entries) - 1)
@@ -197,20 +207,23 @@ def check_index_seek(stream_dir):
             f.write(bogus)
         if len(wal.load_index(seg, base)) != len(entries):
             fail("the bogus index does not pass the index checks: it tests nothing")
-        misled = seek()
+        misled = {by: seek(by) for by in want}
     finally:
         with open(idx, "wb") as f:
             f.write(good)
         if os.path.exists(idx + ".aside"):
             os.remove(idx + ".aside")
-    for name, (_n, seqs) in (("the index", by_index), ("no index", scanned), ("a bogus index", misled)):
-        if list(seqs) != [target]:
-            fail(f"a seek to seq {target} with {name} gave {list(seqs)[:5]}")
-    if not by_index[0] < scanned[0] <= misled[0]:  # the bogus entry's block was checked, then the segment scanned
-        fail(f"block headers read by a seek: {by_index[0]} with the index, {scanned[0]} without, {misled[0]} with "
-             f"a bogus one (want fewer with the index, at least as many as without with the bogus one)")
-    print(f"index seek: {by_index[0]} block headers read with the index, {scanned[0]} without; a bogus entry "
-          f"is not followed")
+    for by in want:
+        for name, (_n, seqs) in (("the index", by_index[by]), ("no index", scanned[by]),
+                                 ("a bogus index", misled[by])):
+            if seqs != want[by]:
+                fail(f"a seek by {by} to seq {target} with {name} gave {seqs[:5]}, want {want[by][:5]}")
+        # With the bogus entry, its block's header was checked, then the segment scanned.
+        if not by_index[by][0] < scanned[by][0] <= misled[by][0]:
+            fail(f"block headers read by a seek by {by}: {by_index[by][0]} with the index, {scanned[by][0]} without, "
+                 f"{misled[by][0]} with a bogus one (want fewer with the index, at least as many without)")
+    print(f"index seek: {by_index['seq'][0]} and {by_index['time'][0]} block headers read by seq and by time with "
+          f"the index, {scanned['seq'][0]} and {scanned['time'][0]} without; a bogus entry is not followed")
 
 
 def summary(stream_dir):
