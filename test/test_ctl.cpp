@@ -260,6 +260,20 @@ TEST_CASE("Reader seeks by seq and time without scanning from the start", "[read
   CHECK(rec->timestamp >= ts);
   CHECK(rec->seq <= 250'000);
   CHECK(t.blocks_read() <= 2);
+  // The time of a segment's first record: the seek picks the segment before (it starts before
+  // that time), finds no record there that late, and goes on into the next one.
+  for (const std::string& name : segment_files(w.stream("big"))) {
+    const std::uint64_t first = std::stoull(name.substr(0, 20));
+    auto s = aerolog::Reader::open(w.stream("big"));
+    INFO("segment " << name);
+    const std::uint64_t at = all.records[first - 1].ts;
+    std::uint64_t want = first;  // the first record of that time (the clock may repeat a value)
+    while (want > 1 && all.records[want - 2].ts >= at) --want;
+    REQUIRE(s.seek_time(at));
+    rec = s.next();
+    REQUIRE(rec);
+    CHECK(rec->seq == want);
+  }
 
   // Pluggable consumers each see every record once.
   auto c = aerolog::Reader::open(w.stream("big"));

@@ -155,6 +155,24 @@ void check_refused_at_open(const Outcome& o, const std::string& why, const std::
 
 }  // namespace
 
+TEST_CASE("read tools: a frame changed under a Reader after its block was checked is not followed out of the block",
+          "[read]") {
+  Copy c;
+  auto r = aerolog::Reader::open(c.dir);
+  const aerolog::Record* rec = r.next();  // the first block checked; its frames are read one by one
+  REQUIRE(rec);
+  REQUIRE(rec->seq == 1);
+  // The second frame's length becomes one no frame has, in the file the Reader maps (as when
+  // retention recycles a segment a slow reader still has mapped).
+  const std::uint64_t second =
+      p::kSegmentHeaderSize + p::kBlockHeaderSize + p::frame_stride(p::kFrameHeaderSize + rec->payload.size());
+  const std::uint32_t bad = 0xFFFFFFF0;
+  write_at(c.segs.front(), second, &bad, sizeof bad);
+  rec = r.next();
+  CHECK(rec == nullptr);  // not a record of 4 GiB
+  CHECK_THAT(r.damage(), Catch::Contains("the log stops after seq 1"));
+}
+
 TEST_CASE("read tools: a segment whose header base_seq does not match its name is refused by all", "[read]") {
   Copy c;
   patch_header(c.segs.back(), [](p::SegmentHeader& h) { ++h.base_seq; });

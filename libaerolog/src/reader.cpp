@@ -31,6 +31,8 @@ struct Reader::Impl {
   std::uint64_t off = 0;  // next block
   const std::byte* frame = nullptr;
   std::uint32_t frames_left = 0;
+  std::uint64_t block_off = 0;  // the block `frame` is in: its offset and end
+  const std::byte* block_end = nullptr;
   std::uint64_t expect = 0;  // next seq (0: whatever comes first)
   std::uint64_t skip_seq = 0, skip_ts = 0;
   Record rec{};
@@ -199,7 +201,11 @@ bool Reader::seek_time(std::uint64_t ns) {
   if (!m.open_segment(pick)) return false;
   m.skip_seq = 0;
   m.skip_ts = ns;
-  return m.position(ns, true);
+  if (m.position(ns, true)) return true;
+  // The segment before the one that starts at (or after) ns: the first record at or after ns
+  // is the next segment's first.
+  BlockHeader h;
+  return m.next_segment() && m.header_at(m.off, m.expect, h);
 }
 
 const Record* Reader::next() {
@@ -209,6 +215,15 @@ const Record* Reader::next() {
     if (m.frames_left) {
       FrameHeader f;
       std::memcpy(&f, m.frame, sizeof f);
+      // Checked with its block, but the mapping may have changed since (retention recycling a
+      // segment this reader still maps): a frame that no longer passes is not followed out of
+      // the block; its block is checked again, and fails, where the log now stops.
+      if (f.seq != m.expect || f.length < kFrameHeaderSize || f.length > kMaxFrameSize ||
+          frame_stride(f.length) > static_cast<std::uint64_t>(m.block_end - m.frame)) {
+        m.frames_left = 0;
+        m.off = m.block_off;
+        continue;
+      }
       if (f.seq > limit_) return nullptr;
       m.rec = {f.seq, f.timestamp, f.type, f.flags,
                std::span<const std::byte>(m.frame + kFrameHeaderSize, f.length - kFrameHeaderSize)};
@@ -227,6 +242,9 @@ const Record* Reader::next() {
     if (!detail::check_block(m.map, m.len, m.off, m.generation, m.expect, h)) {
       m.frame = m.map + m.off + kBlockHeaderSize;
       m.frames_left = h.count;
+      m.block_off = m.off;
+      m.block_end = m.map + m.off + h.length;
+      m.expect = h.first_seq;
       m.off += align_up(h.length, kPage);
       ++blocks_;
       continue;
