@@ -14,8 +14,9 @@ AEROLOG_EXPORT int aerolog_frames_abi();
 // the first must start at seq `first`, each next one continue the one before; header, CRC32C
 // (unless check_crc is 0) and frames, as aerolog::Reader checks them. For every frame of the
 // good blocks, writes its offset in the segment, length, type and timestamp (as checked), in seq
-// order, at most `cap` of them, and their number to *frames. Returns how many blocks were good:
-// the first bad one (or one whose frames would pass `cap`) ends the run.
+// order, at most `cap` of them, and their number to *frames (entries past it may have been
+// written by a block that then failed). Returns how many blocks were good: the first bad one
+// (or one whose frames would pass `cap`) ends the run.
 AEROLOG_EXPORT std::int64_t aerolog_frame_table(const std::byte* seg, std::uint64_t size, std::uint64_t generation,
                                                 const std::int64_t* offsets, std::int64_t n, std::uint64_t first,
                                                 int check_crc, std::int64_t* pos, std::uint32_t* length,

@@ -54,20 +54,26 @@ FRAMES_ABI = 1  # libaerolog/src/frame_table.hpp: kFrameTableAbi
 
 def _load_native():
     """libaerolog_frames.so (its C ABI: libaerolog/src/frame_table.hpp), or None: numpy finds the
-    frames. A library named by AEROLOG_FRAMES_LIB that does not load, or answers another ABI, is
-    an ImportError, not a slow fallback."""
+    frames. One named by AEROLOG_FRAMES_LIB that does not load or answers another ABI version is
+    an ImportError (asked for, so not a silent slow path); one beside the package that does
+    neither is a warning (a broken install), and numpy finds the frames."""
     path = os.environ.get("AEROLOG_FRAMES_LIB")
     if path == "":
         return None
+    beside = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libaerolog_frames.so")
+    if not path and not os.path.exists(beside):
+        return None
     try:
-        lib = ctypes.CDLL(path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "libaerolog_frames.so"))
+        lib = ctypes.CDLL(path or beside)
         abi = lib.aerolog_frames_abi()
+        if abi != FRAMES_ABI:
+            raise OSError(f"ABI {abi}, this package needs {FRAMES_ABI} (a library of another version)")
     except (OSError, AttributeError) as e:
         if path:
             raise ImportError(f"AEROLOG_FRAMES_LIB={path}: {e}") from e
+        import warnings
+        warnings.warn(f"{beside}: {e}; finding frames with numpy instead (slower)")
         return None
-    if abi != FRAMES_ABI:
-        raise ImportError(f"{lib._name}: ABI {abi}, this package needs {FRAMES_ABI} (a library from another version)")
     p, i64, u64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64
     lib.aerolog_frame_table.argtypes = [p, u64, u64, p, i64, u64, ctypes.c_int, p, p, p, p, i64, p]
     lib.aerolog_frame_table.restype = i64

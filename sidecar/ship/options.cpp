@@ -32,7 +32,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--clickhouse-url", o.clickhouse_url,
                  "ClickHouse HTTP interface, e.g. http://127.0.0.1:8123 (empty: off)");
   app.add_option("--clickhouse-database", o.clickhouse_database,
-                 "database of the table (this and the two names below: letters, digits and '_')")
+                 "database of the table (this and the two names below: letters, digits and '_'; no two of the "
+                 "tables and views may share a name)")
       ->check(kSqlName)
       ->capture_default_str();
   app.add_option("--clickhouse-table", o.clickhouse_table,

@@ -8,6 +8,7 @@
 #include <aerolog/proto/frame.hpp>
 #include <aerolog/proto/segment.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -21,19 +22,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The block walk of verify/recovery over the bytes as they are.
   const auto* seg = reinterpret_cast<const std::byte*>(data);
   std::vector<std::int64_t> offsets;
-  std::uint64_t first = 0;
+  std::uint64_t first = 0, last = 0, room = 0;  // room: frames the blocks' lengths can hold
   for (std::size_t off = proto::kSegmentHeaderSize; off < size;) {
     proto::BlockHeader h;
     if (detail::check_block_header(seg + off, size - off, 1, 0, h)) break;
     if (offsets.empty()) first = h.first_seq;
+    last = h.last_seq;
+    room += (h.length - proto::kBlockHeaderSize) / proto::kFrameHeaderSize;
     offsets.push_back(static_cast<std::int64_t>(off));  // what the package passes: headers only checked
     if (detail::check_block_body(seg + off, h)) break;
     off += proto::align_up(h.length, proto::kPage);
   }
-  // The package's frame table over the same blocks, with and without the CRC, then one gather of
-  // every frame's first 24 bytes (FORMAT.md's smallest frame).
-  if (!offsets.empty()) {
-    const std::int64_t cap = static_cast<std::int64_t>(size / proto::kFrameHeaderSize) + 1;
+  // The package's frame table over the same blocks, with and without the CRC, into arrays of the
+  // room frames.py gives it (so a write past that room is a finding), then one gather of every
+  // frame's first 24 bytes (FORMAT.md's smallest frame).
+  if (!offsets.empty() && last >= first) {
+    const auto cap = static_cast<std::int64_t>(std::min(last - first + 1, room));
     std::vector<std::int64_t> pos(static_cast<std::size_t>(cap));
     std::vector<std::uint32_t> length(pos.size());
     std::vector<std::uint16_t> type(pos.size());

@@ -217,7 +217,8 @@ def check_index_seek(stream_dir):
         for name, (_n, seqs) in (("the index", by_index[by]), ("no index", scanned[by]),
                                  ("a bogus index", misled[by])):
             if seqs != want[by]:
-                fail(f"a seek by {by} to seq {target} with {name} gave {seqs[:5]}, want {want[by][:5]}")
+                to = f"seq {target}" if by == "seq" else f"time {at_time} (seq {target}'s)"
+                fail(f"a seek to {to} with {name} gave {seqs[:5]}, want {want[by][:5]}")
         # With the bogus entry, its block's header was checked, then the segment scanned.
         if not by_index[by][0] < scanned[by][0] <= misled[by][0]:
             fail(f"block headers read by a seek by {by}: {by_index[by][0]} with the index, {scanned[by][0]} without, "
