@@ -37,15 +37,15 @@ def logger_logs(wal_dir, logger, **seek):
     import os
     import pandas as pd
     if set(seek) - {"from_time", "to_time"}:
-        raise TypeError(f"logger_logs: seeks by from_time and to_time only (seqs are per stream), not {sorted(seek)}")
+        raise TypeError(f"logger_logs: from_time and to_time only (seqs are per stream), not {sorted(seek)}")
     names = sorted(n for n in os.listdir(wal_dir) if n.startswith(logger + ".")
                    and os.path.isdir(os.path.join(wal_dir, n)))
     if not names:
         raise FormatError(f"{wal_dir}: no stream of logger '{logger}' (<logger>.t1, ...)")
-    frames = []
+    parts = []
     for name in names:
         with open(os.path.join(wal_dir, name)) as s:
-            frames.append(s.logs(**seek))
-    out = pd.concat(frames, ignore_index=True)
+            parts.append(s.logs(**seek))
+    out = pd.concat(parts, ignore_index=True)
     out["stream"] = pd.Categorical(out["stream"].astype(str), categories=names)
     return out.sort_values("timestamp", kind="stable", ignore_index=True)
