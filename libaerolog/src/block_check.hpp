@@ -26,6 +26,16 @@ const char* check_block_crc(const std::byte* p, const proto::BlockHeader& h) noe
 // the header as checked (one copy of the bytes, so a reader whose mapping changes under it
 // never sees a frame it did not check). A frame that fails ends the walk; frames visited before
 // it are not taken back.
+// One frame of a block (its header copied out of the block), expected to hold `seq`, with `room`
+// bytes of the block left from its start: nullptr if it passes, else why not.
+inline const char* check_frame(const proto::FrameHeader& f, std::uint64_t seq, std::uint64_t room) noexcept {
+  if (f.type == proto::kTypePad || f.length < proto::kFrameHeaderSize || f.length > proto::kMaxFrameSize)
+    return "bad frame in block";
+  if (f.seq != seq) return "frame seq does not match the block";
+  if (proto::frame_stride(f.length) > room) return "frame runs past the block";
+  return nullptr;
+}
+
 template <class Visit>
 const char* walk_block_frames(const std::byte* p, const proto::BlockHeader& h, Visit&& visit) noexcept {
   std::uint64_t off = proto::kBlockHeaderSize, seq = h.first_seq;
@@ -33,10 +43,7 @@ const char* walk_block_frames(const std::byte* p, const proto::BlockHeader& h, V
     if (off + proto::kFrameHeaderSize > h.length) return "frame runs past the block";
     proto::FrameHeader f;
     std::memcpy(&f, p + off, sizeof f);
-    if (f.type == proto::kTypePad || f.length < proto::kFrameHeaderSize || f.length > proto::kMaxFrameSize)
-      return "bad frame in block";
-    if (f.seq != seq) return "frame seq does not match the block";
-    if (off + proto::frame_stride(f.length) > h.length) return "frame runs past the block";
+    if (const char* why = check_frame(f, seq, h.length - off)) return why;
     visit(off, f);
     off += proto::frame_stride(f.length);
   }

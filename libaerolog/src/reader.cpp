@@ -213,13 +213,13 @@ const Record* Reader::next() {
   for (;;) {
     if (m.expect > limit_) return nullptr;  // caught up with the limit: no file to look at
     if (m.frames_left) {
-      FrameHeader f;
-      std::memcpy(&f, m.frame, sizeof f);
       // Checked with its block, but the mapping may have changed since (retention recycling a
-      // segment this reader still maps): a frame that no longer passes is not followed out of
-      // the block; its block is checked again, and fails, where the log now stops.
-      if (f.seq != m.expect || f.length < kFrameHeaderSize || f.length > kMaxFrameSize ||
-          frame_stride(f.length) > static_cast<std::uint64_t>(m.block_end - m.frame)) {
+      // segment this reader still maps): a frame that no longer passes the same check is not
+      // followed out of the block; its block is checked again, and fails, where the log now stops.
+      const auto room = static_cast<std::uint64_t>(m.block_end - m.frame);
+      FrameHeader f{};
+      if (room >= kFrameHeaderSize) std::memcpy(&f, m.frame, sizeof f);
+      if (room < kFrameHeaderSize || detail::check_frame(f, m.expect, room)) {
         m.frames_left = 0;
         m.off = m.block_off;
         continue;

@@ -283,7 +283,6 @@ def _run_at_once(seg, offs, lens, counts, firsts):
 
 def _native_frames(seg, blocks, check_crc):
     """run_frames by libaerolog_frames.so."""
-    seg.prefetch(blocks[0][0], blocks[-1][0] + blocks[-1][1][2] - blocks[0][0])
     offs = np.array([b[0] for b in blocks], dtype=np.int64)
     first = blocks[0][1][4]
     # Room for the frames the headers announce, but no more than their lengths can hold (a
@@ -305,10 +304,10 @@ def run_frames(seg, blocks, check_crc=True):
     passed wal.check_block_header: how many of them are good (the first bad one ends the run),
     and their frames' offsets and header fields. NATIVE when loaded; else one pass of numpy for
     the whole run when it can, block by block (block_frames) when not."""
+    seg.prefetch(blocks[0][0], blocks[-1][0] + blocks[-1][1][2] - blocks[0][0])
     if NATIVE is not None:
         return _native_frames(seg, blocks, check_crc)
     good = len(blocks)
-    seg.prefetch(blocks[0][0], blocks[-1][0] + blocks[-1][1][2] - blocks[0][0])
     if check_crc:
         for i, (off, h) in enumerate(blocks):
             if wal.crc32c_at(seg.address + off + 8, h[2] - 8) != h[1]:
