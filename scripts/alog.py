@@ -27,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the aerolog package beside this file
-from aerolog import logfmt  # noqa: E402
+from aerolog import logfmt, wal  # noqa: E402
 from aerolog.wal import (ACTIONS, EVENTS, LEVELS, PAGE, PRICE_SCALE, RING_MAGIC, SIDES, TYPE_NAMES,  # noqa: E402
                          VERDICTS, FormatError, Tail, crc32c, records, segments)
 
@@ -217,14 +217,13 @@ def summary(stream_dir):
         print(f"  {label}: {t['symbol']} {t['qty']} @ {t['price']:.4f} (aggressor {t['aggressor']}, trade {t['trade_id']})")
 
 
-def rings(shm_dir="/dev/shm"):
+def rings(shm_dir="/dev/shm/aerolog"):
     found = False
     for name in sorted(os.listdir(shm_dir)):
-        if not name.startswith("aerolog.") or not os.path.isfile(os.path.join(shm_dir, name)):
+        if not name.startswith("aerolog."):
             continue
-        with open(os.path.join(shm_dir, name), "rb") as f:
-            h = f.read(PAGE)
-        if len(h) < LAYOUT["ring.header_size"] or struct.unpack_from("<Q", h, 0)[0] != RING_MAGIC:
+        h = wal.read_shared(os.path.join(shm_dir, name), PAGE)
+        if h is None or len(h) < LAYOUT["ring.header_size"] or struct.unpack_from("<Q", h, 0)[0] != RING_MAGIC:
             continue
         found = True
         cap = struct.unpack_from("<Q", h, 16)[0] or 1  # 0 only in a damaged header: no division by it
@@ -232,7 +231,7 @@ def rings(shm_dir="/dev/shm"):
         rpos = struct.unpack_from("<Q", h, 256)[0]
         durable = struct.unpack_from("<Q", h, 384)[0]
         state = struct.unpack_from("<I", h, 652)[0]
-        err = h[672:768].split(b"\0")[0].decode(errors="replace")
+        err = wal.printable(h[672:768].split(b"\0")[0].decode(errors="replace"))
         print(f"{name[8:]}: published {last_seq}, durable {durable}, lag {last_seq - durable}, "
               f"fill {100.0 * (wpos - rpos) / cap:.1f}% of {cap >> 20} MiB, dropped {dropped}, "
               f"state {['ok', 'quarantined', 'io_error', 'refused'][state] if state < 4 else state}" + (f" ({err})" if err else ""))

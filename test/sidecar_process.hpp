@@ -10,6 +10,9 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,8 +20,10 @@ namespace testutil {
 
 class SidecarProcess {
  public:
+  // run_as: the user to run it as (its groups, umask 0007 as the unit sets), else ours.
   SidecarProcess(std::string shm, std::string wal, std::vector<std::string> extra = {},
-                 std::vector<std::string> env = {}, const std::string& log_dir = "")
+                 std::vector<std::string> env = {}, const std::string& log_dir = "",
+                 uid_t run_as = static_cast<uid_t>(-1))
       : shm_(std::move(shm)), wal_(std::move(wal)) {
     static int instance = 0;
     log_ = (log_dir.empty() ? wal_ : log_dir) + "/sidecar-" + std::to_string(++instance) + ".log";  // one per run
@@ -39,6 +44,12 @@ class SidecarProcess {
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
       for (auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+      if (run_as != static_cast<uid_t>(-1)) {
+        const passwd* pw = ::getpwuid(run_as);
+        if (!pw || ::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(run_as) != 0)
+          ::_exit(126);
+        ::umask(0007);
+      }
       int devnull = ::open("/dev/null", O_WRONLY);
       ::dup2(devnull, 1);
       ::execv(argv[0], argv.data());

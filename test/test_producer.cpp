@@ -288,6 +288,9 @@ TEST_CASE("bad names, sizes and foreign files give clear errors and are never ov
     const std::string path = d.path + "/aerolog.foreign";
     std::string junk(4096 + 65536, 'J');
     std::ofstream(path, std::ios::binary) << junk;
+    CHECK(open_error("foreign", o, &msg) == Errc::insecure);  // 0644: anyone may read it
+    CHECK_THAT(msg, Catch::Contains("every user could read or forge it"));
+    REQUIRE(::chmod(path.c_str(), 0640) == 0);
     CHECK(open_error("foreign", o, &msg) == Errc::incompatible);
     CHECK_THAT(msg, Catch::Contains("not an AeroLog ring"));
     CHECK(slurp(path) == junk);

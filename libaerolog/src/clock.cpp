@@ -1,5 +1,7 @@
 #include <aerolog/clock.hpp>
 
+#include "safe_file.hpp"
+
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -27,15 +29,25 @@ std::int64_t mult_from(const Pair& a, const Pair& b) noexcept {
 }
 
 // <shm_dir>/aerolog-clock, mapped read-only once per process and never unmapped (producers
-// keep pointers into it); nullptr if there is none or it is not ready.
+// keep pointers into it); nullptr if there is none or it is not ready, or if anyone but the
+// sidecar (the shm directory's owner) made it or may write it: a forged page would shift
+// every timestamp, and a file shorter than the page would fault.
 const proto::ClockPage* clock_page(const std::string& shm_dir) noexcept {
   static std::mutex mu;
   static std::map<std::string, const proto::ClockPage*> pages;
   std::lock_guard g(mu);
   auto& page = pages[shm_dir];
   if (page) return page;
-  const int fd = ::open((shm_dir + "/" + proto::kClockName).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return nullptr;
+  struct stat dir;
+  if (!detail::check_shm_dir(shm_dir, dir).empty()) return nullptr;
+  const detail::Untrusted u = detail::open_untrusted(shm_dir + "/" + proto::kClockName, O_RDONLY);
+  if (u.fd < 0) return nullptr;
+  const int fd = u.fd;
+  if (!detail::check_owner_mode(u.st, dir.st_uid, 0022).empty() ||
+      static_cast<std::size_t>(u.st.st_size) < proto::kClockSize) {
+    ::close(fd);
+    return nullptr;
+  }
   void* m = ::mmap(nullptr, proto::kClockSize, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
   if (m == MAP_FAILED) return nullptr;

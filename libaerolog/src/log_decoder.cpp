@@ -7,7 +7,9 @@
 #include <fmt/args.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <fstream>
 #include <iterator>
 
@@ -75,6 +77,63 @@ std::string raw(const LogArg& a) {
     default:
       return std::to_string(a.u);
   }
+}
+
+// The format string comes from the producer's ring, like every byte a reader sees: a width or
+// precision of 2e9 would make {fmt} write 2 GB for one event. Every width and precision in a
+// spec, literal or taken from an argument ({:>{}}), must be at most kMaxFormatWidth (FORMAT.md
+// 11.3); returns what is not ("" if none). Argument ids follow {fmt}: the outer field's first,
+// then its nested ones, automatic numbering in the order they appear.
+std::string unbounded_spec(std::string_view f, const std::vector<LogArg>& args) {
+  std::size_t next_auto = 0;
+  auto arg_id = [&](std::size_t& k) -> std::optional<std::size_t> {  // at the id's first char, up to ':' or '}'
+    std::size_t id = 0;
+    bool digits = false, named = false;
+    for (; k < f.size() && f[k] != ':' && f[k] != '}'; ++k) {
+      if (f[k] >= '0' && f[k] <= '9' && !named && id < 1000000)
+        id = id * 10 + static_cast<std::size_t>(f[k] - '0'), digits = true;
+      else
+        named = true;
+    }
+    if (named) return std::nullopt;  // {fmt} refuses named arguments here itself
+    return digits ? id : next_auto++;
+  };
+  auto too_big = [&](std::uint64_t v) { return v > kMaxFormatWidth; };
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    if (f[i] != '{') continue;
+    if (i + 1 < f.size() && f[i + 1] == '{') {
+      ++i;
+      continue;
+    }
+    std::size_t k = i + 1;
+    arg_id(k);
+    if (k < f.size() && f[k] == ':') {
+      for (++k; k < f.size() && f[k] != '}'; ++k) {
+        if (f[k] == '{') {  // a width or precision from an argument
+          ++k;
+          const auto id = arg_id(k);
+          if (id && *id < args.size()) {
+            const LogArg& a = args[*id];
+            const bool is_signed = a.type >= ArgType::i8 && a.type <= ArgType::i64;
+            if (is_signed ? (a.i < 0 || too_big(static_cast<std::uint64_t>(a.i)))
+                          : a.type >= ArgType::u8 && a.type <= ArgType::u64 && too_big(a.u))
+              return "a width or precision of " + raw(a) + " from argument " + std::to_string(*id);
+          }
+          if (k >= f.size()) break;
+        } else if (f[k] >= '0' && f[k] <= '9') {
+          const std::size_t from = k;
+          std::uint64_t v = 0;
+          for (; k < f.size() && f[k] >= '0' && f[k] <= '9'; ++k)
+            v = std::min<std::uint64_t>(v * 10 + (f[k] - '0'), 1u << 30);
+          if (too_big(v))
+            return "a width or precision of " + std::string(f.substr(from, std::min<std::size_t>(k - from, 20)));
+          --k;
+        }
+      }
+    }
+    i = k;
+  }
+  return {};
 }
 
 }  // namespace
@@ -215,6 +274,12 @@ std::string LogDecoder::render(const LogEvent& e) const {
 }
 
 void LogDecoder::render_to(std::string& out, const LogEvent& e) const {
+  if (std::string why = unbounded_spec(e.site->format, e.args); !why.empty()) {
+    out += e.site->format + " [format error: " + why + ", above " + std::to_string(kMaxFormatWidth) + "; arguments:";
+    for (const LogArg& a : e.args) out += " " + raw(a);
+    out += "]";
+    return;
+  }
   store_.clear();
   for (const LogArg& a : e.args) push(store_, a);
   try {

@@ -1,5 +1,7 @@
 #include "ring_file.hpp"
 
+#include "safe_file.hpp"
+
 #include <aerolog/clock.hpp>
 #include <aerolog/error.hpp>
 #include <aerolog/proto/frame.hpp>
@@ -41,6 +43,12 @@ bool read_header(int fd, RingHeader& h) {
   return ::pread(fd, static_cast<void*>(&h), sizeof h, 0) == static_cast<ssize_t>(sizeof h);
 }
 
+struct stat checked_shm_dir(const std::string& dir) {
+  struct stat st;
+  if (std::string why = check_shm_dir(dir, st); !why.empty()) throw Error(Errc::insecure, why);
+  return st;
+}
+
 std::string hex(std::uint64_t v) {
   char b[24];
   std::snprintf(b, sizeof b, "0x%016llx", static_cast<unsigned long long>(v));
@@ -71,15 +79,14 @@ RingFile::~RingFile() {
 }
 
 RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std::string& group) {
-  bool created = true;
+  if (mode & 0007)
+    throw Error(Errc::invalid_argument, "ring mode " + std::to_string(mode) +
+                                            " gives every user access to the ring: others' bits (0007) must be 0");
+  const struct stat dir = checked_shm_dir(parent_dir(path));
+  // O_EXCL: a name another user prepared (a file, FIFO or symlink) is never taken as new.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0 && errno == EEXIST) {
-    created = false;
-    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  }
-  if (fd < 0) fail_errno("cannot open ring " + path, errno);
-  RingFile file(fd);
-  if (created) {
+  if (fd >= 0) {
+    RingFile file(fd);
     if (::fchmod(fd, mode) != 0) fail_errno("cannot chmod " + path, errno);
     if (!group.empty()) {
       struct group* gr = ::getgrnam(group.c_str());
@@ -87,15 +94,53 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
       if (::fchown(fd, static_cast<uid_t>(-1), gr->gr_gid) != 0)
         fail_errno("cannot give " + path + " to group " + group, errno);
     }
+    file.lock(path);
+    return file;
   }
+  if (errno != EEXIST) fail_errno("cannot open ring " + path, errno);
+  // An existing ring is ours (a ring we made before), or the sidecar's (the directory's owner:
+  // a continuation ring after a reboot): a ring anyone else made could be read, forged or
+  // truncated by its maker, so it is refused, never published into.
+  RingFile file = open_existing(path);
+  const uid_t me = ::geteuid();
+  if (file.st_.st_uid != me && file.st_.st_uid != dir.st_uid)
+    throw Error(Errc::insecure, path + " was created by uid " + std::to_string(file.st_.st_uid) +
+                                    ", neither this process's user (uid " + std::to_string(me) +
+                                    ") nor the sidecar's (the owner of " + parent_dir(path) + ", uid " +
+                                    std::to_string(dir.st_uid) +
+                                    "): its maker could read or forge it, so nothing is published into it; "
+                                    "have it removed (README, \"Security model\")");
+  file.lock(path);
+  return file;
+}
+
+RingFile RingFile::open_existing(const std::string& path) {
+  Untrusted u = open_untrusted(path, O_RDWR);
+  if (u.fd < 0) throw Error(u.err == ENOENT ? Errc::system : Errc::insecure, "cannot open ring " + u.problem);
+  RingFile file(u.fd);
+  file.st_ = u.st;
+  if (u.st.st_mode & 0007)
+    throw Error(Errc::insecure, path + " has mode " + octal_mode(u.st.st_mode) +
+                                    ": every user could read or forge it, so it is left alone");
+  return file;
+}
+
+RingFile RingFile::lock_existing(const std::string& path) {
+  checked_shm_dir(parent_dir(path));
+  RingFile file = open_existing(path);
+  file.lock(path);
+  return file;
+}
+
+void RingFile::lock(const std::string& path) {
   // The lock may be held for a moment by a sidecar retiring the ring, or by another opener.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
   for (;;) {
     struct flock l = whole_file(F_WRLCK);
-    if (::fcntl(fd, F_OFD_SETLK, &l) == 0) return file;
+    if (::fcntl(fd_, F_OFD_SETLK, &l) == 0) return;
     if (errno != EAGAIN && errno != EACCES) fail_errno("cannot lock " + path, errno);
     RingHeader h;
-    const std::uint32_t pid = read_header(fd, h) ? h.producer.pid.load() : 0;
+    const std::uint32_t pid = read_header(fd_, h) ? h.producer.pid.load() : 0;
     if (process_alive(pid))
       throw Error(Errc::busy, "stream ring " + path + " is already open by producer pid " + std::to_string(pid) +
                                   "; one producer per stream at a time");
@@ -210,8 +255,13 @@ bool create_continuation_ring(const std::string& path, std::string_view stream, 
 }
 
 std::optional<std::uint64_t> peek_durable_seq(const std::string& path, std::string_view stream) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return std::nullopt;
+  const Untrusted u = open_untrusted(path, O_RDONLY);
+  if (u.fd < 0) return std::nullopt;
+  const int fd = u.fd;
+  if (!ours_or_our_groups(u.st) || (u.st.st_mode & 0007)) {  // a stranger's claim proves nothing
+    ::close(fd);
+    return std::nullopt;
+  }
   RingHeader h;
   const bool whole = read_header(fd, h);
   ::close(fd);

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <sys/stat.h>
+
 namespace aerolog::proto {
 struct RingHeader;
 }
@@ -20,20 +22,33 @@ bool process_alive(std::uint32_t pid);
 
 // An open ring file holding the producer lock (an OFD lock: it dies with the process and
 // conflicts even between two opens in one process).
+// Both check the shm directory first (safe_file.hpp), and take no file whose mode lets every user
+// in (bits 0007).
 class RingFile {
  public:
+  // Creates the ring (O_EXCL, `mode`, `group`) or opens the existing one, which must be ours or
+  // the sidecar's (owned by the shm directory's owner); throws Error (Errc::insecure) otherwise.
   static RingFile open_locked(const std::string& path, unsigned mode, const std::string& group);
+  // An existing ring of whoever made it (aerologctl adopt, run by the operator), locked.
+  static RingFile lock_existing(const std::string& path);
+  const struct stat& stat() const noexcept { return st_; }
   int release_fd() noexcept {
     int f = fd_;
     fd_ = -1;
     return f;
   }
   int fd() const noexcept { return fd_; }
+  RingFile(RingFile&& o) noexcept : fd_(o.release_fd()), st_(o.st_) {}
+  RingFile(const RingFile&) = delete;
+  RingFile& operator=(const RingFile&) = delete;
   ~RingFile();
 
  private:
   explicit RingFile(int fd) : fd_(fd) {}
+  static RingFile open_existing(const std::string& path);  // open_untrusted, mode checked
+  void lock(const std::string& path);
   int fd_;
+  struct stat st_ {};
 };
 
 // max_frame for a data area of `cap` bytes: min(1 MiB, cap / 4) (FORMAT.md 2.7).

@@ -7,7 +7,7 @@
         trades = r.array("Trade")                               # numpy structured array, one copy
         orders = s.dataframe("Order", from_time=t0, to_time=t1) # typed pandas DataFrame
         warn = s.logs().query("level >= 'warn'")                # log events, rendered
-        for new in s.follow(shm_dir="/dev/shm"):                # as they become durable
+        for new in s.follow(shm_dir="/dev/shm/aerolog"): # as they become durable
             ...
     lines = aerolog.logger_logs("/var/lib/aerolog", "app")      # a logger's thread streams, merged
 

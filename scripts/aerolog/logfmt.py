@@ -251,10 +251,63 @@ class LogDecoder:
 
     @staticmethod
     def render(site, values):
+        raw = lambda: " ".join(_shortest(v / PRICE_SCALE if t == 14 else v, False) if t in (9, 10, 14) else str(v)
+                               for t, v in zip(site.types, values))
+        why = unbounded_spec(site.format, site.types, values)
+        if why:
+            return f"{site.format} [format error: {why}, above {MAX_FORMAT_WIDTH}; arguments: {raw()}]"
         args = [_value(t, v) for t, v in zip(site.types, values)] if site.wrap else values
         try:
             return site.format.format(*args)
         except (ValueError, IndexError, KeyError) as e:
-            raw = " ".join(_shortest(v / PRICE_SCALE if t == 14 else v, False) if t in (9, 10, 14) else str(v)
-                           for t, v in zip(site.types, values))
-            return f"{site.format} [format error: {e}; arguments: {raw}]"
+            return f"{site.format} [format error: {e}; arguments: {raw()}]"
+
+
+MAX_FORMAT_WIDTH = 1024  # FORMAT.md 11.3: a larger width or precision is refused, not rendered
+
+
+def unbounded_spec(f, types, values):
+    """Why a spec of format f asks for a width or precision above MAX_FORMAT_WIDTH, literal or from
+    an argument ({:>{}}), or None; argument ids as {fmt} numbers them (aerologctl's check)."""
+    n, i, auto = len(f), 0, 0
+
+    def arg_id(k):
+        nonlocal auto
+        start = k
+        while k < n and f[k] not in ":}":
+            k += 1
+        ident = f[start:k]
+        if not ident:
+            auto += 1
+            return auto - 1, k
+        return (int(ident[:7]) if ident.isdigit() and ident.isascii() else None), k
+
+    while i < n:
+        if f[i] != "{":
+            i += 1
+            continue
+        if i + 1 < n and f[i + 1] == "{":
+            i += 2
+            continue
+        _, k = arg_id(i + 1)
+        if k < n and f[k] == ":":
+            k += 1
+            while k < n and f[k] != "}":
+                if f[k] == "{":
+                    ident, k = arg_id(k + 1)
+                    if ident is not None and ident < len(values):
+                        t, v = types[ident], values[ident]
+                        if 1 <= t <= 8 and (v < 0 or v > MAX_FORMAT_WIDTH):  # the integer types
+                            return f"a width or precision of {v} from argument {ident}"
+                    if k >= n:
+                        break
+                elif "0" <= f[k] <= "9":
+                    start = k
+                    while k < n and "0" <= f[k] <= "9":
+                        k += 1
+                    if int(f[start:k][:12]) > MAX_FORMAT_WIDTH:
+                        return f"a width or precision of {f[start:k][:20]}"
+                    k -= 1
+                k += 1
+        i = k + 1
+    return None

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import frames, wal
 
+SHM_DIR = "/dev/shm/aerolog"  # every program's default (proto/ring.hpp kDefaultShmDir)
 RING_DURABLE_SEQ = 384  # proto/FORMAT.md 2.2: the ring header's durable_seq
 
 
@@ -205,18 +206,14 @@ class Stream:
         (wal.Tail.damage: a torn tail at the end of the last segment is the log's end)."""
         return self._last.damage()
 
-    def durable_seq(self, shm_dir="/dev/shm"):
+    def durable_seq(self, shm_dir=SHM_DIR):
         """The durable seq the sidecar publishes in this stream's ring, None without a ring."""
-        try:
-            with open(os.path.join(shm_dir, "aerolog." + self.name), "rb") as f:
-                head = f.read(RING_DURABLE_SEQ + 8)
-        except OSError:
-            return None
-        if len(head) < RING_DURABLE_SEQ + 8 or struct.unpack_from("<Q", head, 0)[0] != wal.RING_MAGIC:
+        head = wal.read_shared(os.path.join(shm_dir, "aerolog." + self.name), RING_DURABLE_SEQ + 8)
+        if head is None or len(head) < RING_DURABLE_SEQ + 8 or struct.unpack_from("<Q", head, 0)[0] != wal.RING_MAGIC:
             return None
         return struct.unpack_from("<Q", head, RING_DURABLE_SEQ)[0]
 
-    def follow(self, shm_dir="/dev/shm", interval=0.05, from_seq=0):
+    def follow(self, shm_dir=SHM_DIR, interval=0.05, from_seq=0):
         """Yields Records as they become durable: records up to the durable seq of the stream's
         ring in shm_dir (all that is in the WAL when there is no ring file, e.g. after a reboot),
         then every `interval` seconds what was added, empty Records included (so a caller can

@@ -4,6 +4,7 @@ does. alog.py is built on it; aerolog.frames reads the same blocks into numpy ar
 """
 import ctypes
 import os
+import stat
 import struct
 
 SEGMENT_MAGIC = 0x4745534C4F524541  # "AEROLSEG"
@@ -14,6 +15,26 @@ PAGE = 4096
 PRICE_SCALE = 100_000_000
 TYPE_NAMES = {1: "Text", 2: "Trade", 3: "Order", 4: "Quote", 5: "MarketData", 6: "Risk", 7: "LogSite", 8: "Log",
               9: "Dropped"}
+
+
+def read_shared(path, n):
+    """The first n bytes of a file in the shm directory, which other users' processes make: opened
+    without following a symlink or blocking on a FIFO, and only if it is a regular file with one
+    link (README, "Security model"); None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        return os.pread(fd, n, 0) if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 else None
+    finally:
+        os.close(fd)
+
+
+def printable(text):
+    """Text from shared memory or a record, safe to print: control characters become '?'."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _crc32c_table():

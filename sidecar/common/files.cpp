@@ -1,5 +1,6 @@
 #include "files.hpp"
 
+#include "safe_file.hpp"
 #include "sys_error.hpp"
 
 #include <cerrno>
@@ -40,6 +41,26 @@ void write_file_durably(const std::string& dir, const std::string& name, std::st
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp);
   fsync_dir(dir);
+}
+
+Fd own_shared_file(const std::string& dir, const std::string& name, unsigned mode) {
+  const std::string path = dir + "/" + name;
+  detail::Untrusted u = detail::open_untrusted(path, O_RDWR);
+  Fd fd(u.fd);
+  if (fd && detail::check_owner_mode(u.st, ::geteuid(), 0022).empty()) return fd;
+  fd.reset();
+  for (int attempt = 0; attempt < 3; ++attempt) {  // another process may create the name in between
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      throw_errno("remove " + path + " (" + (u.problem.empty() ? "not this user's file" : u.problem) +
+                  "; only the directory's owner can remove it)");
+    fd = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (fd) {
+      if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod " + path);
+      return fd;
+    }
+    if (errno != EEXIST) break;
+  }
+  throw_errno("create " + path);
 }
 
 void Fd::reset(int fd) {

@@ -15,6 +15,14 @@ void fsync_dir(const std::string& dir);
 void make_dirs_durably(const std::string& path, unsigned mode = 0750);
 void write_file_durably(const std::string& dir, const std::string& name, std::string_view bytes);
 
+class Fd;
+// This program's own file `name` in a directory others may write (the shm directory), open
+// O_RDWR: the one it made before is reused if it still is that (a regular file with one link,
+// owned by this user, writable by nobody else); anything else under the name (another user's
+// file, a FIFO, a hard link to someone's ring) is unlinked, never opened, and the file is
+// created anew with O_EXCL and `mode`. Throws system_error.
+Fd own_shared_file(const std::string& dir, const std::string& name, unsigned mode);
+
 class Fd {
  public:
   explicit Fd(int fd = -1) : fd_(fd) {}

@@ -161,19 +161,75 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
+namespace {
+
+// Bytes of the valid UTF-8 sequence at s[i] (a byte >= 0x80), 0 if it is not one (RFC 3629:
+// no overlong forms, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const unsigned c = b(0);
+  const auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xbf) { return b(k) >= lo && b(k) <= hi; };
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) return cont(1, c == 0xe0 ? 0xa0 : 0x80, c == 0xed ? 0x9f : 0xbf) && cont(2) ? 3 : 0;
+  if (c >= 0xf0 && c <= 0xf4)
+    return cont(1, c == 0xf0 ? 0x90 : 0x80, c == 0xf4 ? 0x8f : 0xbf) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+// Bytes at s[i] a terminal must not be sent as they are: a C0 control but tab and newline, DEL,
+// a C1 control (U+0080-U+009F, C2 80-9F in UTF-8); 0 for any other byte.
+std::size_t control_at(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) return 1;
+  if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9f &&
+      static_cast<unsigned char>(s[i + 1]) >= 0x80)
+    return 2;
+  return 0;
+}
+
+}  // namespace
+
 std::string json_string(const std::string& s) {
   std::string q = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\')
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
       q += '\\', q += static_cast<char>(c);
-    else if (c < 0x20) {
+    } else if (c < 0x20 || c == 0x7f) {
       char b[8];
       std::snprintf(b, sizeof b, "\\u%04x", c);
       q += b;
-    } else
+    } else if (c < 0x80) {
       q += static_cast<char>(c);
+    } else if (const std::size_t n = utf8_length(s, i)) {
+      q.append(s, i, n);
+      i += n - 1;
+    } else {
+      q += "\\ufffd";  // not UTF-8: the JSON stays valid, the byte is shown as U+FFFD
+    }
   }
   return q + "\"";
+}
+
+void make_terminal_safe(std::string& line) {
+  std::size_t i = 0;
+  while (i < line.size() && !control_at(line, i)) ++i;
+  if (i == line.size()) return;  // the common case: nothing to change, nothing copied
+  std::string out(line, 0, i);
+  while (i < line.size()) {
+    const std::size_t n = control_at(line, i);
+    if (!n) {
+      out += line[i++];
+      continue;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", static_cast<unsigned char>(line[i + k]));
+      out += b;
+    }
+    i += n;
+  }
+  line.swap(out);
 }
 
 std::string line_of(const Record& r, const Fields& f, Format fmt);
@@ -182,17 +238,18 @@ std::string line_of(const Record& r, const Fields& f, Format fmt);
 
 const std::string& RecordFormatter::format(const Record& r) {
   line_.clear();
-  if (r.type != kTypeLogSite && r.type != kTypeLogEvent) return line_ = format_record(r, format_);
-  const LogEvent* e = decoder_.decode(r);
-  if (e) {
+  if (r.type != kTypeLogSite && r.type != kTypeLogEvent) {
+    line_ = format_record(r, format_);
+  } else if (const LogEvent* e = decoder_.decode(r)) {
     log_event(r, *e);
-    return line_;
+  } else if (r.type != kTypeLogSite || !decoder_.error().empty()) {
+    Fields f;  // undecodable: why, and the raw bytes
+    f.type = r.type == kTypeLogSite ? "LogSite" : "Log";
+    f.text = undecodable_text(decoder_.error(), r.payload);
+    line_ = line_of(r, f, format_);
   }
-  if (r.type == kTypeLogSite && decoder_.error().empty()) return line_;
-  Fields f;  // undecodable: why, and the raw bytes
-  f.type = r.type == kTypeLogSite ? "LogSite" : "Log";
-  f.text = undecodable_text(decoder_.error(), r.payload);
-  return line_ = line_of(r, f, format_);
+  if (format_ != Format::json) make_terminal_safe(line_);  // JSON escapes every control itself
+  return line_;
 }
 
 void RecordFormatter::log_event(const Record& r, const LogEvent& e) {

@@ -2,6 +2,8 @@
 
 #include "clock.hpp"
 #include "ring_file.hpp"
+#include "ring_guard.hpp"
+#include "safe_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -20,15 +22,11 @@ namespace aerolog::common {
 using namespace proto;
 
 Mapping::Mapping(const std::string& path, std::size_t min_size, bool writable) {
-  fd_ = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
-  if (fd_ < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd_, &st) != 0) {
-    const int err = errno;
-    ::close(fd_);
-    throw std::runtime_error(path + ": " + std::strerror(err));
-  }
-  n_ = static_cast<std::size_t>(st.st_size);
+  const detail::Untrusted u = detail::open_untrusted(path, writable ? O_RDWR : O_RDONLY);
+  if (u.fd < 0) throw std::runtime_error(u.problem);
+  fd_ = u.fd;
+  st_ = u.st;
+  n_ = static_cast<std::size_t>(st_.st_size);
   if (n_ < min_size) {
     ::close(fd_);
     throw std::runtime_error(path + ": too small (" + std::to_string(n_) + " bytes)");
@@ -38,13 +36,28 @@ Mapping::Mapping(const std::string& path, std::size_t min_size, bool writable) {
     ::close(fd_);
     throw std::runtime_error(path + ": cannot map: " + std::strerror(errno));
   }
+  if (guard::installed() && (slot_ = guard::add(m, n_)) < 0) {
+    ::munmap(m, n_);
+    ::close(fd_);
+    throw std::runtime_error(path + ": too many files mapped at once (1024)");
+  }
   p_ = static_cast<std::byte*>(m);
 }
 
 Mapping::~Mapping() {
+  guard::remove(slot_);
   if (p_) ::munmap(p_, n_);
   if (fd_ >= 0) ::close(fd_);
 }
+
+std::string shm_text(const char* field, std::size_t size) {
+  std::string s(field, strnlen(field, size));
+  for (char& c : s)
+    if (c < 0x20 || c > 0x7e) c = '?';
+  return s;
+}
+
+bool Mapping::truncated() const { return guard::faulted(slot_); }
 
 const char* to_string(SidecarHealth h) {
   switch (h) {
@@ -62,9 +75,25 @@ const char* to_string(SidecarHealth h) {
 
 SidecarInfo read_sidecar(const std::string& shm_dir) {
   SidecarInfo s;
+  struct stat dir;
+  if (std::string why = detail::check_shm_dir(shm_dir, dir); !why.empty()) {
+    s.problem = why;
+    return s;
+  }
+  const std::string path = shm_dir + "/" + kControlName;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return s;  // no sidecar ever ran here
   try {
-    s.map = std::make_unique<Mapping>(shm_dir + "/" + kControlName, sizeof(ControlBlock), false);
-  } catch (const std::exception&) {
+    s.map = std::make_unique<Mapping>(path, sizeof(ControlBlock), false);
+  } catch (const std::exception& e) {
+    s.problem = e.what();
+    return s;
+  }
+  // Only the sidecar (the directory's owner) writes it: anyone else's is not believed (its WAL
+  // directory would point the operator's tools at forged records).
+  if (std::string why = detail::check_owner_mode(s.map->stat(), dir.st_uid, 0022); !why.empty()) {
+    s.problem = path + ": " + why + ": not the sidecar's control block, ignored";
+    s.map.reset();
     return s;
   }
   s.cb = reinterpret_cast<const ControlBlock*>(s.map->data());

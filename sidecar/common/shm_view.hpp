@@ -9,8 +9,12 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 namespace aerolog::common {
 
+// A file in the shm directory mapped whole: opened O_NOFOLLOW | O_NONBLOCK, a regular file with one
+// link (safe_file.hpp); guarded against SIGBUS when the program installed ring_guard.
 class Mapping {
  public:
   Mapping(const std::string& path, std::size_t min_size, bool writable);  // throws std::runtime_error
@@ -21,12 +25,21 @@ class Mapping {
   std::byte* mutable_data() const { return p_; }
   std::size_t size() const { return n_; }
   int fd() const { return fd_; }
+  const struct stat& stat() const { return st_; }
+  bool truncated() const;  // the file shrank under the mapping: it now reads as zeros (ring_guard)
 
  private:
   std::byte* p_ = nullptr;
   std::size_t n_ = 0;
   int fd_ = -1;
+  int slot_ = -1;  // ring_guard slot, when the program installed the guard
+  struct stat st_ {};
 };
+
+// A NUL-padded text field of shared memory, which anyone who can write the file may fill: printable
+// ASCII only (any other byte shows as '?'), so no output of it carries a terminal escape or
+// invalid UTF-8.
+std::string shm_text(const char* field, std::size_t size);
 
 enum class SidecarHealth { up, hung, down, absent };
 const char* to_string(SidecarHealth h);
@@ -36,6 +49,7 @@ struct SidecarInfo {
   std::unique_ptr<Mapping> map;
   const proto::ControlBlock* cb = nullptr;
   double heartbeat_age_s = 0;
+  std::string problem;  // why the control block (or the directory) was not believed ("" if fine)
 };
 SidecarInfo read_sidecar(const std::string& shm_dir);
 

@@ -48,10 +48,11 @@ int fail(const std::string& why) {
 int cmd_adopt(const AdoptOptions& o) {
   const std::string path = detail::ring_path(o.shm_dir, o.stream);
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return fail("no ring for stream '" + o.stream + "' in " + o.shm_dir);
+  if (::lstat(path.c_str(), &st) != 0) return fail("no ring for stream '" + o.stream + "' in " + o.shm_dir);
   try {
     // Held until the copy has replaced the ring: no producer can start on the old one meanwhile.
-    const detail::RingFile lock = detail::RingFile::open_locked(path, 0660, "");
+    const detail::RingFile lock = detail::RingFile::lock_existing(path);
+    st = lock.stat();
     const detail::RingProbe probe = detail::probe_ring(lock.fd(), path);
     if (probe.kind != detail::RingProbe::live) return fail(path + " is empty or retired: nothing to adopt");
     Map old;
@@ -74,9 +75,10 @@ int cmd_adopt(const AdoptOptions& o) {
     if (!scan.error.empty())
       return fail("ring contents invalid at position " + std::to_string(scan.bad_pos) + ": " + scan.error);
 
-    // The copy, under a name nobody takes for a ring (no ring prefix), with the old owner and mode.
-    const std::string tmp = o.shm_dir + "/.aerolog-adopt-" + std::to_string(::getpid());
-    const int nfd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // The copy, under a new name nobody takes for a ring (no ring prefix; mkostemp: O_EXCL, 0600,
+    // so nobody else holds an fd on it), then given the old owner and mode.
+    std::string tmp = o.shm_dir + "/.aerolog-adopt-XXXXXX";
+    const int nfd = ::mkostemp(tmp.data(), O_CLOEXEC);
     if (nfd < 0) return fail("cannot create " + tmp + ": " + std::strerror(errno));
     Map cp;
     cp.n = old.n;

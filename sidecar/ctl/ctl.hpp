@@ -4,6 +4,8 @@
 #pragma once
 #include "record_format.hpp"
 
+#include <aerolog/proto/ring.hpp>
+
 #include <cstdint>
 #include <string>
 
@@ -12,7 +14,7 @@ namespace aerolog::ctl {
 using namespace common;  // aerologctl is built on sidecar/common (shm views, formats, files)
 
 struct StatusOptions {
-  std::string shm_dir = "/dev/shm";
+  std::string shm_dir = proto::kDefaultShmDir;
   std::string wal_dir;                                   // default: the one the sidecar reports
   std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints and status
   bool json = false, prometheus = false, watch = false;
@@ -20,14 +22,14 @@ struct StatusOptions {
 int cmd_status(const StatusOptions& o);
 
 struct FlushOptions {
-  std::string shm_dir = "/dev/shm";
+  std::string shm_dir = proto::kDefaultShmDir;
   std::string stream;  // empty: every ring
   double timeout_s = 10;
 };
 int cmd_flush(const FlushOptions& o);
 
 struct CatOptions {
-  std::string shm_dir = "/dev/shm";
+  std::string shm_dir = proto::kDefaultShmDir;
   std::string wal_dir;
   std::string target;  // a .alog file, a stream directory, or a stream name
   Format format = Format::text;
@@ -45,13 +47,13 @@ struct VerifyOptions {
 int cmd_verify(const VerifyOptions& o);
 
 struct AdoptOptions {
-  std::string shm_dir = "/dev/shm";
+  std::string shm_dir = proto::kDefaultShmDir;
   std::string stream;
 };
 int cmd_adopt(const AdoptOptions& o);
 
 struct LevelOptions {
-  std::string shm_dir = "/dev/shm";
+  std::string shm_dir = proto::kDefaultShmDir;
   std::string logger;
   std::string level;  // empty: show
 };

@@ -1,6 +1,7 @@
 // aerologctl: status and flush of a running AeroLog pair, and reading / verifying .alog files.
 #include "cli.hpp"
 #include "ctl.hpp"
+#include "ring_guard.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit status: 0 ok / healthy; 1 failure or not healthy (one line on stderr says why);\n"
       "2 bad usage; 3 (verify) only a torn tail, which the sidecar repairs at its next start.");
-  std::string shm_dir = "/dev/shm";
+  std::string shm_dir = aerolog::proto::kDefaultShmDir;
   app.add_option("--shm-dir", shm_dir, "where the rings and the sidecar's control block live")->capture_default_str();
 
   StatusOptions st;
@@ -103,6 +104,7 @@ int main(int argc, char** argv) {
   level->add_option("level", lv.level, "trace, debug, info, warn, error or critical (omit to show)");
 
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerologctl")) return *rc;
+  aerolog::common::guard::install();  // a ring or control block truncated while mapped reads as zeros
   st.shm_dir = fl.shm_dir = ct.shm_dir = tl.shm_dir = ad.shm_dir = lv.shm_dir = shm_dir;
   tl.follow = true;
   if (*status) {

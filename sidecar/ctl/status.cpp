@@ -128,15 +128,17 @@ json collect(const StatusOptions& o) {
   SidecarInfo sc = read_sidecar(o.shm_dir);
   json& s = out["sidecar"];
   s["health"] = to_string(sc.health);
+  if (!sc.problem.empty()) s["problem"] = sc.problem;
   std::string wal_dir = o.wal_dir;
   if (sc.cb) {
     s["pid"] = sc.cb->pid.load();
-    s["version"] = std::string(sc.cb->sidecar_version, strnlen(sc.cb->sidecar_version, sizeof sc.cb->sidecar_version));
+    s["version"] = shm_text(sc.cb->sidecar_version, sizeof sc.cb->sidecar_version);
     s["uptime_s"] = double(now - std::min(now, sc.cb->start_ns.load())) / 1e9;
     s["heartbeat_age_s"] = sc.heartbeat_age_s;
     s["durability"] = shown_durability(sc.cb->durability.load());
     s["stopping"] = sc.cb->stopping.load() != 0;
-    s["wal_dir"] = std::string(sc.cb->wal_dir, strnlen(sc.cb->wal_dir, sizeof sc.cb->wal_dir));
+    s["wal_dir"] = shm_text(sc.cb->wal_dir, sizeof sc.cb->wal_dir);
+    s["rings_rejected"] = sc.cb->rings_rejected.load();
     s["streams_failed"] = sc.cb->streams_failed.load();
     s["records_written"] = sc.cb->frames_written.load();
     s["bytes_written"] = sc.cb->bytes_written.load();
@@ -194,7 +196,7 @@ json collect(const StatusOptions& o) {
       j["log_level"] = name_of(static_cast<Level>(h.log.level.load()));
     const std::uint32_t st = h.sidecar.state.load();
     j["state"] = shown_state(st);
-    j["error"] = std::string(h.sidecar.error, strnlen(h.sidecar.error, sizeof h.sidecar.error));
+    j["error"] = shm_text(h.sidecar.error, sizeof h.sidecar.error);
     if (st != 0) healthy = false;
     out["streams"].push_back(j);
   }
@@ -206,6 +208,7 @@ json collect(const StatusOptions& o) {
 void print_text(const json& j) {
   const json& s = j["sidecar"];
   const std::string health = s["health"];
+  if (s.contains("problem")) std::printf("%s\n", s["problem"].get<std::string>().c_str());
   if (health == "ABSENT") {
     std::printf("sidecar: not running (no control block)\n");
   } else {
@@ -220,6 +223,10 @@ void print_text(const json& j) {
     std::printf("  WAL %s, %llu records / %.1f MiB written since start, %llu I/O errors\n",
                 s.value("wal_dir", std::string("?")).c_str(), s.value("records_written", 0ull),
                 double(s.value("bytes_written", 0ull)) / 1048576.0, s.value("io_errors", 0ull));
+    if (s.value("rings_rejected", 0ull))
+      std::printf(
+          "  %llu ring files not served (wrong type, owner, mode or size, or over a cap: see the sidecar's log)\n",
+          s.value("rings_rejected", 0ull));
   }
   if (j.contains("clock"))
     std::printf("  clock page: updated %.2f s ago by pid %u, its last correction %llu ns\n",
@@ -296,6 +303,9 @@ void print_prometheus(const json& j) {
                 s["durability"] == "NONE" ? 0 : 1);
     metric("aerolog_sidecar_io_errors_total", "write or sync errors since start", "counter");
     std::printf("aerolog_sidecar_io_errors_total %llu\n", s["io_errors"].get<unsigned long long>());
+    metric("aerolog_sidecar_rings_rejected", "ring files not served: wrong type, owner, mode or size, or over a cap",
+           "gauge");
+    std::printf("aerolog_sidecar_rings_rejected %llu\n", s["rings_rejected"].get<unsigned long long>());
   }
   if (j.contains("clock")) {
     metric("aerolog_clock_age_seconds", "seconds since the sidecar last updated the clock page", "gauge");
@@ -368,7 +378,7 @@ int cmd_status(const StatusOptions& o) {
     }
     if (o.watch) std::printf("\033[H\033[2J%s\n", format_time(common::wall_ns()).c_str());
     if (o.json)
-      std::printf("%s\n", j.dump(o.watch ? 2 : -1).c_str());
+      std::printf("%s\n", j.dump(o.watch ? 2 : -1, ' ', false, json::error_handler_t::replace).c_str());
     else if (o.prometheus)
       print_prometheus(j);
     else

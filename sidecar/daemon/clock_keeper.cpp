@@ -24,8 +24,8 @@ constexpr std::uint64_t kOneSecond = 1'000'000'000;
 
 ClockKeeper::ClockKeeper(const std::string& shm_dir) {
   const std::string path = shm_dir + "/" + kClockName;
-  fd_ = common::Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd_) common::throw_errno("open " + path);
+  // Kept across restarts while it is ours (producers keep following the page they mapped).
+  fd_ = common::own_shared_file(shm_dir, kClockName, 0644);
   struct stat st;
   if (::fstat(fd_.get(), &st) != 0) common::throw_errno("stat " + path);
   if (static_cast<std::size_t>(st.st_size) < kClockSize && ::ftruncate(fd_.get(), kClockSize) != 0)

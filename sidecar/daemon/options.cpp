@@ -82,6 +82,18 @@ void add_options(CLI::App& app, Options& o) {
                  "else <wal-dir>/sidecar.log)");
   app.add_option("--stop-timeout", o.stop_timeout_s, "on SIGTERM/SIGINT, drain for at most this many seconds")
       ->capture_default_str();
+  app.add_option("--max-streams", o.max_streams,
+                 "streams served at once; a ring beyond it is not served (logged, counted in status)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--max-streams-per-user", o.max_streams_per_user,
+                 "streams whose rings one user owns; a ring beyond it is not served")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--max-ring-capacity", o.max_ring_capacity,
+                 "largest ring data area served, in bytes; a ring whose header claims more is not served")
+      ->check(CLI::Range(proto::kRingMinCapacity, proto::kRingMaxCapacity))
+      ->capture_default_str();
 }
 
 }  // namespace aerolog::sidecar

@@ -17,7 +17,7 @@ enum class Idle { spin, backoff, sleep };
 enum class Zeroing { idle, always, never };  // when a spare's unwritten extents are zeroed
 
 struct Options {
-  std::string shm_dir = "/dev/shm";                      // where producers create rings
+  std::string shm_dir = proto::kDefaultShmDir;           // where producers create rings (3770, its own)
   std::string wal_dir = "/var/lib/aerolog";              // <wal_dir>/<stream>/<base_seq:020>.alog
   Durability durability = Durability::dsync;             // dsync: RWF_DSYNC writes; fdatasync: write + linked fdatasync
   std::uint32_t depth = 4;                               // blocks in flight per stream
@@ -29,15 +29,18 @@ struct Options {
   std::uint64_t retention_age_s = 0;                     // delete sealed segments older than this (0: keep)
   std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints hold retention ("": ignore)
   std::uint64_t retention_cap_bytes = 0;                 // delete above this even if a sink still needs it (0: no cap)
-  std::uint64_t retire_grace_s = 60;      // unlink-shrink a drained ring this long after its producer left
-  std::uint64_t scan_interval_ms = 1000;  // rescan shm_dir besides inotify
-  Idle idle = Idle::backoff;              // spin: busy poll; backoff: spin, then sleep longer; sleep
-  std::uint64_t spin_us = 50;             // backoff: busy poll this long after the last work
-  std::uint64_t max_sleep_us = 200;       // backoff/sleep: longest nap between polls
-  int cpu = -1;                           // pin the main loop to this CPU (-1: no pinning)
-  std::string log_level = "info";         // trace, debug, info, warn, error, critical, off
-  std::string log_file;                   // empty: stderr under journald, else <wal_dir>/sidecar.log; "-": stderr
-  std::uint64_t stop_timeout_s = 30;      // on SIGTERM, drain for at most this long
+  std::uint64_t retire_grace_s = 60;         // unlink-shrink a drained ring this long after its producer left
+  std::uint64_t scan_interval_ms = 1000;     // rescan shm_dir besides inotify
+  Idle idle = Idle::backoff;                 // spin: busy poll; backoff: spin, then sleep longer; sleep
+  std::uint64_t spin_us = 50;                // backoff: busy poll this long after the last work
+  std::uint64_t max_sleep_us = 200;          // backoff/sleep: longest nap between polls
+  int cpu = -1;                              // pin the main loop to this CPU (-1: no pinning)
+  std::string log_level = "info";            // trace, debug, info, warn, error, critical, off
+  std::string log_file;                      // empty: stderr under journald, else <wal_dir>/sidecar.log; "-": stderr
+  std::uint64_t stop_timeout_s = 30;         // on SIGTERM, drain for at most this long
+  std::uint64_t max_streams = 1024;          // streams served at once, in all (a ring beyond it is not served)
+  std::uint64_t max_streams_per_user = 256;  // streams whose rings one uid owns
+  std::uint64_t max_ring_capacity = 4ull << 30;  // a ring claiming a larger data area is not served
 };
 
 void add_options(CLI::App& app, Options& o);

@@ -5,6 +5,7 @@
 #include "instance_lock.hpp"
 #include "ring_file.hpp"
 #include "ring_guard.hpp"
+#include "safe_file.hpp"
 #include "sys_error.hpp"
 
 #include <aerolog/proto/names.hpp>
@@ -42,19 +43,34 @@ namespace {
 
 constexpr std::uint64_t kHousekeepingNs = 10'000'000;  // 10 ms
 constexpr std::uint64_t kStatusNs = 1'000'000'000;
+constexpr std::size_t kMaxFastRetries = 64;       // rings retried every housekeeping pass; more wait for the scan
+constexpr std::size_t kMaxRejectedLogged = 4096;  // names whose refusal is remembered (logged once)
 
 Fd lock_wal_dir(const std::string& wal_dir) {
   make_dirs_durably(wal_dir);
   return lock_single_instance(wal_dir, "aerolog-sidecar");
 }
 
+// The shm directory is the sidecar's own (made here, 3770, when it is missing): producers take
+// its owner for the sidecar, whose clock page and continuation rings they trust.
+void check_own_shm_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0770) == 0 && ::chmod(dir.c_str(), 03770) != 0) throw_errno("chmod " + dir);
+  struct stat st;
+  if (std::string why = detail::check_shm_dir(dir, st); !why.empty()) throw std::runtime_error(why);
+  if (st.st_uid != ::geteuid())
+    throw std::runtime_error("shm directory " + dir + " is owned by uid " + std::to_string(st.st_uid) +
+                             ", not the sidecar's user (uid " + std::to_string(::geteuid()) +
+                             "): producers trust the directory's owner as the sidecar; chown it "
+                             "(README, \"Security model\")");
+}
+
 }  // namespace
 
 Sidecar::Sidecar(const Options& opt)
     : opt_(opt), wal_lock_(lock_wal_dir(opt.wal_dir)), uring_(1024), preparer_(opt.zero_spares) {
+  check_own_shm_dir(opt_.shm_dir);
   const std::string path = opt_.shm_dir + "/" + kControlName;
-  control_fd_ = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0664));
-  if (!control_fd_) throw_errno("create control block " + path);
+  control_fd_ = own_shared_file(opt_.shm_dir, kControlName, 0644);  // written by the sidecar only
   if (::ftruncate(control_fd_.get(), kControlSize) != 0) throw_errno("size " + path);
   void* m = ::mmap(nullptr, kControlSize, PROT_READ | PROT_WRITE, MAP_SHARED, control_fd_.get(), 0);
   if (m == MAP_FAILED) throw_errno("map " + path);
@@ -106,20 +122,64 @@ void Sidecar::recover_all() {
   for (const auto& n : names) stream(n);
 }
 
+// Why a new stream for a ring of `uid` would pass a cap ("" if it would not).
+std::string Sidecar::over_cap(uid_t uid) const {
+  if (streams_.size() >= opt_.max_streams)
+    return std::to_string(streams_.size()) + " streams are served already (--max-streams)";
+  std::uint64_t mine = 0;
+  for (const auto& [n, s] : streams_) mine += s->owner_uid() == uid;
+  if (mine >= opt_.max_streams_per_user)
+    return "uid " + std::to_string(uid) + " has " + std::to_string(mine) + " streams already (--max-streams-per-user)";
+  return {};
+}
+
+// A ring file for a name no stream has yet is checked before anything is built for it: a file
+// that is not served costs one open and one fstat per scan, and one log line per name.
 void Sidecar::try_attach(const std::string& name) {
-  Stream& s = stream(name);
   const std::string path = detail::ring_path(opt_.shm_dir, name);
-  struct stat st;
-  if (s.attached()) {
-    if (::stat(path.c_str(), &st) == 0 && st.st_ino == s.ring_inode()) {
+  auto it = streams_.find(name);
+  if (it != streams_.end() && it->second->attached()) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && st.st_ino == it->second->ring_inode()) {
       waiting_.erase(name);
       return;
     }
   }
-  if (s.attach(path))
+  RingCandidate c = check_ring_file(path, opt_);
+  if (it == streams_.end()) {
+    std::string why = c.problem;
+    if (why.empty() && !c.absent && c.probe.kind == detail::RingProbe::live) why = over_cap(c.st.st_uid);
+    if (!why.empty()) {
+      waiting_.erase(name);
+      reject(name, why);
+      return;
+    }
+    if (c.absent || c.probe.kind != detail::RingProbe::live) {  // gone, or being created: look again soon
+      if (c.absent)
+        waiting_.erase(name);
+      else
+        waiting_.insert(name);
+      return;
+    }
+    rejected_.erase(name);
+    stream(name);
+  }
+  if (streams_[name]->attach(path, std::move(c)))
     waiting_.erase(name);
   else
     waiting_.insert(name);
+}
+
+void Sidecar::reject(const std::string& name, const std::string& why) {
+  auto [it, added] = rejected_.try_emplace(name, why);
+  if (!added && it->second == why) return;
+  if (added && rejected_.size() > kMaxRejectedLogged) {  // the names are not kept past that; the count is
+    rejected_.erase(it);
+    ++rejected_unlogged_;
+    return;
+  }
+  it->second = why;
+  spdlog::warn("ring not served: {}", why);
 }
 
 void Sidecar::scan_shm() {
@@ -128,10 +188,12 @@ void Sidecar::scan_shm() {
     spdlog::error("cannot read {}: {}", opt_.shm_dir, std::strerror(errno));
     return;
   }
-  std::vector<std::string> names;
+  std::set<std::string> names;
   while (dirent* e = ::readdir(d))
-    if (std::string n = detail::stream_of_ring_file(e->d_name); !n.empty()) names.push_back(n);
+    if (std::string n = detail::stream_of_ring_file(e->d_name); !n.empty()) names.insert(n);
   ::closedir(d);
+  std::erase_if(rejected_, [&](const auto& r) { return !names.count(r.first); });  // gone: forgotten
+  rejected_unlogged_ = 0;                                                          // counted again below
   for (const auto& n : names) try_attach(n);
 }
 
@@ -144,7 +206,7 @@ void Sidecar::read_inotify() {
       auto* ev = reinterpret_cast<inotify_event*>(p);
       if (ev->len)
         if (std::string s = detail::stream_of_ring_file(ev->name);
-            !s.empty() && (!streams_.count(s) || !streams_[s]->attached()))
+            !s.empty() && !rejected_.count(s) && (!streams_.count(s) || !streams_[s]->attached()))
           waiting_.insert(s);
       p += sizeof(inotify_event) + ev->len;
     }
@@ -172,7 +234,7 @@ void Sidecar::housekeeping(std::uint64_t now) {
   if (now >= next_scan_ns_) {
     next_scan_ns_ = now + opt_.scan_interval_ms * 1'000'000ull;
     scan_shm();
-  } else if (!waiting_.empty()) {
+  } else if (!waiting_.empty() && waiting_.size() <= kMaxFastRetries) {
     const auto names = waiting_;
     for (const auto& n : names) try_attach(n);
   }
@@ -188,6 +250,7 @@ void Sidecar::housekeeping(std::uint64_t now) {
   control_->bytes_written.store(totals_.bytes, std::memory_order_relaxed);
   control_->frames_written.store(totals_.frames, std::memory_order_relaxed);
   control_->io_errors.store(totals_.io_errors, std::memory_order_relaxed);
+  control_->rings_rejected.store(rejected_.size() + rejected_unlogged_, std::memory_order_relaxed);
   if (now >= next_status_ns_) {
     next_status_ns_ = now + kStatusNs;
     sd_notifyf(0, "STATUS=%s", status_line().c_str());
@@ -216,7 +279,7 @@ void Sidecar::idle(std::uint64_t now) {
 }
 
 int Sidecar::run(int signal_fd) {
-  guard::install();
+  common::guard::install();
   recover_all();
   scan_shm();
   if (sd_watchdog_enabled(0, &watchdog_usec_) <= 0) watchdog_usec_ = 0;

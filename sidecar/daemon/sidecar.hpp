@@ -30,6 +30,8 @@ class Sidecar {
   void scan_shm();
   void read_inotify();
   void try_attach(const std::string& name);
+  std::string over_cap(uid_t uid) const;
+  void reject(const std::string& name, const std::string& why);
   void housekeeping(std::uint64_t now);
   void idle(std::uint64_t now);
   std::string status_line() const;
@@ -43,7 +45,9 @@ class Sidecar {
   Preparer preparer_;
   StreamTotals totals_;
   std::map<std::string, std::unique_ptr<Stream>> streams_;
-  std::set<std::string> waiting_;  // rings seen but not attachable yet
+  std::set<std::string> waiting_;                // rings seen but not attachable yet
+  std::map<std::string, std::string> rejected_;  // ring files not served, and why: looked at each scan only
+  std::uint64_t rejected_unlogged_ = 0;          // more of them than rejected_ keeps
   common::Fd inotify_;
   bool stopping_ = false;
   std::uint64_t last_work_ns_ = 0, nap_ns_ = 10'000;

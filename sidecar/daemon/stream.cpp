@@ -50,7 +50,7 @@ Stream::~Stream() {
 
 bool Stream::poll(std::uint64_t now, bool stopping) {
   if (!hdr_ || state_ != RingState::ok) return false;
-  if (guard::faulted(guard_)) {
+  if (common::guard::faulted(guard_)) {
     fail(RingState::quarantined, 0,
          "ring file " + ring_path_ + " was truncated underneath the sidecar (SIGBUS caught)");
     return false;

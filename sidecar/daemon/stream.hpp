@@ -14,6 +14,7 @@
 #include "files.hpp"
 #include "options.hpp"
 #include "preparer.hpp"
+#include "ring_check.hpp"
 #include "segment.hpp"
 #include "site_catalog.hpp"
 #include "uring.hpp"
@@ -64,9 +65,9 @@ class Stream {
   Stream(std::string name, const Options& opt, Uring& uring, Preparer& preparer, StreamTotals& totals);
   ~Stream();
 
-  void recover_wal();                              // the WAL side, at start or first sight
-  bool attach(const std::string& ring_path);       // false: not a ready ring yet (retry later)
-  bool poll(std::uint64_t now_ns, bool stopping);  // true if it did work
+  void recover_wal();                                          // the WAL side, at start or first sight
+  bool attach(const std::string& ring_path, RingCandidate c);  // false: not a ready ring yet (retry later)
+  bool poll(std::uint64_t now_ns, bool stopping);              // true if it did work
   void on_cqe(Block* b, int res, bool is_sync);
   void on_naming_cqe(int res, bool is_header);
   void housekeeping(std::uint64_t now_ns);
@@ -80,6 +81,7 @@ class Stream {
   const std::string& error() const { return error_; }
   std::uint64_t durable_seq() const { return durable_seq_; }
   std::uint64_t ring_inode() const { return ring_ino_; }
+  uid_t owner_uid() const { return owner_uid_; }  // of the ring last attached ((uid_t)-1: none yet)
 
  private:
   bool build_block(std::uint64_t upto, std::uint64_t end);
@@ -116,6 +118,7 @@ class Stream {
   std::string ring_path_;
   int ring_fd_ = -1;
   std::uint64_t ring_ino_ = 0;
+  uid_t owner_uid_ = static_cast<uid_t>(-1);
   std::size_t map_len_ = 0;
   proto::RingHeader* hdr_ = nullptr;
   const std::byte* data_ = nullptr;

@@ -29,19 +29,6 @@ using namespace common;  // files, clocks, errno errors
 using namespace proto;
 using std::memory_order_acquire, std::memory_order_relaxed, std::memory_order_release;
 
-namespace {
-
-bool owned_by_us_or_our_group(const struct stat& st) {
-  if (st.st_uid == ::geteuid() || st.st_gid == ::getegid()) return true;
-  gid_t groups[256];
-  const int n = ::getgroups(256, groups);
-  for (int i = 0; i < n; ++i)
-    if (groups[i] == st.st_gid) return true;
-  return false;
-}
-
-}  // namespace
-
 // No ring but a WAL: /dev/shm was wiped (a reboot) or the ring was removed. Recreate the ring,
 // retired, with its seqs continuing the WAL, so that the next producer publishes seq N + 1 and
 // is told nothing it did not write is durable. A ring a producer made first is left alone (and
@@ -61,33 +48,34 @@ void Stream::continue_after_reboot(const std::string& ring) {
 
 // False while the ring cannot be served yet; the sidecar tries again at its next scan. Every
 // reason except a ring that is gone again, being created or retired is logged once (error_).
-bool Stream::attach(const std::string& ring_path) {
+bool Stream::attach(const std::string& ring_path, RingCandidate c) {
   if (hdr_) return true;
-  auto not_served = [&](const std::string& why) {
-    if (error_ != why) log_->error("stream {}: ring not served: {}", name_, why);
-    error_ = why;
+  if (!c.problem.empty()) {
+    if (error_ != c.problem) log_->error("stream {}: ring not served: {}", name_, c.problem);
+    error_ = c.problem;
     return false;
-  };
-  Fd fd(::open(ring_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return errno == ENOENT ? false : not_served("open " + ring_path + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return not_served("stat " + ring_path + ": " + std::strerror(errno));
-  if (!owned_by_us_or_our_group(st))
-    return not_served(ring_path + " is owned by uid " + std::to_string(st.st_uid) + " gid " +
-                      std::to_string(st.st_gid) + ", neither our user nor one of our groups");
-  detail::RingProbe probe;
-  try {
-    probe = detail::probe_ring(fd.get(), ring_path);
-  } catch (const Error& e) {
-    return not_served(e.what());
   }
-  if (probe.kind != detail::RingProbe::live) return false;  // being created, or retired
+  if (c.absent || c.probe.kind != detail::RingProbe::live) return false;  // gone, being created, or retired
+  const detail::RingProbe probe = c.probe;
+  const struct stat st = c.st;
+  Fd fd = std::move(c.fd);
+  owner_uid_ = st.st_uid;
   map_len_ = kRingHeaderSize + probe.capacity;
   void* m = ::mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
-  if (m == MAP_FAILED) return not_served("map " + ring_path + ": " + std::strerror(errno));
+  if (m == MAP_FAILED) {
+    error_ = "map " + ring_path + ": " + std::strerror(errno);
+    log_->error("stream {}: ring not served: {}", name_, error_);
+    return false;
+  }
+  guard_ = common::guard::add(m, map_len_);
+  if (guard_ < 0) {  // every SIGBUS guard slot taken: an unguarded ring could kill the sidecar
+    ::munmap(m, map_len_);
+    error_ = "no SIGBUS guard slot left for " + ring_path + " (1024 rings mapped)";
+    log_->error("stream {}: ring not served: {}", name_, error_);
+    return false;
+  }
   hdr_ = static_cast<RingHeader*>(m);
   data_ = static_cast<const std::byte*>(m) + kRingHeaderSize;
-  guard_ = guard::add(m, map_len_);
   cap_ = probe.capacity;
   ring_fd_ = fd.release();
   ring_ino_ = st.st_ino;
@@ -176,7 +164,7 @@ void Stream::fail_ring(std::uint64_t ring_first) {
 }
 
 void Stream::detach() {
-  guard::remove(guard_);
+  common::guard::remove(guard_);
   guard_ = -1;
   if (hdr_) ::munmap(hdr_, map_len_);
   if (ring_fd_ >= 0) ::close(ring_fd_);

@@ -67,7 +67,7 @@ bool Stream::build_block(std::uint64_t upto, std::uint64_t end) {
     ++seq;
     pos += f.stride;
   }
-  if (guard::faulted(guard_)) return false;  // the ring shrank while we copied: the copy is garbage
+  if (common::guard::faulted(guard_)) return false;  // the ring shrank while we copied: the copy is garbage
   cursor_ = pos;
   if (!count) {  // only padding: nothing to write, freed once everything before it is durable
     if (inflight_.empty()) advance();

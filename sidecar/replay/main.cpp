@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
       "           become Order records, 4-6 (executions, cross) Trade records, 7 a MarketData halt.\n"
       "  trades:  ts,symbol,price,qty,side (ts in ns, in seconds, or ISO 8601 UTC; a header line\n"
       "           is allowed) as Trade records."};
-  std::string file, stream = "md-feed", symbol, date, shm_dir = "/dev/shm", format = "auto";
+  std::string file, stream = "md-feed", symbol, date, shm_dir = proto::kDefaultShmDir, format = "auto";
   std::uint64_t capacity = p::kRingDefaultCapacity;
   double speed = 0;
   bool spin = true, progress = true;

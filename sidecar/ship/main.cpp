@@ -4,6 +4,7 @@
 #include "instance_lock.hpp"
 #include "logging.hpp"
 #include "files.hpp"
+#include "ring_guard.hpp"
 #include "stop_signals.hpp"
 #include "clickhouse.hpp"
 #include "nats.hpp"
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
       "with --once, a sink failed or a stream could not be shipped (a record too big for the sink,\n"
       "an unreadable checkpoint); 2 invalid flags or config file.");
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-ship")) return *rc;
+  aerolog::common::guard::install();  // a ring truncated while mapped reads as zeros, never SIGBUS
   if (o.clickhouse_url.empty() && o.nats_url.empty()) {
     std::fprintf(stderr, "aerolog-ship: no sink configured: give --clickhouse-url and/or --nats-url (try --help)\n");
     return 2;

@@ -1,6 +1,8 @@
 // Every aerolog-ship option, its default and its meaning: one struct, registered with CLI11 so
 // the same names work as --flags and as keys of the TOML file given with --config.
 #pragma once
+#include <aerolog/proto/ring.hpp>
+
 #include <cstdint>
 #include <string>
 
@@ -12,7 +14,7 @@ namespace aerolog::ship {
 
 struct Options {
   std::string wal_dir = "/var/lib/aerolog";         // the sidecar's WAL root
-  std::string shm_dir = "/dev/shm";                 // where the rings (and their durable HWM) are
+  std::string shm_dir = proto::kDefaultShmDir;      // where the rings (and their durable HWM) are
   std::string state_dir = "/var/lib/aerolog-ship";  // <state-dir>/<sink>/<stream>.ckpt
   std::string host;                                 // names this box in the sinks (default: hostname)
 

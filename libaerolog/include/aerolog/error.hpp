@@ -11,6 +11,7 @@ enum class Errc {
   incompatible,      // not an AeroLog ring, other layout version, other capacity
   corrupt,           // undrained ring data fails validation: refused, never overwritten
   system,            // a system call failed (errno in the message)
+  insecure,          // a file or directory another user made or can change: refused, left alone
 };
 
 class Error : public std::runtime_error {

@@ -32,11 +32,11 @@ enum class FullPolicy : std::uint8_t {
 };
 
 struct ProducerOptions {
-  std::string shm_dir = "/dev/shm";                      // where rings live; the sidecar watches the same place
+  std::string shm_dir = proto::kDefaultShmDir;           // where rings live; the sidecar watches the same place
   std::uint64_t capacity = proto::kRingDefaultCapacity;  // data bytes, power of two, 64 KiB..1 TiB
   FullPolicy on_full = FullPolicy::drop;
   std::string group;     // group owning a new ring file; empty: the process's
-  unsigned mode = 0660;  // permissions of a new ring file
+  unsigned mode = 0660;  // permissions of a new ring file (others get nothing: bits 0007 are refused)
   bool prefault = true;  // fault every page in at open (no faults when publishing)
   ClockSource clock = ClockSource::tsc;
 };

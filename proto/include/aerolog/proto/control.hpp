@@ -28,11 +28,13 @@ struct ControlBlock {
   u64a bytes_written;
   u64a frames_written;
   u64a io_errors;
-  u64a loops;  // main loop iterations
+  u64a loops;           // main loop iterations
+  u64a rings_rejected;  // ring files not served: wrong type, owner, mode, size, or over a cap
 };
 static_assert(offsetof(ControlBlock, heartbeat_ns) == 24 && offsetof(ControlBlock, durability) == 32);
 static_assert(offsetof(ControlBlock, sidecar_version) == 40 && offsetof(ControlBlock, wal_dir) == 72);
 static_assert(offsetof(ControlBlock, streams) == 384 && offsetof(ControlBlock, loops) == 432);
+static_assert(offsetof(ControlBlock, rings_rejected) == 440);
 static_assert(sizeof(ControlBlock) <= kControlSize);
 
 }  // namespace aerolog::proto

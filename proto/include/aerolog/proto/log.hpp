@@ -51,6 +51,8 @@ constexpr std::uint32_t arg_size(ArgType t) {
 }
 
 inline constexpr std::uint32_t kMaxLogArgs = 32;
+// Readers refuse a width or precision above this in a format spec (FORMAT.md 11.3).
+inline constexpr std::uint32_t kMaxFormatWidth = 1024;
 
 // Payload of kTypeLogSite: this header, then arg_count ArgType bytes, then the format string,
 // the file name and the function name (UTF-8, not NUL terminated, lengths below).

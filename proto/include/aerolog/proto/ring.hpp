@@ -24,6 +24,8 @@ inline constexpr std::uint64_t kRingMaxCapacity = 1ull << 40;
 inline constexpr std::uint64_t kRingDefaultCapacity = 64ull << 20;
 inline constexpr std::size_t kRegion = 128;
 inline constexpr char kRingPrefix[] = "aerolog.";  // file name = prefix + stream
+// Every program's default shm directory: the sidecar user's own, mode 3770 (FORMAT.md 9.1).
+inline constexpr char kDefaultShmDir[] = "/dev/shm/aerolog";
 inline constexpr std::size_t kMaxStreamName = 64;
 
 // Ring state word (control region), written by the sidecar. quarantined: the ring's contents

@@ -6,7 +6,7 @@
 
 #include <sys/mman.h>
 
-namespace aerolog::sidecar::guard {
+namespace aerolog::common::guard {
 namespace {
 
 struct Slot {
@@ -33,9 +33,14 @@ void on_sigbus(int, siginfo_t* si, void*) {
   std::raise(SIGBUS);
 }
 
+std::atomic<bool> g_installed{false};
+
 }  // namespace
 
+bool installed() { return g_installed.load(); }
+
 void install() {
+  g_installed.store(true);
   struct sigaction sa {};
   sa.sa_sigaction = on_sigbus;
   sa.sa_flags = SA_SIGINFO;
@@ -61,4 +66,4 @@ void remove(int slot) {
 
 bool faulted(int slot) { return slot >= 0 && g_slots[slot].faulted.load(std::memory_order_acquire); }
 
-}  // namespace aerolog::sidecar::guard
+}  // namespace aerolog::common::guard
