@@ -163,7 +163,7 @@ def batch(files):
         with open(name, "rb") as f:
             body = f.read()
         for seq, ftype, _flags, ts, payload in batch_records(body, name):
-            print(csv_line(seq, ts, ftype, payload))
+            print(wal.terminal_safe(csv_line(seq, ts, ftype, payload)))
 
 
 def cat(stream_dir, from_seq=0, follow=False):
@@ -178,7 +178,7 @@ def cat(stream_dir, from_seq=0, follow=False):
             for seq, ftype, _flags, ts, payload in tail.poll():
                 line = formatter.line(seq, ts, ftype, payload)
                 if seq >= from_seq and line is not None:
-                    print(line)
+                    print(wal.terminal_safe(line))
             if not follow:
                 break
             sys.stdout.flush()

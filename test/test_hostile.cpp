@@ -45,11 +45,19 @@ struct User {
   gid_t gid = 0;
 };
 
+// Runs a shell command until it succeeds (useradd from two test processes at once: one finds
+// /etc/passwd locked and fails).
+void retry(const std::string& cmd) {
+  for (int i = 0; std::system(cmd.c_str()) != 0; ++i) {
+    if (i == 20) throw std::runtime_error("failed 20 times: " + cmd);
+    ::usleep(100'000);
+  }
+}
+
 // `useradd` if missing (idempotent: the suite runs many times on one machine).
 User ensure_user(const std::string& name, const std::string& useradd_args) {
-  const std::string cmd = "id -u " + name + " >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin " + useradd_args +
-                          " " + name + " >/dev/null";
-  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot create user " + name);
+  retry("id -u " + name + " >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin " + useradd_args + " " + name +
+        " >/dev/null 2>&1");
   const passwd* pw = ::getpwnam(name.c_str());
   if (!pw) throw std::runtime_error("no user " + name);
   return {name, pw->pw_uid, pw->pw_gid};
@@ -62,8 +70,7 @@ struct Users {
 
 const Users& users() {
   static const Users u = [] {
-    if (std::system("getent group aerolog-t >/dev/null || groupadd -r aerolog-t") != 0)
-      throw std::runtime_error("cannot create group aerolog-t");
+    retry("getent group aerolog-t >/dev/null || groupadd -r aerolog-t 2>/dev/null");
     Users x;
     x.group = ::getgrnam("aerolog-t")->gr_gid;
     x.sidecar = ensure_user("aerolog-tsc", "-N -g aerolog-t");
@@ -214,7 +221,7 @@ TEST_CASE(
             h.id.capacity = 2ull << 30;
             h.id.max_frame = 1 << 20;
             if (::pwrite(fd, &h, sizeof h, 0) != sizeof h || ::fchown(fd, -1, users().group) != 0 ||
-                ::ftruncate(fd, 4096) != 0 || ::ftruncate(fd, 4096 + (2ll << 30)) != 0)
+                ::fchmod(fd, 0660) != 0 || ::ftruncate(fd, 4096) != 0 || ::ftruncate(fd, 4096 + (2ll << 30)) != 0)
               return 3;
             return ::rename((bobs.path + "/aerolog.sparse").c_str(), (box.shm.path + "/aerolog.sparse").c_str());
           }) == 0);
@@ -281,11 +288,13 @@ TEST_CASE("hostile neighbour: a ring, clock page or control block another user p
   Box box;
 
   // Before the sidecar starts (after every reboot): bob forges a clock page an hour ahead, and
-  // hard-links alice's ring to the control block's name (finding 5).
+  // hard-links alice's ring to the control block's name (finding 5): alice shares this ring with
+  // the group (mode 0660, as every ring was before), so the kernel lets bob link it.
   REQUIRE(as(u.alice, [&] {
             aerolog::ProducerOptions o;
             o.shm_dir = box.shm.path;
             o.capacity = 64 * 1024;
+            o.mode = 0660;
             auto p = aerolog::Producer::open("alice", o);
             for (std::uint64_t s = 1; s <= 10; ++s)
               if (!p.publish(300, payload_for(s).data(), static_cast<std::uint32_t>(payload_for(s).size()))) return 1;
@@ -369,6 +378,74 @@ TEST_CASE("hostile neighbour: a ring, clock page or control block another user p
   CHECK(w.records.back().ts + 10'000'000'000ull > now);
 }
 
+TEST_CASE("hostile neighbour: a group member can neither read, write nor take over another user's stream",
+          "[hostile]") {
+  if (::geteuid() != 0) FAIL("the hostile-neighbour suite creates users and needs root");
+  const Users& u = users();
+  Box box;
+  box.start_sidecar();
+  box.start_victim();
+  // Alice's ring is hers (0600) with an ACL entry for the sidecar: bob, in the same group, can
+  // neither read it, nor write its durable_seq, nor hard-link it anywhere.
+  CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);
+  CHECK(open_errno_as(u.bob, box.victim_ring, O_RDWR) == EACCES);
+  CHECK(as(u.bob, [&] {
+          return ::link(box.victim_ring.c_str(), (box.shm.path + "/aerolog.stolen").c_str()) == 0 ? 0 : errno;
+        }) == EPERM);
+  CHECK(as(u.bob, [&] { return ::truncate(box.victim_ring.c_str(), 0) == 0 ? 0 : errno; }) == EACCES);
+  CHECK(as(u.bob, [&] { return ::unlink(box.victim_ring.c_str()) == 0 ? 0 : errno; }) == EPERM);  // sticky
+  box.stop_victim();
+  REQUIRE(box.victim_ms_to_durable() < 2000);
+  const std::uint64_t n = RingConsumer(box.victim_ring).header().durable.durable_seq.load();
+  REQUIRE(n >= 100);
+
+  // A reboot wipes the shm directory; bob is first and makes a ring for alice's stream whose
+  // seqs continue her WAL (he knows where it ends): it is never drained into her WAL.
+  box.sidecar->signal(SIGTERM);
+  REQUIRE(box.sidecar->wait() == 0);
+  for (const auto& e : fs::directory_iterator(box.shm.path)) fs::remove(e.path());
+  REQUIRE(as(u.bob, [&] {
+            aerolog::ProducerOptions o;
+            o.shm_dir = box.shm.path;
+            o.capacity = 1 << 20;
+            o.mode = 0660;  // shared with the group, as a ring the sidecar may read must be without an ACL
+            { auto p = aerolog::Producer::open("victim", o); }
+            const int fd = ::open(box.victim_ring.c_str(), O_RDWR);
+            aerolog::proto::RingHeader h;
+            if (fd < 0 || ::pread(fd, &h, sizeof h, 0) != sizeof h) return 1;
+            h.durable.durable_seq.store(n);
+            h.producer.last_seq.store(n);
+            if (::pwrite(fd, &h, sizeof h, 0) != sizeof h) return 2;
+            ::close(fd);
+            auto p = aerolog::Producer::open("victim", o);
+            for (int i = 0; i < 10; ++i)
+              if (!p.publish(300, "bob!", 4)) return 3;
+            return p.last_seq() == n + 10 ? 0 : 4;
+          }) == 0);
+  box.start_sidecar();
+  REQUIRE(wait_until(
+      [&] { return box.sidecar->log().find("belongs to uid " + std::to_string(u.alice.uid)) != std::string::npos; }));
+  ::usleep(200'000);
+  CHECK(RingConsumer(box.victim_ring).header().durable.durable_seq.load() == n);  // nothing of bob's acknowledged
+  // The operator removes bob's ring; at the next start the sidecar makes the continuation ring,
+  // alice's alone (and the sidecar's): bob cannot open it, alice continues her stream at n + 1.
+  box.sidecar->signal(SIGTERM);
+  REQUIRE(box.sidecar->wait() == 0);
+  REQUIRE(::unlink(box.victim_ring.c_str()) == 0);
+  box.start_sidecar();
+  REQUIRE(wait_until([&] { return ::access(box.victim_ring.c_str(), F_OK) == 0; }));
+  struct stat st;
+  REQUIRE(::stat(box.victim_ring.c_str(), &st) == 0);
+  CHECK(st.st_uid == u.sidecar.uid);
+  CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);
+  CHECK(open_errno_as(u.alice, box.victim_ring, O_RDWR) == 0);
+  box.start_victim();
+  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() > n + 100; }));
+  box.stop_victim();
+  const WalScan w = box.check_victim_wal();  // 1..end contiguous, every payload alice's: none of bob's
+  CHECK(w.records.size() > n);
+}
+
 TEST_CASE("hostile neighbour: every program refuses a shm directory others could write", "[hostile]") {
   if (::geteuid() != 0) FAIL("the hostile-neighbour suite creates users and needs root");
   TempDir shm("/dev/shm"), wal(wal_base());
@@ -404,6 +481,7 @@ TEST_CASE("hostile neighbour: a format spec's width or precision is capped for e
             AEROLOG_INFO(log, "wide {:>2000000000}", 1);
             AEROLOG_INFO(log, "dynamic {:>{}}|{:.{}f}", 1, 2000000000, 1.5, 2000000000);
             AEROLOG_INFO(log, "fine {:>8}|{:.{}f}", 7, 1.25, 3);
+            AEROLOG_INFO(log, "esc {}", std::string_view("\x1b]0;pwned\x07\x1b[2J\r\xc2\x9b\xff!"));
             return 0;
           })) == 0);
   const std::string dir = wal.path + "/fw.t1";
@@ -411,7 +489,7 @@ TEST_CASE("hostile neighbour: a format spec's width or precision is capped for e
     if (::access((shm.path + "/aerolog.fw.t1").c_str(), F_OK) != 0) return false;
     RingConsumer c(shm.path + "/aerolog.fw.t1");
     const std::uint64_t last = c.header().producer.last_seq.load();
-    return last >= 6 && c.header().durable.durable_seq.load() >= last;
+    return last >= 8 && c.header().durable.durable_seq.load() >= last;
   }));
   for (const std::string& reader :
        {std::string(AEROLOGCTL_BIN) + " cat " + dir, std::string("python3 " AEROLOG_SCRIPTS "/alog.py cat ") + dir}) {
@@ -424,5 +502,15 @@ TEST_CASE("hostile neighbour: a format spec's width or precision is capped for e
     CHECK(r.out.find("dynamic {:>{}}|{:.{}f} [format error: a width or precision of 2000000000 from argument 1") !=
           std::string::npos);
     CHECK(r.out.find("fine        7|1.250") != std::string::npos);
+    // A terminal is sent no control character a record holds: each shows as \xNN.
+    CHECK(r.out.find("esc \\x1b]0;pwned\\x07\\x1b[2J\\x0d\\xc2\\x9b\xff!") != std::string::npos);
+    CHECK(r.out.find('\x1b') == std::string::npos);
   }
+  // The C++ and Python readers print the same bytes; JSON stays valid (the byte that is not
+  // UTF-8 becomes U+FFFD), its control characters escaped.
+  CHECK(sh(std::string(AEROLOGCTL_BIN) + " cat --format csv " + dir).out ==
+        sh(std::string("python3 " AEROLOG_SCRIPTS "/alog.py cat ") + dir).out);
+  const Run json = sh(std::string(AEROLOGCTL_BIN) + " cat --format json " + dir);
+  REQUIRE(json.rc == 0);
+  CHECK(json.out.find("\"esc \\u001b]0;pwned\\u0007\\u001b[2J\\u000d\xc2\x9b\\ufffd!\"") != std::string::npos);
 }

@@ -1,5 +1,6 @@
 #include "ring_file.hpp"
 
+#include "ring_acl.hpp"
 #include "safe_file.hpp"
 
 #include <aerolog/clock.hpp>
@@ -88,6 +89,13 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
   if (fd >= 0) {
     RingFile file(fd);
     if (::fchmod(fd, mode) != 0) fail_errno("cannot chmod " + path, errno);
+    // Private to this user (no group bits): the sidecar, the directory's owner, gets an ACL entry.
+    if (!(mode & 0070) && dir.st_uid != ::geteuid())
+      if (const int err = share_with_user(fd, dir.st_uid))
+        throw Error(Errc::system, "cannot give the sidecar (uid " + std::to_string(dir.st_uid) + ") access to " + path +
+                                      ": " + std::strerror(err) +
+                                      " (the shm filesystem needs POSIX ACLs, as tmpfs has; or open with a mode that "
+                                      "shares the ring with the group, e.g. 0660)");
     if (!group.empty()) {
       struct group* gr = ::getgrnam(group.c_str());
       if (!gr) throw Error(Errc::invalid_argument, "unknown group '" + group + "' for " + path);
@@ -110,6 +118,12 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
                                     std::to_string(dir.st_uid) +
                                     "): its maker could read or forge it, so nothing is published into it; "
                                     "have it removed (README, \"Security model\")");
+  // The sidecar's ring (a continuation after a reboot) must be writable by us and it alone: a
+  // durable_seq anyone else could write would be a false acknowledgement.
+  if (file.st_.st_uid != me && !only_writers(file.fd(), file.st_, me))
+    throw Error(Errc::insecure, path +
+                                    " is the sidecar's but others may write it (its mode or ACL): a durable seq "
+                                    "they wrote would be believed, so nothing is published into it");
   file.lock(path);
   return file;
 }
@@ -228,18 +242,21 @@ void* map_ring(int fd, const std::string& path, std::size_t len, bool writable, 
   return m;
 }
 
-bool create_continuation_ring(const std::string& path, std::string_view stream, std::uint64_t wal_last_seq) {
+bool create_continuation_ring(const std::string& path, std::string_view stream, std::uint64_t wal_last_seq,
+                              uid_t producer_uid) {
   // The temporary name lacks the ring prefix, so no sidecar or producer takes it for a ring.
   const std::string tmp = path.substr(0, path.rfind('/') + 1) + ".aerolog-continue-" + std::to_string(::getpid());
   ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0660);
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) fail_errno("cannot create " + tmp, errno);
   RingHeader h;
   std::memset(static_cast<void*>(&h), 0, sizeof h);
   init_ring_header(&h, stream, kRingDefaultCapacity, TscClock::realtime_ns());  // the producer sets its capacity
   h.producer.last_seq.store(wal_last_seq);
   h.durable.durable_seq.store(wal_last_seq);
-  const bool ok = ::fchmod(fd, 0660) == 0 && ::ftruncate(fd, kRingHeaderSize) == 0 &&
+  const bool shared = producer_uid == static_cast<uid_t>(-1) || producer_uid == ::geteuid() ||
+                      (errno = share_with_user(fd, producer_uid)) == 0;
+  const bool ok = shared && ::ftruncate(fd, kRingHeaderSize) == 0 &&
                   ::pwrite(fd, static_cast<const void*>(&h), sizeof h, 0) == static_cast<ssize_t>(sizeof h);
   const int err = errno;
   ::close(fd);

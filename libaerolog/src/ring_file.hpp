@@ -80,8 +80,11 @@ void* map_ring(int fd, const std::string& path, std::size_t len, bool writable, 
 // last_seq = `wal_last_seq`, every position 0. A producer opening it regrows it and publishes
 // wal_last_seq + 1 next. Written under a temporary name and linked into place, so neither a
 // producer nor the sidecar ever sees half a header, and a ring a producer made first is never
-// replaced: returns false if `path` already exists. Throws Error for anything else.
-bool create_continuation_ring(const std::string& path, std::string_view stream, std::uint64_t wal_last_seq);
+// replaced: returns false if `path` already exists. Mode 0600: only `producer_uid` (the stream's
+// owner, given an ACL entry; (uid_t)-1 if unknown) may open it besides its maker. Throws Error for
+// anything else.
+bool create_continuation_ring(const std::string& path, std::string_view stream, std::uint64_t wal_last_seq,
+                              uid_t producer_uid);
 
 // The durable_seq of the ring at `path` if it is a valid ring of `stream` (read with pread:
 // a ring truncated underneath cannot fault), else nothing. Recovery uses it to know which seqs

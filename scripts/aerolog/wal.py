@@ -4,6 +4,7 @@ does. alog.py is built on it; aerolog.frames reads the same blocks into numpy ar
 """
 import ctypes
 import os
+import re
 import stat
 import struct
 
@@ -30,6 +31,15 @@ def read_shared(path, n):
         return os.pread(fd, n, 0) if stat.S_ISREG(st.st_mode) and st.st_nlink == 1 else None
     finally:
         os.close(fd)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+
+
+def terminal_safe(line):
+    """A text or CSV line as aerologctl prints it (FORMAT.md 11.3): every control character but tab
+    and newline, C1 included, shown as \\xNN for each of its UTF-8 bytes."""
+    return _CONTROL.sub(lambda m: "".join(f"\\x{b:02x}" for b in m.group().encode()), line)
 
 
 def printable(text):

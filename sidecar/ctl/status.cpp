@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -26,6 +27,8 @@
 #include <fstream>
 #include <optional>
 #include <thread>
+
+#include <unistd.h>
 
 namespace aerolog::ctl {
 
@@ -157,6 +160,12 @@ json collect(const StatusOptions& o) {
   for (RingInfo& r : read_rings(o.shm_dir, false, true)) {
     json j;
     j["stream"] = r.stream;
+    if (!r.h && ::access(r.path.c_str(), R_OK) != 0 && errno == EACCES) {  // another user's ring: not ours to judge
+      j["state"] = "NO ACCESS";
+      j["error"] = "another user's ring (run status as root or as the sidecar's user to see every stream)";
+      out["streams"].push_back(j);
+      continue;
+    }
     if (!r.h) {
       j["state"] = "UNREADABLE";
       j["error"] = r.problem;

@@ -40,6 +40,9 @@ class Stream;
 // for the three steps of a roll's naming chain (| kCqeHeader on the header write).
 inline constexpr std::uint64_t kCqeSync = 1, kCqeNaming = 2, kCqeHeader = 4, kCqeTags = 7;
 
+// <wal_dir>/<stream>/owner: the uid of the stream's producers, in decimal (FORMAT.md 4.5).
+inline constexpr char kOwnerFile[] = "owner";
+
 struct Block {
   Stream* owner;
   common::AlignedBuffer buf;
@@ -81,7 +84,7 @@ class Stream {
   const std::string& error() const { return error_; }
   std::uint64_t durable_seq() const { return durable_seq_; }
   std::uint64_t ring_inode() const { return ring_ino_; }
-  uid_t owner_uid() const { return owner_uid_; }  // of the ring last attached ((uid_t)-1: none yet)
+  uid_t owner_uid() const { return owner_uid_; }  // the stream's user ((uid_t)-1: not known yet)
 
  private:
   bool build_block(std::uint64_t upto, std::uint64_t end);
@@ -93,6 +96,7 @@ class Stream {
   bool sealed();  // the segment the last roll left is closed and indexed (its error, if any, logged)
   void fail(RingState s, int err, const std::string& why);
   void recover_from_io_error(std::uint64_t now_ns);
+  void read_owner();
   void retire_if_idle(std::uint64_t now_ns);
   bool apply_retention();  // true: it recycled a segment as the next spare
   void next_spare();       // recycled by retention, else made by the preparer
@@ -118,7 +122,7 @@ class Stream {
   std::string ring_path_;
   int ring_fd_ = -1;
   std::uint64_t ring_ino_ = 0;
-  uid_t owner_uid_ = static_cast<uid_t>(-1);
+  uid_t owner_uid_ = static_cast<uid_t>(-1);  // <dir_>/owner: the first producer's user, kept in the WAL
   std::size_t map_len_ = 0;
   proto::RingHeader* hdr_ = nullptr;
   const std::byte* data_ = nullptr;

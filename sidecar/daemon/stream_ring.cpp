@@ -35,7 +35,7 @@ using std::memory_order_acquire, std::memory_order_relaxed, std::memory_order_re
 // refused at attach if it does not continue the WAL).
 void Stream::continue_after_reboot(const std::string& ring) {
   try {
-    if (detail::create_continuation_ring(ring, name_, durable_seq_))
+    if (detail::create_continuation_ring(ring, name_, durable_seq_, owner_uid_))
       log_->info("stream {}: no ring in {}: created it retired, continuing the WAL at seq {}", name_, opt_.shm_dir,
                  durable_seq_ + 1);
   } catch (const Error& e) {
@@ -58,8 +58,27 @@ bool Stream::attach(const std::string& ring_path, RingCandidate c) {
   if (c.absent || c.probe.kind != detail::RingProbe::live) return false;  // gone, being created, or retired
   const detail::RingProbe probe = c.probe;
   const struct stat st = c.st;
+  // A stream is its first producer's user's: another user's ring for it (a member of the group
+  // taking a name after a reboot) is never drained into its WAL. Our own ring is the continuation.
+  if (st.st_uid != ::geteuid() && st.st_uid != owner_uid_) {
+    if (owner_uid_ != static_cast<uid_t>(-1)) {
+      const std::string why = ring_path + " is uid " + std::to_string(st.st_uid) + "'s, but stream " + name_ +
+                              " belongs to uid " + std::to_string(owner_uid_) + " (" + dir_ + "/" + kOwnerFile +
+                              "; remove that file to give the stream to another user)";
+      if (error_ != why) log_->error("stream {}: ring not served: {}", name_, why);
+      error_ = why;
+      return false;
+    }
+    try {
+      write_file_durably(dir_, kOwnerFile, std::to_string(st.st_uid) + "\n");
+    } catch (const std::exception& e) {
+      if (error_ != e.what()) log_->error("stream {}: ring not served: cannot record its owner: {}", name_, e.what());
+      error_ = e.what();
+      return false;
+    }
+    owner_uid_ = st.st_uid;
+  }
   Fd fd = std::move(c.fd);
-  owner_uid_ = st.st_uid;
   map_len_ = kRingHeaderSize + probe.capacity;
   void* m = ::mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
   if (m == MAP_FAILED) {

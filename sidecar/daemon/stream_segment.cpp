@@ -7,6 +7,7 @@
 #include "failpoint.hpp"
 #include "files.hpp"
 #include "ring_file.hpp"
+#include "safe_file.hpp"
 #include "sys_error.hpp"
 #include "wal_files.hpp"
 
@@ -15,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fcntl.h>
@@ -33,6 +35,7 @@ void Stream::recover_wal() {
     fail(RingState::refused, errno_of(e), e.what());
     return;
   }
+  read_owner();
   // What a producer may have seen acknowledged: recovery must find it in the WAL, whole.
   const std::string ring = detail::ring_path(opt_.shm_dir, name_);
   const std::uint64_t acked = detail::peek_durable_seq(ring, name_).value_or(0);
@@ -64,6 +67,20 @@ void Stream::recover_wal() {
     continue_after_reboot(ring);
   }
   next_spare();
+}
+
+void Stream::read_owner() {
+  const detail::Untrusted u = detail::open_untrusted(dir_ + "/" + kOwnerFile, O_RDONLY);
+  if (u.fd < 0) return;  // none yet: the next ring attached names it
+  char buf[24] = {};
+  const ssize_t n = ::pread(u.fd, buf, sizeof buf - 1, 0);
+  ::close(u.fd);
+  char* end = nullptr;
+  const unsigned long v = n > 0 ? std::strtoul(buf, &end, 10) : 0;
+  if (n > 0 && end != buf && (*end == '\n' || *end == 0) && v < 0xffffffffu)
+    owner_uid_ = static_cast<uid_t>(v);
+  else
+    log_->warn("stream {}: {}/{} is not a uid; the next ring attached names the owner again", name_, dir_, kOwnerFile);
 }
 
 void Stream::next_spare() {

@@ -114,6 +114,7 @@ if [ "$rc" -eq 0 ]; then
   }
   expect /var/lib/aerolog 750 "$uid" "$gid"
   expect /etc/aerolog 755 0 0
+  expect /dev/shm/aerolog 3770 "$uid" "$gid"
 fi
 check "systemd-tmpfiles --create --root" "$rc" "$tmp/tmpfiles.out" "$tmpfiles"
 

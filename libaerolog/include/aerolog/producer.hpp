@@ -35,8 +35,11 @@ struct ProducerOptions {
   std::string shm_dir = proto::kDefaultShmDir;           // where rings live; the sidecar watches the same place
   std::uint64_t capacity = proto::kRingDefaultCapacity;  // data bytes, power of two, 64 KiB..1 TiB
   FullPolicy on_full = FullPolicy::drop;
-  std::string group;     // group owning a new ring file; empty: the process's
-  unsigned mode = 0660;  // permissions of a new ring file (others get nothing: bits 0007 are refused)
+  // A new ring file's permissions. 0600 (the default): this user's alone, the sidecar (the shm
+  // directory's owner) given access by a POSIX ACL entry; with group bits (0660) the group
+  // `group` shares it instead, all its members. Others' bits (0007) are refused.
+  unsigned mode = 0600;
+  std::string group;     // group owning a new ring file; empty: the directory's when it is setgid, else ours
   bool prefault = true;  // fault every page in at open (no faults when publishing)
   ClockSource clock = ClockSource::tsc;
 };
