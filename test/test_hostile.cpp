@@ -12,8 +12,10 @@
 #include <aerolog/proto/control.hpp>
 
 #include "proc_util.hpp"
+#include "ring_guard.hpp"
 #include "ring_consumer.hpp"
 #include "shell.hpp"
+#include "shm_view.hpp"
 #include "sidecar_process.hpp"
 #include "wal_reader.hpp"
 
@@ -444,6 +446,101 @@ TEST_CASE("hostile neighbour: a group member can neither read, write nor take ov
   box.stop_victim();
   const WalScan w = box.check_victim_wal();  // 1..end contiguous, every payload alice's: none of bob's
   CHECK(w.records.size() > n);
+}
+
+TEST_CASE("hostile neighbour: aerologctl adopt, run by root, leaves no fd on the ring to anyone", "[hostile]") {
+  if (::geteuid() != 0) FAIL("the hostile-neighbour suite creates users and needs root");
+  const Users& u = users();
+  Box box;
+  const std::string dir = box.shm.path;
+  auto publish_as_alice = [&](std::uint64_t last) {
+    return as(u.alice, [&] { return publish_until(dir, "victim", 1 << 20, last); });
+  };
+  // 1000 records durable, then a reboot with alice's strategy first: her new ring (seqs 1..500)
+  // is refused, and adopt is the way out (README, "After a reboot").
+  box.start_sidecar();
+  REQUIRE(publish_as_alice(1000) == 0);
+  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 1000; }));
+  box.sidecar->signal(SIGTERM);
+  REQUIRE(box.sidecar->wait() == 0);
+  for (const auto& e : fs::directory_iterator(dir)) fs::remove(e.path());
+  REQUIRE(publish_as_alice(500) == 0);
+  box.start_sidecar();
+  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().sidecar.state.load() == 3; }));
+
+  // Bob prepares every name adopt's copy had (.aerolog-adopt-<pid>, for the next 400 pids) and
+  // keeps each open read-write, waiting to hold the live ring after adopt's rename.
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  std::uint64_t last_pid = 0;
+  if (FILE* f = std::fopen("/proc/sys/kernel/ns_last_pid", "r")) {
+    if (std::fscanf(f, "%lu", &last_pid) != 1) last_pid = 0;
+    std::fclose(f);
+  }
+  const pid_t bob = spawn([&] {
+    become(u.bob);
+    int made = 0;
+    for (std::uint64_t p = last_pid + 1; p <= last_pid + 400; ++p)
+      made += ::open((dir + "/.aerolog-adopt-" + std::to_string(p)).c_str(), O_RDWR | O_CREAT | O_EXCL, 0666) >= 0;
+    if (::write(ready[1], &made, sizeof made) != sizeof made) return 1;
+    ::pause();
+    return 0;
+  });
+  int made = 0;
+  REQUIRE(::read(ready[0], &made, sizeof made) == sizeof made);
+  CHECK(made == 400);
+  const Run adopt = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + dir + " adopt victim");
+  CHECK(adopt.rc == 0);
+  CHECK(adopt.out.find("renumbered 500") != std::string::npos);
+  struct stat ring;
+  REQUIRE(::stat(box.victim_ring.c_str(), &ring) == 0);
+  int held = 0, fds = 0;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(bob) + "/fd")) {
+    struct stat st;
+    if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      ++fds;
+      held += st.st_ino == ring.st_ino && st.st_dev == ring.st_dev;
+    }
+  }
+  ::kill(bob, SIGKILL);
+  wait_exit(bob);
+  CHECK(fds >= 400);
+  CHECK(held == 0);  // no fd of bob's is the adopted ring
+  CHECK(ring.st_uid == u.alice.uid);
+  CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);  // alice's still: her ACL came along
+  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 1500; }));
+  box.sidecar->signal(SIGTERM);
+  REQUIRE(box.sidecar->wait() == 0);
+  const WalScan w = read_wal(box.wal.path + "/victim");
+  REQUIRE(w.error.empty());
+  REQUIRE(w.records.size() == 1500);
+  for (std::size_t i = 0; i < w.records.size(); ++i) {
+    REQUIRE(w.records[i].seq == i + 1);
+    REQUIRE(w.records[i].payload == payload_for(i < 1000 ? i + 1 : i + 1 - 1000));
+  }
+}
+
+TEST_CASE("hostile neighbour: a ring truncated under aerologctl or aerolog-ship reads as zeros, never SIGBUS",
+          "[hostile]") {
+  // Its producer can shrink its ring at any time; the readers map rings through common::Mapping
+  // with the SIGBUS guard both programs install at start.
+  TempDir shm("/dev/shm");
+  {
+    aerolog::ProducerOptions o;
+    o.shm_dir = shm.path;
+    o.capacity = 64 * 1024;
+    auto p = aerolog::Producer::open("t", o);
+    REQUIRE(p.publish(300, "x", 1));
+  }
+  CHECK(wait_exit(spawn([&] {
+          aerolog::common::guard::install();
+          auto rings = aerolog::common::read_rings(shm.path, false, true);
+          if (rings.size() != 1 || !rings[0].h) return 1;
+          if (::truncate(rings[0].path.c_str(), 0) != 0) return 2;
+          const std::uint64_t magic = rings[0].h->id.magic.load();  // past the end: SIGBUS unguarded
+          const auto far = std::to_integer<unsigned>(rings[0].map->data()[rings[0].map->size() - 1]);
+          return magic == 0 && far == 0 ? 0 : 3;
+        })) == 0);
 }
 
 TEST_CASE("hostile neighbour: every program refuses a shm directory others could write", "[hostile]") {

@@ -37,6 +37,13 @@ int share_with_user(int fd, uid_t uid) {
   return ::fsetxattr(fd, kAclXattr, buf, sizeof buf, 0) == 0 ? 0 : errno;
 }
 
+int copy_acl(int from, int to) {
+  unsigned char buf[4 + 64 * sizeof(Entry)];
+  const ssize_t n = ::fgetxattr(from, kAclXattr, buf, sizeof buf);
+  if (n < 0) return errno == ENODATA || errno == EOPNOTSUPP ? 0 : errno;
+  return ::fsetxattr(to, kAclXattr, buf, static_cast<std::size_t>(n), 0) == 0 ? 0 : errno;
+}
+
 bool only_writers(int fd, const struct stat& st, uid_t uid) {
   unsigned char buf[4 + 64 * sizeof(Entry)];
   const ssize_t n = ::fgetxattr(fd, kAclXattr, buf, sizeof buf);

@@ -14,6 +14,9 @@ namespace aerolog::detail {
 // reads 0660, its group bits being the mask). 0, or the errno (EOPNOTSUPP: no ACLs there).
 int share_with_user(int fd, uid_t uid);
 
+// Copies the ACL of `from` (if it has one) onto `to`: 0, or the errno.
+int copy_acl(int from, int to);
+
 // True if nobody but the file's owner and `uid` may write it: its ACL entries, or without an ACL
 // its mode (no group or other write bit).
 bool only_writers(int fd, const struct stat& st, uid_t uid);

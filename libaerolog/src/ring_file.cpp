@@ -254,11 +254,11 @@ bool create_continuation_ring(const std::string& path, std::string_view stream, 
   init_ring_header(&h, stream, kRingDefaultCapacity, TscClock::realtime_ns());  // the producer sets its capacity
   h.producer.last_seq.store(wal_last_seq);
   h.durable.durable_seq.store(wal_last_seq);
-  const bool shared = producer_uid == static_cast<uid_t>(-1) || producer_uid == ::geteuid() ||
-                      (errno = share_with_user(fd, producer_uid)) == 0;
-  const bool ok = shared && ::ftruncate(fd, kRingHeaderSize) == 0 &&
+  int err =
+      producer_uid == static_cast<uid_t>(-1) || producer_uid == ::geteuid() ? 0 : share_with_user(fd, producer_uid);
+  const bool ok = !err && ::ftruncate(fd, kRingHeaderSize) == 0 &&
                   ::pwrite(fd, static_cast<const void*>(&h), sizeof h, 0) == static_cast<ssize_t>(sizeof h);
-  const int err = errno;
+  if (!ok && !err) err = errno;
   ::close(fd);
   if (!ok) {
     ::unlink(tmp.c_str());

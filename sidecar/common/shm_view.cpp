@@ -57,8 +57,6 @@ std::string shm_text(const char* field, std::size_t size) {
   return s;
 }
 
-bool Mapping::truncated() const { return guard::faulted(slot_); }
-
 const char* to_string(SidecarHealth h) {
   switch (h) {
     case SidecarHealth::up:

@@ -26,7 +26,6 @@ class Mapping {
   std::size_t size() const { return n_; }
   int fd() const { return fd_; }
   const struct stat& stat() const { return st_; }
-  bool truncated() const;  // the file shrank under the mapping: it now reads as zeros (ring_guard)
 
  private:
   std::byte* p_ = nullptr;

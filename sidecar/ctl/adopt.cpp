@@ -8,6 +8,7 @@
 // a replaced ring, attaches the copy and drains it. The next producer continues after it.
 #include "ctl.hpp"
 
+#include "ring_acl.hpp"
 #include "ring_file.hpp"
 #include "ring_scan.hpp"
 
@@ -76,16 +77,18 @@ int cmd_adopt(const AdoptOptions& o) {
       return fail("ring contents invalid at position " + std::to_string(scan.bad_pos) + ": " + scan.error);
 
     // The copy, under a new name nobody takes for a ring (no ring prefix; mkostemp: O_EXCL, 0600,
-    // so nobody else holds an fd on it), then given the old owner and mode.
+    // so nobody else holds an fd on it), then given the old owner, mode and ACL.
     std::string tmp = o.shm_dir + "/.aerolog-adopt-XXXXXX";
     const int nfd = ::mkostemp(tmp.data(), O_CLOEXEC);
     if (nfd < 0) return fail("cannot create " + tmp + ": " + std::strerror(errno));
     Map cp;
     cp.n = old.n;
-    if (::ftruncate(nfd, static_cast<off_t>(cp.n)) == 0 && ::fchown(nfd, st.st_uid, st.st_gid) == 0 &&
-        ::fchmod(nfd, st.st_mode & 07777) == 0)
-      cp.p = ::mmap(nullptr, cp.n, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0);
-    const int err = errno;
+    // The ACL first (the sidecar's entry and no one else's), so that no moment of the copy's
+    // life lets the group in when the ring did not.
+    int err = ::ftruncate(nfd, static_cast<off_t>(cp.n)) != 0 ? errno : detail::copy_acl(lock.fd(), nfd);
+    if (!err && (::fchown(nfd, st.st_uid, st.st_gid) != 0 || ::fchmod(nfd, st.st_mode & 07777) != 0)) err = errno;
+    if (!err) cp.p = ::mmap(nullptr, cp.n, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0);
+    if (!err && cp.p == MAP_FAILED) err = errno;
     ::close(nfd);
     if (cp.p == MAP_FAILED) {
       ::unlink(tmp.c_str());

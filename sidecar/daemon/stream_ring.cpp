@@ -50,48 +50,37 @@ void Stream::continue_after_reboot(const std::string& ring) {
 // reason except a ring that is gone again, being created or retired is logged once (error_).
 bool Stream::attach(const std::string& ring_path, RingCandidate c) {
   if (hdr_) return true;
-  if (!c.problem.empty()) {
-    if (error_ != c.problem) log_->error("stream {}: ring not served: {}", name_, c.problem);
-    error_ = c.problem;
+  auto not_served = [&](const std::string& why) {
+    if (error_ != why) log_->error("stream {}: ring not served: {}", name_, why);
+    error_ = why;
     return false;
-  }
+  };
+  if (!c.problem.empty()) return not_served(c.problem);
   if (c.absent || c.probe.kind != detail::RingProbe::live) return false;  // gone, being created, or retired
   const detail::RingProbe probe = c.probe;
   const struct stat st = c.st;
   // A stream is its first producer's user's: another user's ring for it (a member of the group
   // taking a name after a reboot) is never drained into its WAL. Our own ring is the continuation.
   if (st.st_uid != ::geteuid() && st.st_uid != owner_uid_) {
-    if (owner_uid_ != static_cast<uid_t>(-1)) {
-      const std::string why = ring_path + " is uid " + std::to_string(st.st_uid) + "'s, but stream " + name_ +
-                              " belongs to uid " + std::to_string(owner_uid_) + " (" + dir_ + "/" + kOwnerFile +
-                              "; remove that file to give the stream to another user)";
-      if (error_ != why) log_->error("stream {}: ring not served: {}", name_, why);
-      error_ = why;
-      return false;
-    }
+    if (owner_uid_ != static_cast<uid_t>(-1))
+      return not_served(ring_path + " is uid " + std::to_string(st.st_uid) + "'s, but stream " + name_ +
+                        " belongs to uid " + std::to_string(owner_uid_) + " (" + dir_ + "/" + kOwnerFile +
+                        "; remove that file to give the stream to another user)");
     try {
       write_file_durably(dir_, kOwnerFile, std::to_string(st.st_uid) + "\n");
     } catch (const std::exception& e) {
-      if (error_ != e.what()) log_->error("stream {}: ring not served: cannot record its owner: {}", name_, e.what());
-      error_ = e.what();
-      return false;
+      return not_served(std::string("cannot record its owner: ") + e.what());
     }
     owner_uid_ = st.st_uid;
   }
   Fd fd = std::move(c.fd);
   map_len_ = kRingHeaderSize + probe.capacity;
   void* m = ::mmap(nullptr, map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd.get(), 0);
-  if (m == MAP_FAILED) {
-    error_ = "map " + ring_path + ": " + std::strerror(errno);
-    log_->error("stream {}: ring not served: {}", name_, error_);
-    return false;
-  }
+  if (m == MAP_FAILED) return not_served("map " + ring_path + ": " + std::strerror(errno));
   guard_ = common::guard::add(m, map_len_);
   if (guard_ < 0) {  // every SIGBUS guard slot taken: an unguarded ring could kill the sidecar
     ::munmap(m, map_len_);
-    error_ = "no SIGBUS guard slot left for " + ring_path + " (1024 rings mapped)";
-    log_->error("stream {}: ring not served: {}", name_, error_);
-    return false;
+    return not_served("no SIGBUS guard slot left for " + ring_path + " (1024 rings mapped)");
   }
   hdr_ = static_cast<RingHeader*>(m);
   data_ = static_cast<const std::byte*>(m) + kRingHeaderSize;

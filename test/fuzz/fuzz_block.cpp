@@ -1,5 +1,8 @@
-// libFuzzer: a hostile .alog segment through the block checks, the Reader (cat, seek) and the
-// Python package's native part (frame_table: the frames listed, then gathered).
+// libFuzzer: a hostile .alog segment through the block checks, the Reader (cat, seek), the log
+// decoder (every site and event decoded and rendered: a hostile format string must stay bounded
+// in time and memory) and the Python package's native part (frame_table: the frames listed, then
+// gathered).
+#include <aerolog/log_decoder.hpp>
 #include <aerolog/reader.hpp>
 
 #include "block_check.hpp"
@@ -61,8 +64,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     Reader r = Reader::open(path);
     std::uint64_t n = 0, bytes = 0;
+    LogDecoder logs;
     while (const Record* rec = r.next()) {
       for (std::byte b : rec->payload) bytes += std::to_integer<unsigned>(b);
+      if (const LogEvent* e = logs.decode(*rec)) bytes += logs.render(*e).size();
       if (++n > 1'000'000) break;
     }
     std::uint64_t seq = 0;
