@@ -151,7 +151,9 @@ struct Box {
   }
 
   // How long the records the victim has published now take to become durable (ms; 1e9 if they
-  // do not within 5 s). Read as root, through the ring.
+  // do not within 5 s). Read as root, through the ring. The tests' bound, 2 s, is far above the
+  // usual few ms (an ASan build beside another test measured 515 ms once) and far below what an
+  // attack that works costs: a hung drain loop never gets there, a 2 GiB MAP_POPULATE took 3.7 s.
   double victim_ms_to_durable() {
     RingConsumer c(victim_ring);
     const std::uint64_t target = c.header().producer.last_seq.load();
@@ -228,7 +230,7 @@ TEST_CASE(
             return ::rename((bobs.path + "/aerolog.sparse").c_str(), (box.shm.path + "/aerolog.sparse").c_str());
           }) == 0);
   ::usleep(300'000);  // a few scans
-  CHECK(box.victim_ms_to_durable() < 500);
+  CHECK(box.victim_ms_to_durable() < 2000);
   CHECK_FALSE(wal_has(box, "x"));
   CHECK_FALSE(wal_has(box, "junk0"));
   CHECK_FALSE(wal_has(box, "junk119"));
@@ -271,7 +273,7 @@ TEST_CASE(
       std::string("timeout 10 ") + AEROLOGCTL_BIN + " --shm-dir " + box.shm.path + " status --json > /dev/null";
   CHECK(WEXITSTATUS(std::system(cmd.c_str())) == 1);  // NOT HEALTHY: bob's unreadable rings; not 124 (timeout)
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
-  CHECK(box.victim_ms_to_durable() < 500);
+  CHECK(box.victim_ms_to_durable() < 2000);
 
   // A restart beside all of it: READY, the victim continues.
   box.sidecar->signal(SIGTERM);

@@ -3,9 +3,12 @@
 #include "ctl.hpp"
 #include "shm_view.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <thread>
+
+#include <unistd.h>
 
 namespace aerolog::ctl {
 
@@ -35,6 +38,11 @@ int cmd_flush(const FlushOptions& o) {
   std::vector<Want> wants;
   for (RingInfo& r : rings) {
     if (!o.stream.empty() && r.stream != o.stream) continue;
+    if (!r.h && o.stream.empty() && ::access(r.path.c_str(), W_OK) != 0 && errno == EACCES) {
+      std::fprintf(stderr, "aerologctl: %s: another user's ring, not flushed (flush it as its user or as root)\n",
+                   r.path.c_str());
+      continue;
+    }
     if (!r.h) {
       std::fprintf(stderr, "aerologctl: %s: %s\n", r.path.c_str(), r.problem.c_str());
       return 1;
@@ -42,9 +50,9 @@ int cmd_flush(const FlushOptions& o) {
     auto* h = reinterpret_cast<RingHeader*>(r.map->mutable_data());
     if (const auto st = static_cast<RingState>(h->sidecar.state.load(std::memory_order_acquire));
         st == RingState::refused || st == RingState::quarantined) {  // never drained: waiting cannot help
-      std::fprintf(stderr, "aerologctl: stream %s is %s, nothing published since is durable: %.*s\n", r.stream.c_str(),
-                   shown_state(static_cast<std::uint32_t>(st)).c_str(), static_cast<int>(sizeof h->sidecar.error),
-                   h->sidecar.error);
+      std::fprintf(stderr, "aerologctl: stream %s is %s, nothing published since is durable: %s\n", r.stream.c_str(),
+                   shown_state(static_cast<std::uint32_t>(st)).c_str(),
+                   shm_text(h->sidecar.error, sizeof h->sidecar.error).c_str());
       return 1;
     }
     wants.push_back({&r, h->producer.last_seq.load(std::memory_order_acquire)});
@@ -70,7 +78,7 @@ int cmd_flush(const FlushOptions& o) {
                        "aerologctl: timed out after %.1f s: stream %s is durable through seq %llu of %llu%s%s\n",
                        o.timeout_s, w.ring->stream.c_str(), static_cast<unsigned long long>(d),
                        static_cast<unsigned long long>(w.target), w.ring->h->sidecar.error[0] ? ": " : "",
-                       w.ring->h->sidecar.error);
+                       shm_text(w.ring->h->sidecar.error, sizeof w.ring->h->sidecar.error).c_str());
       }
       return 1;
     }
