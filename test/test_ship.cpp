@@ -509,6 +509,33 @@ TEST_CASE(
   check_stream("ok", n);
 }
 
+TEST_CASE("ship: another user's ring for a stream does not set how far it is shipped", "[ship][hostile]") {
+  if (::geteuid() != 0) FAIL("needs root to give a ring to another user");
+  // The shipper ships up to the durable seq of the stream's ring, a ring the sidecar would serve
+  // (its own user's or the stream's owner's, FORMAT.md 4.5), else as far as the WAL goes: a
+  // ring someone else made for the stream is not believed, whatever it claims.
+  Setup s;
+  {
+    SidecarProcess sc(s.shm.path, s.wal.path);
+    REQUIRE(wait_exit(spawn_publisher(s.shm.path, "md", 1 << 20, 100)) == 0);
+    REQUIRE(durable_seq(s, "md", 100) == 100);
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  const std::string ring = s.shm.path + "/aerolog.md";
+  {
+    RingConsumer c(ring);
+    c.header().durable.durable_seq.store(40);  // as if only 40 were durable
+  }
+  s.nats.start();
+  REQUIRE(ship_once(s, {"--nats-url", s.nats.url()}) == 0);
+  CHECK(checkpoint(s, "nats", "md") == 40);                 // our own ring: believed
+  REQUIRE(::chown(ring.c_str(), 65534, ::getegid()) == 0);  // now a group member's, for a stream it does not own
+  REQUIRE(ship_once(s, {"--nats-url", s.nats.url()}) == 0);
+  CHECK(checkpoint(s, "nats", "md") == 100);  // not believed: the WAL as far as it goes
+  CHECK(nats_contents(s.nats.url(), "aerolog.box1.md").records == 100);
+}
+
 TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and a distinct exit status", "[ship]") {
   TempDir state{"/tmp"}, wal{"/tmp"};
   const std::string ship = std::string(AEROLOG_SHIP_BIN) + " --state-dir " + state.path + " --wal-dir " + wal.path;

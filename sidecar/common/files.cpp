@@ -3,6 +3,8 @@
 #include "safe_file.hpp"
 #include "sys_error.hpp"
 
+#include <aerolog/proto/segment.hpp>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +43,18 @@ void write_file_durably(const std::string& dir, const std::string& name, std::st
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename " + tmp);
   fsync_dir(dir);
+}
+
+std::optional<uid_t> stream_owner(const std::string& stream_dir) {
+  const detail::Untrusted u = detail::open_untrusted(stream_dir + "/" + proto::kStreamOwnerName, O_RDONLY);
+  if (u.fd < 0) return std::nullopt;
+  char buf[24] = {};
+  const ssize_t n = ::pread(u.fd, buf, sizeof buf - 1, 0);
+  ::close(u.fd);
+  char* end = nullptr;
+  const unsigned long v = n > 0 ? std::strtoul(buf, &end, 10) : 0;
+  if (n <= 0 || end == buf || (*end != '\n' && *end != 0) || v >= 0xffffffffu) return std::nullopt;
+  return static_cast<uid_t>(v);
 }
 
 Fd own_shared_file(const std::string& dir, const std::string& name, unsigned mode) {

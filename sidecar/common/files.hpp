@@ -3,9 +3,12 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <sys/types.h>
 
 namespace aerolog::common {
 
@@ -14,6 +17,9 @@ void fsync_dir(const std::string& dir);
 // after a power cut a directory that held acknowledged data can't vanish. Throws system_error.
 void make_dirs_durably(const std::string& path, unsigned mode = 0750);
 void write_file_durably(const std::string& dir, const std::string& name, std::string_view bytes);
+
+// The uid in <stream_dir>/owner (FORMAT.md 4.5), or nothing if there is none or it is not one.
+std::optional<uid_t> stream_owner(const std::string& stream_dir);
 
 class Fd;
 // This program's own file `name` in a directory others may write (the shm directory), open

@@ -40,9 +40,6 @@ class Stream;
 // for the three steps of a roll's naming chain (| kCqeHeader on the header write).
 inline constexpr std::uint64_t kCqeSync = 1, kCqeNaming = 2, kCqeHeader = 4, kCqeTags = 7;
 
-// <wal_dir>/<stream>/owner: the uid of the stream's producers, in decimal (FORMAT.md 4.5).
-inline constexpr char kOwnerFile[] = "owner";
-
 struct Block {
   Stream* owner;
   common::AlignedBuffer buf;

@@ -64,10 +64,10 @@ bool Stream::attach(const std::string& ring_path, RingCandidate c) {
   if (st.st_uid != ::geteuid() && st.st_uid != owner_uid_) {
     if (owner_uid_ != static_cast<uid_t>(-1))
       return not_served(ring_path + " is uid " + std::to_string(st.st_uid) + "'s, but stream " + name_ +
-                        " belongs to uid " + std::to_string(owner_uid_) + " (" + dir_ + "/" + kOwnerFile +
+                        " belongs to uid " + std::to_string(owner_uid_) + " (" + dir_ + "/" + kStreamOwnerName +
                         "; remove that file to give the stream to another user)");
     try {
-      write_file_durably(dir_, kOwnerFile, std::to_string(st.st_uid) + "\n");
+      write_file_durably(dir_, kStreamOwnerName, std::to_string(st.st_uid) + "\n");
     } catch (const std::exception& e) {
       return not_served(std::string("cannot record its owner: ") + e.what());
     }

@@ -70,17 +70,11 @@ void Stream::recover_wal() {
 }
 
 void Stream::read_owner() {
-  const detail::Untrusted u = detail::open_untrusted(dir_ + "/" + kOwnerFile, O_RDONLY);
-  if (u.fd < 0) return;  // none yet: the next ring attached names it
-  char buf[24] = {};
-  const ssize_t n = ::pread(u.fd, buf, sizeof buf - 1, 0);
-  ::close(u.fd);
-  char* end = nullptr;
-  const unsigned long v = n > 0 ? std::strtoul(buf, &end, 10) : 0;
-  if (n > 0 && end != buf && (*end == '\n' || *end == 0) && v < 0xffffffffu)
-    owner_uid_ = static_cast<uid_t>(v);
-  else
-    log_->warn("stream {}: {}/{} is not a uid; the next ring attached names the owner again", name_, dir_, kOwnerFile);
+  if (const auto uid = stream_owner(dir_))
+    owner_uid_ = *uid;
+  else if (::access((dir_ + "/" + kStreamOwnerName).c_str(), F_OK) == 0)
+    log_->warn("stream {}: {}/{} is not a uid; the next ring attached names the owner again", name_, dir_,
+               kStreamOwnerName);
 }
 
 void Stream::next_spare() {

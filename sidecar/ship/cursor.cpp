@@ -5,6 +5,7 @@
 #include "shipper.hpp"
 
 #include "clock.hpp"
+#include "files.hpp"
 #include "shm_view.hpp"
 #include "wal_files.hpp"
 
@@ -15,16 +16,24 @@
 #include <filesystem>
 #include <map>
 
+#include <unistd.h>
+
 namespace aerolog::ship {
 
 namespace fs = std::filesystem;
 
-// New stream directories in --wal-dir, and each stream's ring (for its durable HWM).
+// New stream directories in --wal-dir, and each stream's ring (for its durable HWM): only a ring
+// the sidecar would serve, its own or the stream's owner's (FORMAT.md 4.5, 9.1); another user's
+// durable seq is not believed.
 void Shipper::scan() {
   std::map<std::string, std::unique_ptr<common::Mapping>> rings;
   try {
-    for (common::RingInfo& r : common::read_rings(o_.shm_dir))
-      if (r.h) rings[r.stream] = std::move(r.map);
+    for (common::RingInfo& r : common::read_rings(o_.shm_dir)) {
+      if (!r.h) continue;
+      const uid_t uid = r.map->stat().st_uid;
+      if (uid == ::geteuid() || uid == common::stream_owner(o_.wal_dir + "/" + r.stream))
+        rings[r.stream] = std::move(r.map);
+    }
   } catch (const std::exception&) {
     // no shm dir: every stream is read as far as its WAL goes (see limit())
   }

@@ -17,6 +17,7 @@ inline constexpr std::uint32_t kBlockMagic = 0x4B424C41u;   // "ALBK" little-end
 inline constexpr char kSegmentSuffix[] = ".alog";
 inline constexpr char kIndexSuffix[] = ".idx";  // the sparse index of a sealed segment
 inline constexpr int kSegmentNameDigits = 20;
+inline constexpr char kStreamOwnerName[] = "owner";  // the stream's user: its uid in decimal + '\n' (FORMAT.md 4.5)
 inline constexpr char kSpareName[] = ".spare.alog";  // the next segment, zeroed ahead of need
 
 struct SegmentHeader {  // at offset 0 of a segment; rest of the page is zero
