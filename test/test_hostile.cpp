@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -448,6 +449,53 @@ TEST_CASE("hostile neighbour: a group member can neither read, write nor take ov
   box.stop_victim();
   const WalScan w = box.check_victim_wal();  // 1..end contiguous, every payload alice's: none of bob's
   CHECK(w.records.size() > n);
+}
+
+TEST_CASE("hostile neighbour: a WAL with no recorded owner gets a continuation ring nobody else can open",
+          "[hostile]") {
+  if (::geteuid() != 0) FAIL("the hostile-neighbour suite creates users and needs root");
+  const Users& u = users();
+  Box box;
+  const std::string dir = box.shm.path;
+  auto publish_as_alice = [&](std::uint64_t last) {
+    return as(u.alice, [&] { return publish_until(dir, "victim", 1 << 20, last); });
+  };
+  box.start_sidecar();
+  REQUIRE(publish_as_alice(100) == 0);
+  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 100; }));
+  const std::string owner = box.wal.path + "/victim/owner";
+  CHECK(SidecarProcess::read_file(owner) == std::to_string(u.alice.uid) + "\n");
+  box.sidecar->signal(SIGTERM);
+  REQUIRE(box.sidecar->wait() == 0);
+  // A reboot, with a WAL from before owners were recorded: the continuation ring is the sidecar's
+  // alone, and alice is told what to do.
+  for (const auto& e : fs::directory_iterator(dir)) fs::remove(e.path());
+  REQUIRE(::unlink(owner.c_str()) == 0);
+  box.start_sidecar();
+  REQUIRE(wait_until([&] { return ::access(box.victim_ring.c_str(), F_OK) == 0; }));
+  CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);
+  CHECK(as(u.alice, [&] {
+          aerolog::ProducerOptions o;
+          o.shm_dir = dir;
+          o.capacity = 1 << 20;
+          try {
+            aerolog::Producer::open("victim", o);
+          } catch (const aerolog::Error& e) {
+            return e.code() == aerolog::Errc::insecure && std::strstr(e.what(), "does not know the owner yet") ? 0 : 2;
+          }
+          return 1;
+        }) == 0);
+  // The operator names the owner; the next continuation ring is alice's to open, seqs go on.
+  box.sidecar->signal(SIGTERM);
+  REQUIRE(box.sidecar->wait() == 0);
+  REQUIRE(::unlink(box.victim_ring.c_str()) == 0);
+  { std::ofstream(owner) << u.alice.uid << "\n"; }
+  box.start_sidecar();
+  REQUIRE(wait_until([&] { return ::access(box.victim_ring.c_str(), F_OK) == 0; }));
+  REQUIRE(publish_as_alice(200) == 0);
+  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 200; }));
+  CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);
+  box.check_victim_wal();
 }
 
 TEST_CASE("hostile neighbour: aerologctl adopt, run by root, leaves no fd on the ring to anyone", "[hostile]") {

@@ -109,8 +109,18 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
   // An existing ring is ours (a ring we made before), or the sidecar's (the directory's owner:
   // a continuation ring after a reboot): a ring anyone else made could be read, forged or
   // truncated by its maker, so it is refused, never published into.
-  RingFile file = open_existing(path);
   const uid_t me = ::geteuid();
+  struct stat named;
+  if (::lstat(path.c_str(), &named) == 0 && named.st_uid == dir.st_uid && named.st_uid != me &&
+      ::access(path.c_str(), R_OK | W_OK) != 0 && errno == EACCES)
+    throw Error(Errc::insecure,
+                path +
+                    " is the sidecar's continuation ring, which only the stream's owner may open, and this "
+                    "user is not it, or the sidecar does not know the owner yet (a WAL written before "
+                    "owners were recorded): write the producer's uid to <wal_dir>/" +
+                    path.substr(path.rfind('/') + 1 + sizeof kRingPrefix - 1) +
+                    "/owner, remove this ring and restart the sidecar (README, \"Security model\")");
+  RingFile file = open_existing(path);
   if (file.st_.st_uid != me && file.st_.st_uid != dir.st_uid)
     throw Error(Errc::insecure, path + " was created by uid " + std::to_string(file.st_.st_uid) +
                                     ", neither this process's user (uid " + std::to_string(me) +
