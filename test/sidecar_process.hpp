@@ -20,7 +20,7 @@ namespace testutil {
 
 class SidecarProcess {
  public:
-  // run_as: the user to run it as (its groups, umask 0007 as the unit sets), else ours.
+  // run_as: the user to run it as (its groups; umask 0007, looser than the unit's 0027), else ours.
   SidecarProcess(std::string shm, std::string wal, std::vector<std::string> extra = {},
                  std::vector<std::string> env = {}, const std::string& log_dir = "",
                  uid_t run_as = static_cast<uid_t>(-1))

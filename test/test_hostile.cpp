@@ -1,9 +1,9 @@
 // The hostile neighbour: real users on one box (README, "Security model"). The fixture creates a
 // sidecar user, two strategy users in the sidecar's group and one outsider; the sidecar runs as its
-// own user with the unit's umask on a 3770 shm directory, a victim stream keeps publishing as
-// alice, and each attack is mounted from the attacker's account. An attack passes when it fails
-// (EACCES) or is refused, the victim's records keep becoming durable in their usual time, and
-// what the WAL holds is exactly what alice published.
+// own user with umask 0007 (looser than the unit's 0027) on a 3770 shm directory, a victim stream
+// keeps publishing as alice, and each attack is mounted from the attacker's account. An attack
+// passes when it fails (EACCES) or is refused, the victim's records keep becoming durable in
+// their usual time, and what the WAL holds is exactly what alice published.
 #include <aerolog/error.hpp>
 #include <aerolog/log_decoder.hpp>
 #include <aerolog/logger.hpp>
@@ -85,7 +85,7 @@ const Users& users() {
   return u;
 }
 
-// Becomes `u` (its groups, then its uid) with the units' umask; in a child only.
+// Becomes `u` (its groups, then its uid) with umask 0007, the strategies' usual; in a child only.
 void become(const User& u) {
   if (::initgroups(u.name.c_str(), u.gid) != 0 || ::setgid(u.gid) != 0 || ::setuid(u.uid) != 0) ::_exit(120);
   ::umask(0007);
