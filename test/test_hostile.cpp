@@ -143,6 +143,37 @@ struct Box {
     }));
     REQUIRE(victim_ms_to_durable() < 2000);
   }
+  void stop_sidecar() {
+    sidecar->signal(SIGTERM);
+    REQUIRE(sidecar->wait() == 0);
+  }
+  // A reboot: every file in the shm directory gone.
+  void wipe_shm() {
+    for (const auto& e : fs::directory_iterator(shm.path)) fs::remove(e.path());
+  }
+  // Alice publishes the victim's next records through seq `last`, in a process of hers.
+  int publish_as_alice(std::uint64_t last) {
+    const std::string dir = shm.path;
+    return as(users().alice, [&] { return publish_until(dir, "victim", 1 << 20, last); });
+  }
+  bool victim_durable_reaches(std::uint64_t seq) {
+    return wait_until([&] { return RingConsumer(victim_ring).header().durable.durable_seq.load() >= seq; });
+  }
+  // True if alice's Producer::open of the victim fails with Errc::insecure and `why` in its text.
+  bool alice_refused(const char* why) {
+    const std::string dir = shm.path;
+    return as(users().alice, [&] {
+             aerolog::ProducerOptions o;
+             o.shm_dir = dir;
+             o.capacity = 1 << 20;
+             try {
+               aerolog::Producer::open("victim", o);
+             } catch (const aerolog::Error& e) {
+               return e.code() == aerolog::Errc::insecure && std::strstr(e.what(), why) ? 0 : 2;
+             }
+             return 1;
+           }) == 0;
+  }
   void stop_victim() {
     if (victim > 0) {
       ::kill(victim, SIGKILL);
@@ -169,8 +200,7 @@ struct Box {
   WalScan check_victim_wal() {
     RingConsumer c(victim_ring);
     const std::uint64_t durable = c.header().durable.durable_seq.load();
-    sidecar->signal(SIGTERM);
-    REQUIRE(sidecar->wait() == 0);
+    stop_sidecar();
     const WalScan w = read_wal(wal.path + "/victim");
     REQUIRE(w.error.empty());
     REQUIRE(w.records.size() >= durable);
@@ -277,8 +307,7 @@ TEST_CASE(
   CHECK(box.victim_ms_to_durable() < 2000);
 
   // A restart beside all of it: READY, the victim continues.
-  box.sidecar->signal(SIGTERM);
-  REQUIRE(box.sidecar->wait() == 0);
+  box.stop_sidecar();
   box.start_sidecar({"--max-streams-per-user", "8"});
   CHECK(box.victim_ms_to_durable() < 2000);
   CHECK_FALSE(wal_has(box, "x"));
@@ -337,17 +366,7 @@ TEST_CASE("hostile neighbour: a ring, clock page or control block another user p
             const int fd = ::open(box.victim_ring.c_str(), O_RDWR | O_CREAT | O_EXCL, 0660);
             return fd >= 0 ? 0 : 1;
           }) == 0);
-  CHECK(as(u.alice, [&] {
-          aerolog::ProducerOptions o;
-          o.shm_dir = box.shm.path;
-          o.capacity = 1 << 20;
-          try {
-            aerolog::Producer::open("victim", o);
-          } catch (const aerolog::Error& e) {
-            return e.code() == aerolog::Errc::insecure && std::strstr(e.what(), "was created by uid") ? 0 : 2;
-          }
-          return 1;
-        }) == 0);
+  CHECK(box.alice_refused("was created by uid"));
   REQUIRE(::unlink(box.victim_ring.c_str()) == 0);  // the operator removes it
 
   box.start_sidecar();
@@ -406,9 +425,8 @@ TEST_CASE("hostile neighbour: a group member can neither read, write nor take ov
 
   // A reboot wipes the shm directory; bob is first and makes a ring for alice's stream whose
   // seqs continue her WAL (he knows where it ends): it is never drained into her WAL.
-  box.sidecar->signal(SIGTERM);
-  REQUIRE(box.sidecar->wait() == 0);
-  for (const auto& e : fs::directory_iterator(box.shm.path)) fs::remove(e.path());
+  box.stop_sidecar();
+  box.wipe_shm();
   REQUIRE(as(u.bob, [&] {
             aerolog::ProducerOptions o;
             o.shm_dir = box.shm.path;
@@ -434,8 +452,7 @@ TEST_CASE("hostile neighbour: a group member can neither read, write nor take ov
   CHECK(RingConsumer(box.victim_ring).header().durable.durable_seq.load() == n);  // nothing of bob's acknowledged
   // The operator removes bob's ring; at the next start the sidecar makes the continuation ring,
   // alice's alone (and the sidecar's): bob cannot open it, alice continues her stream at n + 1.
-  box.sidecar->signal(SIGTERM);
-  REQUIRE(box.sidecar->wait() == 0);
+  box.stop_sidecar();
   REQUIRE(::unlink(box.victim_ring.c_str()) == 0);
   box.start_sidecar();
   REQUIRE(wait_until([&] { return ::access(box.victim_ring.c_str(), F_OK) == 0; }));
@@ -456,44 +473,28 @@ TEST_CASE("hostile neighbour: a WAL with no recorded owner gets a continuation r
   if (::geteuid() != 0) FAIL("the hostile-neighbour suite creates users and needs root");
   const Users& u = users();
   Box box;
-  const std::string dir = box.shm.path;
-  auto publish_as_alice = [&](std::uint64_t last) {
-    return as(u.alice, [&] { return publish_until(dir, "victim", 1 << 20, last); });
-  };
   box.start_sidecar();
-  REQUIRE(publish_as_alice(100) == 0);
-  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 100; }));
+  REQUIRE(box.publish_as_alice(100) == 0);
+  REQUIRE(box.victim_durable_reaches(100));
   const std::string owner = box.wal.path + "/victim/owner";
   CHECK(SidecarProcess::read_file(owner) == std::to_string(u.alice.uid) + "\n");
-  box.sidecar->signal(SIGTERM);
-  REQUIRE(box.sidecar->wait() == 0);
+  box.stop_sidecar();
   // A reboot, with a WAL from before owners were recorded: the continuation ring is the sidecar's
   // alone, and alice is told what to do.
-  for (const auto& e : fs::directory_iterator(dir)) fs::remove(e.path());
+  box.wipe_shm();
   REQUIRE(::unlink(owner.c_str()) == 0);
   box.start_sidecar();
   REQUIRE(wait_until([&] { return ::access(box.victim_ring.c_str(), F_OK) == 0; }));
   CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);
-  CHECK(as(u.alice, [&] {
-          aerolog::ProducerOptions o;
-          o.shm_dir = dir;
-          o.capacity = 1 << 20;
-          try {
-            aerolog::Producer::open("victim", o);
-          } catch (const aerolog::Error& e) {
-            return e.code() == aerolog::Errc::insecure && std::strstr(e.what(), "does not know the owner yet") ? 0 : 2;
-          }
-          return 1;
-        }) == 0);
+  CHECK(box.alice_refused("does not know the owner yet"));
   // The operator names the owner; the next continuation ring is alice's to open, seqs go on.
-  box.sidecar->signal(SIGTERM);
-  REQUIRE(box.sidecar->wait() == 0);
+  box.stop_sidecar();
   REQUIRE(::unlink(box.victim_ring.c_str()) == 0);
   { std::ofstream(owner) << u.alice.uid << "\n"; }
   box.start_sidecar();
   REQUIRE(wait_until([&] { return ::access(box.victim_ring.c_str(), F_OK) == 0; }));
-  REQUIRE(publish_as_alice(200) == 0);
-  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 200; }));
+  REQUIRE(box.publish_as_alice(200) == 0);
+  REQUIRE(box.victim_durable_reaches(200));
   CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);
   box.check_victim_wal();
 }
@@ -503,18 +504,14 @@ TEST_CASE("hostile neighbour: aerologctl adopt, run by root, leaves no fd on the
   const Users& u = users();
   Box box;
   const std::string dir = box.shm.path;
-  auto publish_as_alice = [&](std::uint64_t last) {
-    return as(u.alice, [&] { return publish_until(dir, "victim", 1 << 20, last); });
-  };
   // 1000 records durable, then a reboot with alice's strategy first: her new ring (seqs 1..500)
   // is refused, and adopt is the way out (README, "After a reboot").
   box.start_sidecar();
-  REQUIRE(publish_as_alice(1000) == 0);
-  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 1000; }));
-  box.sidecar->signal(SIGTERM);
-  REQUIRE(box.sidecar->wait() == 0);
-  for (const auto& e : fs::directory_iterator(dir)) fs::remove(e.path());
-  REQUIRE(publish_as_alice(500) == 0);
+  REQUIRE(box.publish_as_alice(1000) == 0);
+  REQUIRE(box.victim_durable_reaches(1000));
+  box.stop_sidecar();
+  box.wipe_shm();
+  REQUIRE(box.publish_as_alice(500) == 0);
   box.start_sidecar();
   REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().sidecar.state.load() == 3; }));
 
@@ -558,9 +555,8 @@ TEST_CASE("hostile neighbour: aerologctl adopt, run by root, leaves no fd on the
   CHECK(held == 0);  // no fd of bob's is the adopted ring
   CHECK(ring.st_uid == u.alice.uid);
   CHECK(open_errno_as(u.bob, box.victim_ring, O_RDONLY) == EACCES);  // alice's still: her ACL came along
-  REQUIRE(wait_until([&] { return RingConsumer(box.victim_ring).header().durable.durable_seq.load() == 1500; }));
-  box.sidecar->signal(SIGTERM);
-  REQUIRE(box.sidecar->wait() == 0);
+  REQUIRE(box.victim_durable_reaches(1500));
+  box.stop_sidecar();
   const WalScan w = read_wal(box.wal.path + "/victim");
   REQUIRE(w.error.empty());
   REQUIRE(w.records.size() == 1500);
