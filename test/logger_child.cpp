@@ -1,10 +1,12 @@
 // aerolog-test-logger SHM_DIR LOGGER ROUNDS HOW [THREADS]: logs ROUNDS rounds of the test corpus
 // (log_corpus.hpp) through aerolog::Logger from THREADS threads (default 1), each round ending
 // with "round {} of {} done" so a test can count them; then ends as HOW says: exit (0), segv
-// (an invalid write), abort (std::abort), kill (SIGKILL to itself), or fork (a child logs the
-// rounds again, then both exit). It installs no signal handler.
+// (an invalid write), abort (std::abort), kill (SIGKILL to itself), fork (a child logs the
+// rounds again, then both exit), or flush-kill:PID (Logger::flush, then SIGKILL to PID and to
+// itself the moment it returns true; exit 3 if it returns false). It installs no signal handler.
 #include "log_corpus.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +45,11 @@ int main(int argc, char** argv) {
     int st = 0;
     ::waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+  }
+  if (how.rfind("flush-kill:", 0) == 0) {  // the threads but this one have exited: their lines count too
+    if (!log.flush(std::chrono::seconds(30))) return 3;
+    ::kill(static_cast<pid_t>(std::atol(how.c_str() + 11)), SIGKILL);
+    ::kill(::getpid(), SIGKILL);
   }
   volatile std::uintptr_t nowhere = 8;  // a real invalid write, not a raise()
   if (how == "segv") *reinterpret_cast<volatile int*>(nowhere) = 1;

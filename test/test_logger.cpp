@@ -135,6 +135,42 @@ TEST_CASE("a process that dies by SIGSEGV, SIGABRT or SIGKILL right after loggin
   }
 }
 
+TEST_CASE("Logger::flush returns once every thread's lines are durable: the sidecar killed right after loses none",
+          "[crash][logger]") {
+  TempDir shm("/dev/shm"), wal(wal_base());
+  // A long batching delay: without the flush request the last blocks would wait half a second.
+  SidecarProcess sc(shm.path, wal.path, {"--batch-delay-us", "500000"});
+  constexpr long kRounds = 200;
+  constexpr int kThreads = 3;  // two of them have exited when flush() is called
+  const std::size_t kLines = static_cast<std::size_t>(kRounds) * kCorpusCalls;
+  int st = 0;
+  const pid_t child = spawn_logger(shm.path, "fl", kRounds, "flush-kill:" + std::to_string(sc.pid()), kThreads);
+  REQUIRE(::waitpid(child, &st, 0) == child);
+  REQUIRE(WIFSIGNALED(st));  // exit 3 would be a flush that timed out
+  CHECK(WTERMSIG(st) == SIGKILL);
+  CHECK(sc.wait() == 128 + SIGKILL);
+  for (int t = 1; t <= kThreads; ++t) {
+    const std::string dir = wal.path + "/fl.t" + std::to_string(t);
+    CAPTURE(dir);
+    const auto got = messages(dir);  // the WAL as the killed sidecar left it
+    REQUIRE(got.size() == kLines);
+    CHECK(got.back() == fmt::format("round {} of {} done", kRounds - 1, kRounds));
+  }
+}
+
+TEST_CASE("Logger::flush and wait_durable with no sidecar return false at the timeout", "[logger]") {
+  TempDir shm("/dev/shm");
+  aerolog::LoggerOptions o;
+  o.ring.shm_dir = shm.path;
+  auto log = aerolog::Logger::open("nosidecar", o);
+  CHECK(log.flush(std::chrono::milliseconds(1)));  // nothing logged yet: nothing to wait for
+  AEROLOG_INFO(log, "one line {}", 1);
+  CHECK_FALSE(log.flush(std::chrono::milliseconds(50)));
+  CHECK_FALSE(log.wait_durable(std::chrono::milliseconds(1)));
+  std::thread([&] { AEROLOG_INFO(log, "from a thread that exits {}", 2); }).join();
+  CHECK_FALSE(log.wait_durable(std::chrono::milliseconds(1)));
+}
+
 TEST_CASE("a full ring drops records and the next one in is preceded by a Dropped marker", "[logger][producer]") {
   TempDir shm("/dev/shm");
   aerolog::ProducerOptions o;

@@ -7,6 +7,7 @@
 #include "wal_reader.hpp"
 
 #include <atomic>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -245,6 +246,49 @@ TEST_CASE("a second sidecar on the same WAL directory refuses to start", "[sidec
   CHECK_THAT(second.log(), Catch::Contains("another aerolog-sidecar (pid " + std::to_string(first.pid()) + ")"));
   first.signal(SIGTERM);
   CHECK(first.wait() == 0);
+}
+
+TEST_CASE("a second sidecar on the same shm directory with another WAL refuses to start and touches nothing",
+          "[sidecar]") {
+  Dirs d;
+  TempDir wal2{"/tmp"};
+  auto first = std::make_unique<SidecarProcess>(d.shm.path, d.wal.path);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "app", 1 << 20, 1000)) == 0);
+  RingWatch ring(d.ring("app"));
+  REQUIRE(wait_until([&] { return ring.durable() == 1000; }));
+  const std::string control_before = SidecarProcess::read_file(d.shm.path + "/aerolog-sidecar");
+
+  SidecarProcess second(d.shm.path, wal2.path);
+  CHECK(second.wait() == 1);
+  CHECK_THAT(second.log(), Catch::Contains("another aerolog-sidecar (pid " + std::to_string(first->pid()) +
+                                           ") is using " + d.shm.path));
+  auto& h = ring.c.header();
+  CHECK(h.sidecar.state.load() == 0);
+  CHECK(std::string(h.sidecar.error) == "");
+  CHECK(h.sidecar.sidecar_pid.load() == static_cast<std::uint32_t>(first->pid()));
+  const std::string control_after = SidecarProcess::read_file(d.shm.path + "/aerolog-sidecar");
+  CHECK(control_after.substr(0, 24) == control_before.substr(0, 24));  // magic, version, pid, start: the first's
+  CHECK_FALSE(exists(wal2.path + "/app"));
+
+  // The wrong WAL refuses the ring and says why in it; the right one, started again, clears that.
+  first->signal(SIGTERM);
+  REQUIRE(first->wait() == 0);
+  first.reset();
+  {
+    SidecarProcess wrong(d.shm.path, wal2.path);
+    REQUIRE(wait_until([&] { return h.sidecar.state.load() == 3; }));
+    CHECK_THAT(std::string(h.sidecar.error), Catch::Contains("is empty"));
+    wrong.signal(SIGTERM);
+    REQUIRE(wrong.wait() == 0);
+  }
+  SidecarProcess right(d.shm.path, d.wal.path);
+  REQUIRE(wait_until([&] { return h.sidecar.state.load() == 0 && h.sidecar.error[0] == 0; }));
+  CHECK(h.sidecar.error_errno.load() == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "app", 1 << 20, 1500)) == 0);
+  REQUIRE(wait_until([&] { return ring.durable() == 1500; }));
+  right.signal(SIGTERM);
+  REQUIRE(right.wait() == 0);
+  check_wal(read_wal(d.stream("app")), 1, 1500);
 }
 
 TEST_CASE("a producer that comes back after the ring was retired continues its seqs", "[sidecar]") {

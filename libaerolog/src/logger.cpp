@@ -1,5 +1,5 @@
-// Logger slow path: opening loggers, making a thread's ring, call-site records, levels, thread
-// exit and fork.
+// Logger slow path: opening loggers, making a thread's ring, call-site records, levels, waiting
+// for durability, thread exit and fork.
 #include <aerolog/logger.hpp>
 
 #include <algorithm>
@@ -12,12 +12,15 @@
 namespace aerolog {
 namespace detail {
 
+constexpr std::size_t kMaxExited = 1024;  // rings of exited threads kept open until their lines are durable
+
 struct LoggerShared {
   std::string name;
   LoggerOptions options;
   std::size_t slot = 0;
-  std::mutex mu;                 // live, next_thread, reported
-  std::vector<ThreadLog*> live;  // this process's rings of this logger
+  std::mutex mu;                                   // live, exited, next_thread, reported
+  std::vector<std::shared_ptr<ThreadLog>> live;    // this process's rings of this logger
+  std::vector<std::shared_ptr<ThreadLog>> exited;  // of threads gone, with lines not durable yet
   std::uint32_t next_thread = 1;
   bool reported = false;  // a ring that could not be made was reported on stderr
   std::atomic<std::uint32_t> level{0};
@@ -26,6 +29,48 @@ struct LoggerShared {
   std::uint32_t current_level() {
     std::lock_guard g(mu);
     return live.empty() ? level.load() : live.front()->level_->load(std::memory_order_relaxed);
+  }
+
+  // A thread exits: its ring is closed now if all its lines are durable, else when they are (so
+  // that flush() still waits for them). Past kMaxExited such rings (no sidecar, and threads
+  // coming and going) the oldest is closed anyway: its lines are drained later, unwaited for.
+  void thread_exited(ThreadLog* t) {
+    std::lock_guard g(mu);
+    auto it = std::find_if(live.begin(), live.end(), [&](const auto& p) { return p.get() == t; });
+    if (it == live.end()) return;
+    std::shared_ptr<ThreadLog> ring = std::move(*it);
+    live.erase(it);
+    std::erase_if(exited, [](const auto& e) { return all_durable(*e); });
+    if (all_durable(*ring)) return;
+    ring->owner_.reset();  // the ring must not keep its logger alive: exited is the logger's
+    if (exited.size() >= kMaxExited) exited.erase(exited.begin());
+    try {
+      exited.push_back(std::move(ring));
+    } catch (...) {  // no memory: closed now, as past kMaxExited
+    }
+  }
+
+  static bool all_durable(ThreadLog& t) { return t.producer().durable_seq() >= t.producer().published_seq(); }
+
+  bool wait(std::chrono::nanoseconds timeout, bool ask_to_write) {
+    std::vector<std::shared_ptr<ThreadLog>> rings;
+    {
+      std::lock_guard g(mu);
+      std::erase_if(exited, [](const auto& e) { return all_durable(*e); });
+      rings = live;
+      rings.insert(rings.end(), exited.begin(), exited.end());
+    }
+    std::vector<std::uint64_t> upto;
+    for (auto& r : rings) {
+      upto.push_back(r->producer().published_seq());
+      if (ask_to_write && upto.back() > r->producer().durable_seq()) r->producer().request_flush();
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (std::size_t i = 0; i < rings.size(); ++i) {
+      const auto left = std::max(deadline - std::chrono::steady_clock::now(), std::chrono::nanoseconds::zero());
+      if (upto[i] && !rings[i]->producer().wait_durable(upto[i], left)) return false;
+    }
+    return true;
   }
 };
 
@@ -41,15 +86,10 @@ static_assert(kMaxLoggers <= 64);
 
 // Closes this thread's rings when it exits (the sidecar then retires them).
 struct ThreadRings {
-  std::vector<std::unique_ptr<ThreadLog>> owned;
+  std::vector<std::shared_ptr<ThreadLog>> owned;
   ~ThreadRings();
 };
 thread_local ThreadRings t_rings;
-
-void forget(LoggerShared& s, ThreadLog* t) {
-  std::lock_guard g(s.mu);
-  s.live.erase(std::remove(s.live.begin(), s.live.end(), t), s.live.end());
-}
 
 // fork(): the child must not write into its parent's rings, nor keep their files open (which
 // would keep the parent's stream locks alive after the parent lets them go).
@@ -63,8 +103,10 @@ void unlock_all() {
 }
 void child_after_fork() {
   for (auto& s : g_loggers) {
-    for (ThreadLog* t : s->live) t->producer().forget_after_fork();
+    for (auto& t : s->live) t->producer().forget_after_fork();
+    for (auto& t : s->exited) t->producer().forget_after_fork();
     s->live.clear();
+    s->exited.clear();
   }
   unlock_all();
   t_rings.owned.clear();  // this thread's (already forgotten); other threads' are gone with them
@@ -76,8 +118,9 @@ void child_after_fork() {
 
 ThreadRings::~ThreadRings() {
   for (auto& t : owned) {
-    forget(t->owner(), t.get());
-    tls_logs[t->owner().slot] = nullptr;
+    LoggerShared& s = t->owner();  // alive as long as the process: g_loggers keeps every logger
+    tls_logs[s.slot] = nullptr;
+    s.thread_exited(t.get());
   }
 }
 
@@ -161,7 +204,7 @@ void Logger::preallocate() {
   if (detail::tls_logs[slot_]) return;
   LoggerShared& s = *shared_;
   const std::uint32_t level = s.current_level();
-  std::unique_ptr<ThreadLog> made;
+  std::shared_ptr<ThreadLog> made;
   for (int attempt = 0;; ++attempt) {
     std::string stream;
     {
@@ -184,7 +227,7 @@ void Logger::preallocate() {
   ctl.log_magic.store(proto::kLogRingMagic, std::memory_order_release);
   {
     std::lock_guard g(s.mu);
-    s.live.push_back(made.get());
+    s.live.push_back(made);
   }
   detail::tls_logs[slot_] = made.get();
   detail::t_rings.owned.push_back(std::move(made));
@@ -214,8 +257,11 @@ void Logger::set_level(Level level) {
   LoggerShared& s = *shared_;
   std::lock_guard g(s.mu);
   s.level = static_cast<std::uint32_t>(level);
-  for (ThreadLog* t : s.live) t->producer().log_control().level.store(s.level, std::memory_order_relaxed);
+  for (auto& t : s.live) t->producer().log_control().level.store(s.level, std::memory_order_relaxed);
 }
+
+bool Logger::flush(std::chrono::nanoseconds timeout) { return shared_->wait(timeout, true); }
+bool Logger::wait_durable(std::chrono::nanoseconds timeout) { return shared_->wait(timeout, false); }
 
 Level Logger::level() const noexcept { return static_cast<Level>(shared_->current_level()); }
 const std::string& Logger::name() const noexcept { return shared_->name; }

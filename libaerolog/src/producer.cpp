@@ -72,6 +72,7 @@ Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
       throw Error(Errc::corrupt, path + ": undrained ring data is invalid at position " + std::to_string(scan.bad_pos) +
                                      " (" + scan.error + "); the ring is left untouched");
     p.last_seq_ = scan.records ? scan.last_seq : h.durable.durable_seq.load(std::memory_order_acquire);
+    h.producer.last_seq.store(p.last_seq_, std::memory_order_release);  // published_seq() from here on
     p.write_pos_ = wpos;
     p.read_cache_ = rpos;
     p.payload_bytes_ = h.producer.payload_bytes.load(std::memory_order_relaxed);
@@ -171,7 +172,7 @@ Result Producer::publish_text(Level level, std::string_view text) noexcept {
 }
 
 bool Producer::wait_durable(std::uint64_t seq, std::chrono::nanoseconds timeout) const {
-  if (seq > last_seq_) return false;
+  if (seq > published_seq()) return false;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::chrono::microseconds nap{5};
   for (int spins = 0;; ++spins) {

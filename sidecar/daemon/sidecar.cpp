@@ -69,6 +69,9 @@ void check_own_shm_dir(const std::string& dir) {
 Sidecar::Sidecar(const Options& opt)
     : opt_(opt), wal_lock_(lock_wal_dir(opt.wal_dir)), uring_(1024), preparer_(opt.zero_spares) {
   check_own_shm_dir(opt_.shm_dir);
+  // One sidecar per shm directory, whatever its WAL: a second one would take over the control
+  // block and mark the first one's rings. Nothing in the directory is touched before this.
+  shm_lock_ = lock_shared_dir(opt_.shm_dir, kShmLockName, "aerolog-sidecar");
   const std::string path = opt_.shm_dir + "/" + kControlName;
   control_fd_ = own_shared_file(opt_.shm_dir, kControlName, 0644);  // written by the sidecar only
   if (::ftruncate(control_fd_.get(), kControlSize) != 0) throw_errno("size " + path);

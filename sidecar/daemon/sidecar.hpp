@@ -20,7 +20,7 @@ namespace aerolog::sidecar {
 
 class Sidecar {
  public:
-  explicit Sidecar(const Options& opt);  // takes the WAL lock and the control block; throws
+  explicit Sidecar(const Options& opt);  // takes the WAL and shm locks and the control block; throws
   ~Sidecar();
   int run(int signal_fd);  // until SIGTERM/SIGINT arrive on signal_fd; returns the exit code
 
@@ -38,6 +38,7 @@ class Sidecar {
 
   Options opt_;
   common::Fd wal_lock_;
+  common::Fd shm_lock_;  // held for as long as it runs: one sidecar per shm directory
   common::Fd control_fd_;
   proto::ControlBlock* control_ = nullptr;
   std::unique_ptr<ClockKeeper> clock_;  // the producers' clock page (none if it cannot be made)

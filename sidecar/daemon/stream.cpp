@@ -116,6 +116,14 @@ void Stream::fail(RingState s, int err, const std::string& why) {
   hdr_->sidecar.state.store(static_cast<std::uint32_t>(s), memory_order_release);
 }
 
+void Stream::clear_error() {
+  state_ = RingState::ok;
+  if (!hdr_) return;
+  std::memset(hdr_->sidecar.error, 0, sizeof hdr_->sidecar.error);
+  hdr_->sidecar.error_errno.store(0, memory_order_relaxed);
+  hdr_->sidecar.state.store(static_cast<std::uint32_t>(RingState::ok), memory_order_release);
+}
+
 void Stream::housekeeping(std::uint64_t now) {
   if (hdr_) hdr_->sidecar.heartbeat_ns.store(wall_ns(), memory_order_relaxed);
   check_replaced();

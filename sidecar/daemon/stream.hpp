@@ -92,6 +92,7 @@ class Stream {
   void start_naming();
   bool sealed();  // the segment the last roll left is closed and indexed (its error, if any, logged)
   void fail(RingState s, int err, const std::string& why);
+  void clear_error();  // state ok, and the ring's error text and errno wiped (error_ is kept, to log a repeat quietly)
   void recover_from_io_error(std::uint64_t now_ns);
   void read_owner();
   void retire_if_idle(std::uint64_t now_ns);

@@ -151,7 +151,7 @@ bool Stream::attach(const std::string& ring_path, RingCandidate c) {
   hdr_->durable.durable_seq.store(std::max(d, durable_seq_), memory_order_release);
   hdr_->durable.durable_pos.store(durable_pos_, memory_order_release);
   hdr_->consumer.read_pos.store(durable_pos_, memory_order_release);
-  hdr_->sidecar.state.store(static_cast<std::uint32_t>(RingState::ok), memory_order_release);
+  clear_error();  // what this or another sidecar said of the ring before no longer holds
   flush_req_ = hdr_->sidecar.flush_ack.load(memory_order_relaxed);
   log_->info("stream {}: attached {} ({} MiB ring, {} undrained records, next seq {})", name_, ring_path, cap_ >> 20,
              scan.records, next_seq_);

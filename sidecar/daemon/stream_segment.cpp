@@ -237,8 +237,7 @@ void Stream::recover_from_io_error(std::uint64_t now) {
   next_seq_ = durable_seq_ + 1;
   if (now < retry_at_ns_) return;
   log_->info("stream {}: retrying from seq {} after: {}", name_, next_seq_, error_);
-  state_ = RingState::ok;
-  if (hdr_) hdr_->sidecar.state.store(static_cast<std::uint32_t>(RingState::ok), memory_order_release);
+  clear_error();
 }
 
 }  // namespace aerolog::sidecar

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -284,6 +285,14 @@ class Logger {
   void preallocate();
   // Names the rings this thread makes from now on "<logger>.<name>" instead of "<logger>.t<N>".
   static void set_thread_name(std::string_view name);
+
+  // Every line this process logged through this logger before the call, from any thread (one
+  // that has exited too), durable: true once the sidecar says so, false on timeout (no sidecar,
+  // or a ring it refuses: `aerologctl status` says why). flush() first asks the sidecar to write
+  // now, which matters only under --batch-delay-us; wait_durable() only waits. Neither slows
+  // the threads that go on logging, and either may be called from any thread.
+  bool flush(std::chrono::nanoseconds timeout);
+  bool wait_durable(std::chrono::nanoseconds timeout);
 
   // The level of every ring of this logger in this process, and of the ones it makes later.
   void set_level(Level level);

@@ -124,6 +124,9 @@ class Producer {
   // ---- durability and status (slow path, no hot-path cost) ----------------------------------
   std::uint64_t durable_seq() const noexcept { return hdr_->durable.durable_seq.load(std::memory_order_acquire); }
   std::uint64_t last_seq() const noexcept { return last_seq_; }
+  // The last seq made visible, as the ring header says it: like durable_seq(), wait_durable(),
+  // request_flush() and flush_done(), callable from any thread.
+  std::uint64_t published_seq() const noexcept { return hdr_->producer.last_seq.load(std::memory_order_acquire); }
   // True once durable_seq() >= seq; false on timeout or if seq was never published.
   bool wait_durable(std::uint64_t seq, std::chrono::nanoseconds timeout) const;
   // Asks the sidecar to flush now (matters only with a batching delay). Returns the ticket;

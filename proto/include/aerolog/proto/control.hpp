@@ -8,6 +8,7 @@ namespace aerolog::proto {
 inline constexpr std::uint64_t kControlMagic = 0x4C54434C4F524541ull;  // "AEROLCTL" little-endian
 inline constexpr std::uint32_t kControlVersion = 1;
 inline constexpr char kControlName[] = "aerolog-sidecar";
+inline constexpr char kShmLockName[] = "aerolog-sidecar.lock";  // flock held by the one sidecar of a shm dir
 inline constexpr std::size_t kControlSize = 4096;
 
 enum class Durability : std::uint32_t { dsync = 0, fdatasync = 1, none = 2 };
