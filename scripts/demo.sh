@@ -34,7 +34,7 @@ cat > "$work/sidecar.toml" <<TOML
 shm-dir = "$shm"
 wal-dir = "$work/wal"
 durability = "dsync"
-segment-size = 16777216
+segment-size = "16M"
 log-file = "$work/sidecar.log"
 TOML
 

@@ -3,7 +3,7 @@
 # nothing and touches nothing when everything is already there.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config liburing-dev libspdlog-dev libfmt-dev libcli11-dev catch2
-      libsystemd-dev libisal-dev nlohmann-json3-dev python3 python3-matplotlib python3-numpy python3-pandas systemd
+      libsystemd-dev libisal-dev libtomlplusplus-dev nlohmann-json3-dev python3 python3-matplotlib python3-numpy python3-pandas systemd
       clang-14 clang-format libclang-rt-14-dev e2fsprogs util-linux
       libcurl4-openssl-dev libnats-dev libfuse3-dev fuse3 xfsprogs clickhouse-server clickhouse-client nats-server curl)
 missing=()

@@ -163,6 +163,56 @@ TEST_CASE("status, flush, cat and verify round-trip through a live sidecar", "[c
   CHECK_THAT(noflush.out, Catch::Contains("no sidecar is running"));
 }
 
+TEST_CASE(
+    "aerologctl: directories before or after the command or from the environment, defaults from the sidecar, "
+    "plain errors",
+    "[ctl]") {
+  Wal w;
+  const std::string ship_dir = w.wal.path + "/ship-state";
+  SidecarProcess sc(w.shm.path, w.wal.path, {"--ship-state-dir", ship_dir});
+  REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+  aerolog::ProducerOptions o;
+  o.shm_dir = w.shm.path;
+  o.capacity = 1 << 20;
+  auto prod = aerolog::Producer::open("app", o);
+  publish_mixed(prod, 70);
+  const std::string ctl = AEROLOGCTL_BIN, env = "AEROLOG_SHM_DIR=" + w.shm.path + " ";
+  for (const std::string& flush : {ctl + " flush app --shm-dir " + w.shm.path, env + ctl + " flush app",
+                                   ctl + " --shm-dir " + w.shm.path + " flush -s app"}) {
+    CAPTURE(flush);
+    const Run r = sh(flush);
+    CHECK(r.rc == 0);
+    CHECK_THAT(r.out, Catch::Contains("app: durable seq 70"));
+  }
+  for (const std::string& status : {ctl + " status --json --shm-dir " + w.shm.path, env + ctl + " status --json"}) {
+    CAPTURE(status);
+    const Run r = sh(status);
+    REQUIRE(r.rc == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    CHECK(j["sidecar"]["wal_dir"] == w.wal.path);
+    CHECK(j["ship_state_dir"] == ship_dir);  // the sidecar's --ship-state-dir
+  }
+  // cat finds the stream in the sidecar's WAL root, with no --wal-dir; AEROLOG_WAL_DIR overrides it.
+  CHECK(lines(sh(env + ctl + " cat app").out) == 70);
+  CHECK(lines(sh(ctl + " cat app --format CSV --shm-dir " + w.shm.path).out) == 71);  // a header line
+  const Run elsewhere = sh(env + "AEROLOG_WAL_DIR=/nonexistent " + ctl + " cat app");
+  CHECK(elsewhere.rc == 1);
+  CHECK_THAT(elsewhere.out, Catch::Contains("in /nonexistent"));
+
+  const Run typo = sh(ctl + " stauts");
+  CHECK(typo.rc == 2);
+  CHECK_THAT(typo.out, Catch::Contains("unknown command 'stauts' (did you mean 'status'?)"));
+  const Run none = sh(ctl);
+  CHECK(none.rc == 2);
+  CHECK_THAT(none.out, Catch::Contains("a command is required: status, flush, cat"));
+  const Run format = sh(env + ctl + " cat app --format xml");
+  CHECK(format.rc == 2);
+  CHECK_THAT(format.out, Catch::Contains("--format: 'xml' is not one of text, csv, json"));
+  const Run dir = sh(ctl + " status --shm-dir /nonexistent");
+  CHECK(dir.rc == 1);
+  CHECK_THAT(dir.out, Catch::Contains("shm directory /nonexistent"));
+}
+
 TEST_CASE("cat --follow prints records as they become durable", "[ctl]") {
   Wal w;
   SidecarProcess sc(w.shm.path, w.wal.path);

@@ -246,6 +246,11 @@ TEST_CASE("aerologctl level shows and changes a running logger's level through i
   const auto j = nlohmann::json::parse(status.out, nullptr, false);
   REQUIRE(j.contains("streams"));
   for (const auto& ring : j["streams"]) CHECK(ring.value("log_level", "") == "trace");
+  CHECK(sh(ctl + " WARN").rc == 0);  // as cat prints it
+  CHECK(log.level() == aerolog::Level::warn);
+  CHECK(sh("AEROLOG_SHM_DIR=" + shm.path + " " + AEROLOGCTL_BIN + " level lvl Warning").rc == 0);
+  CHECK(sh(std::string(AEROLOGCTL_BIN) + " level lvl Error --shm-dir " + shm.path).rc == 0);
+  CHECK(log.level() == aerolog::Level::error);
   CHECK(sh(ctl + " loud").rc == 2);  // not a level
   CHECK(sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + shm.path + " level nosuch").rc == 1);
 }

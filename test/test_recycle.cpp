@@ -121,6 +121,12 @@ TEST_CASE("a crash at every step of recycling, and a torn write into a recycled 
   TempDir shm("/dev/shm"), wal(wal_base());
   const std::string ring = shm.path + "/aerolog.r", dir = wal.path + "/r";
   pid_t producer = spawn_publisher(shm.path, "r", kCap, 0, 100'000);
+  struct Reap {  // it publishes forever: a failed REQUIRE must not leave it running (and ctest waiting)
+    pid_t& pid;
+    ~Reap() {
+      if (pid > 0) ::kill(pid, SIGKILL), ::waitpid(pid, nullptr, 0);
+    }
+  } reap{producer};
   std::uint64_t seen = 0;  // the highest durable_seq a producer could have seen
   auto run_until_death = [&](const std::string& failpoints) {
     SidecarProcess sc(shm.path, wal.path, kRecycling, {"AEROLOG_FAILPOINTS=" + failpoints});
@@ -152,6 +158,7 @@ TEST_CASE("a crash at every step of recycling, and a torn write into a recycled 
   run_until_death("recovery_before_zero=1");
   ::kill(producer, SIGKILL);
   wait_exit(producer);
+  producer = -1;
   {
     SidecarProcess sc(shm.path, wal.path, kRecycling);
     RingConsumer c(ring);

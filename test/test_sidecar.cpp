@@ -3,6 +3,7 @@
 
 #include "proc_util.hpp"
 #include "ring_consumer.hpp"
+#include "shell.hpp"
 #include "sidecar_process.hpp"
 #include "wal_reader.hpp"
 
@@ -363,20 +364,64 @@ TEST_CASE("bad flags or config give one clear line and exit 2", "[sidecar]") {
   auto [rc1, out1] = run({"--config", cfg});
   CHECK(rc1 == 2);
   CHECK(std::count(out1.begin(), out1.end(), '\n') == 1);
-  CHECK_THAT(out1, Catch::Contains("wal_dirr"));
-  std::ofstream(cfg) << "depth = 99\n";
+  CHECK_THAT(out1, Catch::Contains(cfg + ":2: unknown key 'wal_dirr' (did you mean 'wal-dir'?)"));
+  std::ofstream(cfg) << "# comment\n\ndepth = 99\n";
   auto [rc2, out2] = run({"--config", cfg});
   CHECK(rc2 == 2);
-  CHECK_THAT(out2, Catch::Contains("depth"));
+  CHECK_THAT(out2, Catch::Contains(cfg + ":3: --depth"));
+  std::ofstream(cfg) << "depth = 4\n[sidecar]\nidle = \"spin\"\n";
+  CHECK_THAT(run({"--config", cfg}).second, Catch::Contains(cfg + ":2: [sidecar]: this file has no sections"));
+  std::ofstream(cfg) << "wal-dir = /x\n";
+  CHECK_THAT(run({"--config", cfg}).second, Catch::Contains(cfg + ":1: not valid TOML"));
+  std::ofstream(cfg) << "segment-size = \"64Q\"\n";
+  CHECK_THAT(run({"--config", cfg}).second, Catch::Contains(cfg + ":1: --segment-size: '64Q' is not a size"));
+  CHECK_THAT(run({"--retire-grace", "1500ms"}).second, Catch::Contains("'1500ms' is not a whole number of s"));
+  // The example configs installed to /etc/aerolog are valid as shipped.
+  const std::string systemd = std::string(AEROLOG_SCRIPTS) + "/../systemd/";
+  const Run example = sh(std::string(AEROLOG_SIDECAR_BIN) + " --config " + systemd + "sidecar.toml --check-config");
+  CHECK(example.rc == 0);
+  CHECK_THAT(example.out, Catch::Contains("configuration valid: shm /dev/shm/aerolog, WAL /var/lib/aerolog, "
+                                          "durability dsync, segment 67108864 bytes"));
+  const Run ship = sh(std::string(AEROLOG_SHIP_BIN) + " --config " + systemd +
+                      "ship.toml --nats-url nats://127.0.0.1:4222 --check-config");
+  CHECK(ship.rc == 0);
+  CHECK_THAT(ship.out, Catch::Contains("configuration valid"));
   auto [rc3, out3] = run({"--durability", "maybe"});
   CHECK(rc3 == 2);
-  CHECK_THAT(out3, Catch::Contains("dsync,fdatasync,none"));
+  CHECK_THAT(out3, Catch::Contains("'maybe' is not one of dsync, fdatasync, none"));
   auto [rc4, out4] = run({"--segment-size", "1048576"});
   CHECK(rc4 == 2);
   CHECK_THAT(out4, Catch::Contains("too small"));
   auto [rc5, out5] = run({"--help"});
   CHECK(rc5 == 0);
   CHECK_THAT(out5, Catch::Contains("--retention-bytes"));
+}
+
+TEST_CASE("a TOML config with sizes and durations, and the directories from the environment, are what the sidecar uses",
+          "[sidecar]") {
+  Dirs d;
+  const std::string cfg = d.wal.path + "/sidecar.toml";
+  std::ofstream(cfg) << "# as an operator writes it\nsegment-size = \"4M\"\nretire-grace = \"2m\"\n"
+                        "scan-interval-ms = \"1s\"\nidle = \"Sleep\"\n";
+  const std::string wal = d.wal.path + "/from-env";
+  SidecarProcess sc(d.shm.path, wal, {"--config", cfg, "--segment-size", "8M"});
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "cfg", 1 << 20, 100)) == 0);
+  RingWatch ring(d.ring("cfg"));
+  REQUIRE(wait_until([&] { return ring.durable() == 100; }));
+  struct stat st;
+  REQUIRE(::stat((wal + "/cfg/00000000000000000001.alog").c_str(), &st) == 0);
+  CHECK(st.st_size == 8 << 20);  // the flag beats the file
+  sc.signal(SIGTERM);
+  REQUIRE(sc.wait() == 0);
+  CHECK_THAT(sc.log(), Catch::Contains("idle sleep"));
+
+  // No --shm-dir nor --wal-dir: AEROLOG_SHM_DIR and AEROLOG_WAL_DIR give them.
+  const std::string log = d.wal.path + "/env.log";
+  const Run r = sh("AEROLOG_SHM_DIR=" + d.shm.path + " AEROLOG_WAL_DIR=" + wal + " timeout 60 " + AEROLOG_SIDECAR_BIN +
+                   " --config " + cfg + " --log-file " + log + " & pid=$!; for i in $(seq 1000); do grep -q ready " +
+                   log + " 2>/dev/null && break; sleep 0.05; done; kill -TERM $pid; wait $pid");
+  CHECK(r.rc == 0);
+  CHECK_THAT(SidecarProcess::read_file(log), Catch::Contains("shm " + d.shm.path + ", WAL " + wal + ","));
 }
 
 TEST_CASE("hostile ring contents quarantine that stream only", "[sidecar]") {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 #include <utility>
@@ -17,6 +18,11 @@
 namespace aerolog {
 
 using namespace proto;
+
+std::string default_shm_dir() {
+  const char* env = std::getenv("AEROLOG_SHM_DIR");
+  return env && *env ? env : proto::kDefaultShmDir;
+}
 
 Producer Producer::open(std::string_view stream, const ProducerOptions& o) {
   if (!valid_stream_name(stream.data(), stream.size()))

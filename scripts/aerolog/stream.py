@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import frames, wal
 
-SHM_DIR = "/dev/shm/aerolog"  # every program's default (proto/ring.hpp kDefaultShmDir)
+SHM_DIR = os.environ.get("AEROLOG_SHM_DIR") or "/dev/shm/aerolog"  # every program's default (proto/ring.hpp kDefaultShmDir)
 RING_DURABLE_SEQ = 384  # proto/FORMAT.md 2.2: the ring header's durable_seq
 
 

@@ -111,7 +111,9 @@ SidecarInfo read_sidecar(const std::string& shm_dir) {
 std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable, bool whole) {
   std::vector<RingInfo> out;
   DIR* d = ::opendir(shm_dir.c_str());
-  if (!d) throw std::runtime_error(shm_dir + ": " + std::strerror(errno));
+  if (!d)
+    throw std::runtime_error("shm directory " + shm_dir + ": " + std::strerror(errno) +
+                             " (--shm-dir or AEROLOG_SHM_DIR to look elsewhere)");
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d))
     if (!detail::stream_of_ring_file(e->d_name).empty()) names.push_back(e->d_name);
@@ -138,6 +140,14 @@ std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable, bool
     out.push_back(std::move(r));
   }
   return out;
+}
+
+SidecarDirs sidecar_dirs(const std::string& shm_dir) {
+  const SidecarInfo s = read_sidecar(shm_dir);
+  if (!s.cb) return {};
+  // Paths are whatever bytes the sidecar was given; only its own (checked) block is read.
+  return {std::string(s.cb->wal_dir, strnlen(s.cb->wal_dir, sizeof s.cb->wal_dir)),
+          std::string(s.cb->ship_state_dir, strnlen(s.cb->ship_state_dir, sizeof s.cb->ship_state_dir))};
 }
 
 }  // namespace aerolog::common

@@ -52,6 +52,13 @@ struct SidecarInfo {
 };
 SidecarInfo read_sidecar(const std::string& shm_dir);
 
+// What the sidecar of shm_dir (running, or the last one that ran) was started with: its WAL root
+// and aerolog-ship's state directory, the tools' defaults. Empty when there is none to believe.
+struct SidecarDirs {
+  std::string wal_dir, ship_state_dir;
+};
+SidecarDirs sidecar_dirs(const std::string& shm_dir);
+
 struct RingInfo {
   std::string stream, path;
   std::unique_ptr<Mapping> map;  // the header page (and the data area when mapped whole)

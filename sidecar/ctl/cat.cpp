@@ -56,12 +56,6 @@ int finish(const std::vector<Source>& sources) {
   return rc;
 }
 
-std::string wal_root(const CatOptions& o) {
-  if (!o.wal_dir.empty()) return o.wal_dir;
-  SidecarInfo sc = read_sidecar(o.shm_dir);
-  return sc.cb ? std::string(sc.cb->wal_dir, strnlen(sc.cb->wal_dir, sizeof sc.cb->wal_dir)) : "/var/lib/aerolog";
-}
-
 // The streams `target` names: a file or directory; else a stream in the WAL root; else a
 // logger's streams there (<target>.<thread>). Empty, with the reason printed, if none.
 std::vector<Source> resolve(const CatOptions& o) {
@@ -78,7 +72,7 @@ std::vector<Source> resolve(const CatOptions& o) {
     add(fs::is_directory(p, ec) ? p : p.parent_path(), o.target);
     return out;
   }
-  const std::string wal = wal_root(o);
+  const std::string wal = o.wal_dir;
   if (o.target.find('/') == std::string::npos) {
     if (fs::is_directory(wal + "/" + o.target, ec)) {
       add(wal + "/" + o.target, wal + "/" + o.target);

@@ -15,23 +15,23 @@ using namespace common;  // aerologctl is built on sidecar/common (shm views, fo
 
 struct StatusOptions {
   std::string shm_dir = proto::kDefaultShmDir;
-  std::string wal_dir;                                   // default: the one the sidecar reports
-  std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints and status
+  std::string wal_dir;         // default: the one the sidecar reports
+  std::string ship_state_dir;  // aerolog-ship's checkpoints and status (main: the sidecar's, else the default)
   bool json = false, prometheus = false, watch = false;
 };
 int cmd_status(const StatusOptions& o);
 
 struct FlushOptions {
   std::string shm_dir = proto::kDefaultShmDir;
-  std::string stream;  // empty: every ring
+  std::string stream;  // a stream, or a logger (its streams <logger>.<thread>); empty: every ring
   double timeout_s = 10;
 };
 int cmd_flush(const FlushOptions& o);
 
 struct CatOptions {
   std::string shm_dir = proto::kDefaultShmDir;
-  std::string wal_dir;
-  std::string target;  // a .alog file, a stream directory, or a stream name
+  std::string wal_dir;  // where stream and logger names are looked for (main: never empty)
+  std::string target;   // a .alog file, a stream directory, or a stream name
   Format format = Format::text;
   std::uint64_t from_seq = 0, to_seq = ~std::uint64_t{0};
   std::string from_time, to_time;

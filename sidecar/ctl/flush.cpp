@@ -1,5 +1,5 @@
-// aerologctl flush: asks the sidecar to flush every ring (or one) and waits until everything
-// published before the call is durable.
+// aerologctl flush: asks the sidecar to flush every ring (or one stream's, or a logger's) and waits
+// until everything published before the call is durable.
 #include "ctl.hpp"
 #include "shm_view.hpp"
 
@@ -36,8 +36,14 @@ int cmd_flush(const FlushOptions& o) {
     std::uint64_t target;
   };
   std::vector<Want> wants;
+  // A logger's rings are <logger>.<thread>, with the logger's magic in their header.
+  auto of_logger = [&](const RingInfo& r) {
+    return r.h && r.stream.size() > o.stream.size() + 1 &&
+           r.stream.compare(0, o.stream.size() + 1, o.stream + ".") == 0 &&
+           r.h->log.log_magic.load(std::memory_order_acquire) == kLogRingMagic;
+  };
   for (RingInfo& r : rings) {
-    if (!o.stream.empty() && r.stream != o.stream) continue;
+    if (!o.stream.empty() && r.stream != o.stream && !of_logger(r)) continue;
     if (!r.h && o.stream.empty() && ::access(r.path.c_str(), W_OK) != 0 && errno == EACCES) {
       std::fprintf(stderr, "aerologctl: %s: another user's ring, not flushed (flush it as its user or as root)\n",
                    r.path.c_str());
@@ -62,7 +68,8 @@ int cmd_flush(const FlushOptions& o) {
     if (o.stream.empty())
       std::printf("no rings in %s: nothing to flush\n", o.shm_dir.c_str());
     else
-      std::fprintf(stderr, "aerologctl: no ring for stream '%s' in %s\n", o.stream.c_str(), o.shm_dir.c_str());
+      std::fprintf(stderr, "aerologctl: no ring of a stream or a logger '%s' in %s\n", o.stream.c_str(),
+                   o.shm_dir.c_str());
     return o.stream.empty() ? 0 : 1;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);

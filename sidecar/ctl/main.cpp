@@ -2,6 +2,8 @@
 #include "cli.hpp"
 #include "ctl.hpp"
 #include "ring_guard.hpp"
+#include "shm_view.hpp"
+#include "units.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -28,31 +30,33 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit status: 0 ok / healthy; 1 failure or not healthy (one line on stderr says why);\n"
       "2 bad usage; 3 (verify) only a torn tail, which the sidecar repairs at its next start.");
-  std::string shm_dir = aerolog::proto::kDefaultShmDir;
-  app.add_option("--shm-dir", shm_dir, "where the rings and the sidecar's control block live")->capture_default_str();
+  std::string shm_dir = aerolog::proto::kDefaultShmDir, wal_dir;
+  // Before or after the command, or from the environment.
+  aerolog::common::add_shm_dir(app, shm_dir, "where the rings and the sidecar's control block live");
+  aerolog::common::add_wal_dir(app, wal_dir, "WAL root (default: the sidecar's, else /var/lib/aerolog)");
 
   StatusOptions st;
   auto* status = app.add_subcommand("status", "the sidecar and one row per stream; exit 0 if healthy");
   status->add_flag("--json", st.json, "one JSON document");
   status->add_flag("--prometheus", st.prometheus, "Prometheus text exposition (node_exporter textfile collector)");
   status->add_flag("-w,--watch", st.watch, "refresh every second until Ctrl-C");
-  status->add_option("--wal-dir", st.wal_dir, "WAL root for the WAL sizes (default: the sidecar's)");
-  status
-      ->add_option("--ship-state-dir", st.ship_state_dir,
-                   "aerolog-ship's --state-dir: one section per sink with its checkpoints and lag")
-      ->capture_default_str();
+  status->add_option("--ship-state-dir", st.ship_state_dir,
+                     "aerolog-ship's --state-dir: one section per sink with its checkpoints and lag (default: "
+                     "the sidecar's --ship-state-dir, else /var/lib/aerolog-ship)");
 
   FlushOptions fl;
   auto* flush = app.add_subcommand("flush", "wait until everything published before the call is durable");
-  flush->add_option("-s,--stream", fl.stream, "only this stream (default: every ring)");
+  flush->add_option("target", fl.stream, "only this stream, or a logger's streams (default: every ring)");
+  flush->add_option("-s,--stream", fl.stream, "the same as the target");
   flush->add_option("-t,--timeout", fl.timeout_s, "seconds to wait before failing")->capture_default_str();
 
   CatOptions ct;
   const std::map<std::string, Format> formats{{"text", Format::text}, {"csv", Format::csv}, {"json", Format::json}};
   auto add_format = [&](CLI::App* sub, Format& f) {
-    sub->add_option("--format", f, "text, csv (same columns as scripts/alog.py cat) or json (lines)")
-        ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
-        ->type_name("text|csv|json")
+    sub->add_option_function<std::string>(
+           "--format", [&f, formats](const std::string& v) { f = formats.at(v); },
+           "text, csv (same columns as scripts/alog.py cat) or json (lines)")
+        ->transform(aerolog::common::one_of({"text", "csv", "json"}))
         ->default_str("text");
   };
   auto* cat = app.add_subcommand(
@@ -71,7 +75,6 @@ int main(int argc, char** argv) {
   cat->add_option("--from-time", ct.from_time, "first timestamp: ns since the epoch or YYYY-MM-DDTHH:MM:SS[.fff]Z");
   cat->add_option("--to-time", ct.to_time, "last timestamp, same forms");
   cat->add_flag("-f,--follow", ct.follow, "keep printing records as they become durable, until Ctrl-C");
-  cat->add_option("--wal-dir", ct.wal_dir, "WAL root for stream names (default: the sidecar's, else /var/lib/aerolog)");
 
   CatOptions tl;
   tl.tail = 10;
@@ -80,7 +83,6 @@ int main(int argc, char** argv) {
   tail->add_option("target", tl.target, "as for cat")->required();
   tail->add_option("-n,--lines", tl.tail, "how many lines first (of the merge, for a logger)")->capture_default_str();
   add_format(tail, tl.format);
-  tail->add_option("--wal-dir", tl.wal_dir, "WAL root for names (default: the sidecar's, else /var/lib/aerolog)");
 
   VerifyOptions vf;
   auto* verify =
@@ -101,11 +103,17 @@ int main(int argc, char** argv) {
       "show or change the level of a running aerolog::Logger (every ring of it, <logger>.<thread>);\n"
       "calls below the level do nothing. Rings a logger makes later start at the level its process set");
   level->add_option("logger", lv.logger, "the logger's name (Logger::open)")->required();
-  level->add_option("level", lv.level, "trace, debug, info, warn, error or critical (omit to show)");
+  level->add_option("level", lv.level, "trace, debug, info, warn, error or critical, in any case (omit to show)");
 
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerologctl")) return *rc;
   aerolog::common::guard::install();  // a ring or control block truncated while mapped reads as zeros
   st.shm_dir = fl.shm_dir = ct.shm_dir = tl.shm_dir = ad.shm_dir = lv.shm_dir = shm_dir;
+  // Defaults a tool needs, from the sidecar of this shm directory (running or the last one).
+  const aerolog::common::SidecarDirs sidecar = aerolog::common::sidecar_dirs(shm_dir);
+  st.wal_dir = wal_dir.empty() ? sidecar.wal_dir : wal_dir;
+  ct.wal_dir = tl.wal_dir = st.wal_dir.empty() ? "/var/lib/aerolog" : st.wal_dir;
+  if (st.ship_state_dir.empty()) st.ship_state_dir = sidecar.ship_state_dir;
+  if (st.ship_state_dir.empty()) st.ship_state_dir = "/var/lib/aerolog-ship";
   tl.follow = true;
   if (*status) {
     if (st.json && st.prometheus) {

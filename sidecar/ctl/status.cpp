@@ -209,6 +209,7 @@ json collect(const StatusOptions& o) {
     if (st != 0) healthy = false;
     out["streams"].push_back(j);
   }
+  out["ship_state_dir"] = o.ship_state_dir;  // where the sinks below were looked for
   out["sinks"] = collect_sinks(o, out["streams"], now, healthy);
   out["healthy"] = healthy;
   return out;

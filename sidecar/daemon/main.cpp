@@ -8,6 +8,7 @@
 #include "stop_signals.hpp"
 
 #include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/names.hpp>
 #include <aerolog/proto/segment.hpp>
 
 #include <CLI/CLI.hpp>
@@ -20,15 +21,17 @@
 #include <filesystem>
 
 #include <sched.h>
+#include <unistd.h>
 
 namespace {
 
 // Under systemd (JOURNAL_STREAM) with no --log-file: the journal; else the file, by default
-// <wal-dir>/sidecar.log; "-": stderr.
-void setup_logging(const aerolog::sidecar::Options& o) {
+// <wal-dir>/sidecar.log; "-": stderr. Returns the file ("" for the journal or stderr).
+std::string setup_logging(const aerolog::sidecar::Options& o) {
   const bool journal = o.log_file.empty() && std::getenv("JOURNAL_STREAM");
   const std::string file = journal ? "" : o.log_file.empty() ? o.wal_dir + "/sidecar.log" : o.log_file;
   spdlog::set_default_logger(aerolog::common::make_logger("aerolog", file, o.log_level));
+  return file == "-" ? "" : file;
 }
 
 }  // namespace
@@ -42,12 +45,14 @@ int main(int argc, char** argv) {
       "aerolog-sidecar: drains every AeroLog ring in --shm-dir into durable .alog segments in\n"
       "--wal-dir and publishes each stream's durable seq (HWM) back into its ring. Run by systemd\n"
       "(Type=notify); SIGTERM/SIGINT drain every ring, sync and exit 0."};
-  add_options(app, o);
-  app.allow_config_extras(false);  // an unknown key in the config file is an error, not ignored
+  const auto config = add_options(app, o);
+  bool check_only = false;
+  app.add_flag("--check-config", check_only, "check the flags and the --config file, say so, and exit (0 valid, 2 not)")
+      ->configurable(false);
   app.footer(
       "Exit status: 0 stopped cleanly; 1 runtime error (message on stderr and in the log);\n"
       "2 invalid flags or config file.");
-  if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-sidecar")) return *rc;
+  if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-sidecar", config.get())) return *rc;
   fp::init();
   const std::uint64_t biggest_block =
       std::max<std::uint64_t>(o.max_block, aerolog::proto::kBlockHeaderSize + aerolog::proto::kMaxFrameSize);
@@ -57,9 +62,16 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(2 * biggest_block + aerolog::proto::kSegmentHeaderSize));
     return 2;
   }
+  if (check_only) {
+    std::printf("aerolog-sidecar: configuration valid: shm %s, WAL %s, durability %s, segment %llu bytes\n",
+                o.shm_dir.c_str(), o.wal_dir.c_str(), aerolog::proto::name_of(o.durability),
+                static_cast<unsigned long long>(o.segment_size));
+    return 0;
+  }
+  std::string log_file;
   try {
     make_dirs_durably(o.wal_dir, 0750);
-    setup_logging(o);
+    log_file = setup_logging(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "aerolog-sidecar: cannot open the log: %s\n", e.what());
     return 1;
@@ -72,7 +84,8 @@ int main(int argc, char** argv) {
   }
   try {
     Sidecar s(o);
-    return s.run(signal_fd);
+    // Started by hand (on a terminal) with the log in a file: say on the terminal where it went.
+    return s.run(signal_fd, ::isatty(STDERR_FILENO) && !log_file.empty() ? log_file : "");
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     std::fprintf(stderr, "aerolog-sidecar: %s\n", e.what());

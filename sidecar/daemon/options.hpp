@@ -4,10 +4,14 @@
 #include <aerolog/proto/control.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace CLI {
 class App;
+}
+namespace aerolog::common {
+class TomlConfig;
 }
 
 namespace aerolog::sidecar {
@@ -43,7 +47,8 @@ struct Options {
   std::uint64_t max_ring_capacity = 4ull << 30;  // a ring claiming a larger data area is not served
 };
 
-void add_options(CLI::App& app, Options& o);
+// Registers every option and --config; the config file's reader, for parse_cli's messages.
+std::shared_ptr<common::TomlConfig> add_options(CLI::App& app, Options& o);
 const char* to_string(Idle i);
 
 }  // namespace aerolog::sidecar

@@ -84,7 +84,10 @@ Sidecar::Sidecar(const Options& opt)
   control_->heartbeat_ns = wall_ns();
   control_->durability = static_cast<std::uint32_t>(opt_.durability);
   std::snprintf(control_->sidecar_version, sizeof control_->sidecar_version, "%s", AEROLOG_VERSION);
-  std::snprintf(control_->wal_dir, sizeof control_->wal_dir, "%s", opt_.wal_dir.c_str());
+  if (opt_.wal_dir.size() < sizeof control_->wal_dir)  // a cut path would point elsewhere: none then
+    std::memcpy(control_->wal_dir, opt_.wal_dir.c_str(), opt_.wal_dir.size() + 1);
+  if (opt_.ship_state_dir.size() < sizeof control_->ship_state_dir)
+    std::memcpy(control_->ship_state_dir, opt_.ship_state_dir.c_str(), opt_.ship_state_dir.size() + 1);
   control_->version.store(kControlVersion, std::memory_order_release);
   control_->magic.store(kControlMagic, std::memory_order_release);
 
@@ -281,7 +284,7 @@ void Sidecar::idle(std::uint64_t now) {
   nap_ns_ = std::min<std::uint64_t>(nap_ns_ * 2, opt_.max_sleep_us * 1000);
 }
 
-int Sidecar::run(int signal_fd) {
+int Sidecar::run(int signal_fd, const std::string& log_file) {
   common::guard::install();
   recover_all();
   scan_shm();
@@ -291,6 +294,9 @@ int Sidecar::run(int signal_fd) {
   if (opt_.durability == Durability::none)
     spdlog::warn("durability is NONE: nothing is synced, records are NOT durable (benchmarks only)");
   sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", status_line().c_str(), static_cast<int>(::getpid()));
+  if (!log_file.empty())
+    std::fprintf(stderr, "aerolog-sidecar: ready: shm %s, WAL %s, %zu stream(s); its log is %s (Ctrl-C stops it)\n",
+                 opt_.shm_dir.c_str(), opt_.wal_dir.c_str(), streams_.size(), log_file.c_str());
 
   std::uint64_t deadline = 0;
   for (std::uint64_t loops = 0;; ++loops) {

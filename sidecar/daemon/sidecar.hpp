@@ -22,7 +22,9 @@ class Sidecar {
  public:
   explicit Sidecar(const Options& opt);  // takes the WAL and shm locks and the control block; throws
   ~Sidecar();
-  int run(int signal_fd);  // until SIGTERM/SIGINT arrive on signal_fd; returns the exit code
+  // Until SIGTERM/SIGINT arrive on signal_fd; returns the exit code. A `log_file` is named on
+  // stderr with the ready line (for a sidecar started by hand).
+  int run(int signal_fd, const std::string& log_file = "");
 
  private:
   Stream& stream(const std::string& name);

@@ -1,5 +1,6 @@
 // aerolog-replay: publishes a LOBSTER message file into a stream as Order / Trade records.
 #include "cli.hpp"
+#include "units.hpp"
 #include "clock.hpp"
 #include "record_format.hpp"
 
@@ -158,7 +159,7 @@ int main(int argc, char** argv) {
   bool spin = true, progress = true;
   app.add_option("file", file, "the CSV file")->required()->check(CLI::ExistingFile);
   app.add_option("--format", format, "lobster, trades, or auto (by the first line)")
-      ->check(CLI::IsMember({"auto", "lobster", "trades"}))
+      ->transform(aerolog::common::one_of({"auto", "lobster", "trades"}))
       ->capture_default_str();
   app.add_option("-s,--stream", stream, "stream to publish into")->capture_default_str();
   app.add_option("--speed", speed, "0: as fast as possible; 1: the recorded pace; N: N times faster")
@@ -167,8 +168,10 @@ int main(int argc, char** argv) {
   app.add_option("--symbol", symbol, "lobster: symbol (default: from the file name, SYM_YYYY-MM-DD_...)");
   app.add_option("--date", date,
                  "lobster: trading day YYYY-MM-DD, times are New York time (default: from the file name)");
-  app.add_option("--shm-dir", shm_dir, "directory of the rings")->capture_default_str();
-  app.add_option("--capacity", capacity, "ring capacity in bytes, power of two")->capture_default_str();
+  aerolog::common::add_shm_dir(app, shm_dir, "directory of the rings");
+  app.add_option("--capacity", capacity, "ring capacity in bytes, a power of two (64M, 1G)")
+      ->transform(aerolog::common::size_value())
+      ->capture_default_str();
   app.add_flag("!--drop", spin, "drop records when the ring is full (default: wait for the sidecar to free space)");
   app.add_flag("!--no-progress", progress, "no progress bar (it only shows on a terminal anyway)");
   app.footer(

@@ -5,6 +5,7 @@
 #include "logging.hpp"
 #include "files.hpp"
 #include "ring_guard.hpp"
+#include "shm_view.hpp"
 #include "stop_signals.hpp"
 #include "clickhouse.hpp"
 #include "nats.hpp"
@@ -47,14 +48,18 @@ int main(int argc, char** argv) {
       "checkpoint per stream in --state-dir; batches re-sent after a failure are collapsed by the\n"
       "sink, so every record arrives exactly once. A sink that is down is retried with backoff;\n"
       "the WAL is the buffer (the sidecar keeps segments a sink still needs)."};
-  add_options(app, o);
-  app.allow_config_extras(false);
+  const auto config = add_options(app, o);
+  bool check_only = false;
+  app.add_flag("--check-config", check_only, "check the flags and the --config file, say so, and exit (0 valid, 2 not)")
+      ->configurable(false);
   app.footer(
       "Exit status: 0 stopped cleanly (--once: everything durable was shipped); 1 runtime error or,\n"
       "with --once, a sink failed or a stream could not be shipped (a record too big for the sink,\n"
       "an unreadable checkpoint); 2 invalid flags or config file.");
-  if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-ship")) return *rc;
+  if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-ship", config.get())) return *rc;
   aerolog::common::guard::install();  // a ring truncated while mapped reads as zeros, never SIGBUS
+  if (o.wal_dir.empty()) o.wal_dir = sidecar_dirs(o.shm_dir).wal_dir;  // the running sidecar's
+  if (o.wal_dir.empty()) o.wal_dir = "/var/lib/aerolog";
   if (o.clickhouse_url.empty() && o.nats_url.empty()) {
     std::fprintf(stderr, "aerolog-ship: no sink configured: give --clickhouse-url and/or --nats-url (try --help)\n");
     return 2;
@@ -68,6 +73,11 @@ int main(int argc, char** argv) {
     char h[256] = {};
     ::gethostname(h, sizeof h - 1);
     o.host = h;
+  }
+  if (check_only) {
+    std::printf("aerolog-ship: configuration valid: WAL %s, state %s, sinks:%s%s\n", o.wal_dir.c_str(),
+                o.state_dir.c_str(), o.clickhouse_url.empty() ? "" : " ClickHouse", o.nats_url.empty() ? "" : " NATS");
+    return 0;
   }
   try {
     aerolog::common::make_dirs_durably(o.state_dir);

@@ -1,5 +1,9 @@
 #include "options.hpp"
 
+#include "cli.hpp"
+#include "config_file.hpp"
+#include "units.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -20,12 +24,16 @@ const CLI::Validator kSqlName(
 
 }  // namespace
 
-void add_options(CLI::App& app, Options& o) {
-  app.set_config("--config", "",
-                 "TOML file with the same option names as keys (e.g. clickhouse-url = \"http://db:8123\")");
-  app.add_option("--wal-dir", o.wal_dir, "the sidecar's WAL root (<wal-dir>/<stream>/*.alog)")->capture_default_str();
-  app.add_option("--shm-dir", o.shm_dir, "the sidecar's ring directory: a stream's durable HWM is read from its ring")
-      ->capture_default_str();
+std::shared_ptr<common::TomlConfig> add_options(CLI::App& app, Options& o) {
+  using common::duration_value, common::one_of, common::size_value;
+  auto config = common::use_toml_config(
+      app,
+      "TOML file whose keys are the option names (clickhouse-url = \"http://db:8123\"); a flag beats "
+      "the file, which beats the environment");
+  common::add_wal_dir(app, o.wal_dir,
+                      "the sidecar's WAL root (<wal-dir>/<stream>/*.alog; default: the running sidecar's, else "
+                      "/var/lib/aerolog)");
+  common::add_shm_dir(app, o.shm_dir, "the sidecar's ring directory: a stream's durable HWM is read from its ring");
   app.add_option("--state-dir", o.state_dir, "checkpoints: <state-dir>/<sink>/<stream>.ckpt")->capture_default_str();
   app.add_option("--host", o.host, "this box's name in the sinks (default: the host name)");
 
@@ -51,8 +59,10 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--clickhouse-linger-ms", o.clickhouse_linger_ms,
                  "send a partial batch once its oldest record waited this long")
+      ->transform(duration_value("ms"))
       ->capture_default_str();
   app.add_option("--clickhouse-timeout-ms", o.clickhouse_timeout_ms, "give up on one INSERT after this long")
+      ->transform(duration_value("ms"))
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{3'600'000}))
       ->capture_default_str();
 
@@ -66,33 +76,41 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--nats-batch-bytes", o.nats_batch_bytes,
                  "body bytes per message (a bigger record goes alone; capped by the server's max_payload)")
+      ->transform(size_value())
       ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{64} << 20))
       ->capture_default_str();
   app.add_option("--nats-linger-ms", o.nats_linger_ms, "send a partial batch once its oldest record waited this long")
+      ->transform(duration_value("ms"))
       ->capture_default_str();
   app.add_option("--nats-ack-timeout-ms", o.nats_ack_timeout_ms, "a publish not acknowledged by then has failed")
+      ->transform(duration_value("ms"))
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{600'000}))
       ->capture_default_str();
   app.add_option("--nats-duplicate-window", o.nats_duplicate_window_s,
                  "seconds of duplicate detection for a stream aerolog-ship creates")
+      ->transform(duration_value("s"))
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{7 * 86400}))
       ->capture_default_str();
 
   app.add_option("--checkpoint-interval-ms", o.checkpoint_interval_ms,
                  "write a stream's checkpoint at most this often (records acknowledged since are re-sent "
                  "after a crash and collapsed by the sink)")
+      ->transform(duration_value("ms"))
       ->capture_default_str();
   app.add_option("--max-backoff-ms", o.max_backoff_ms, "reconnect backoff doubles from 100 ms up to this")
+      ->transform(duration_value("ms"))
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{600'000}))
       ->capture_default_str();
   app.add_option("--scan-interval-ms", o.scan_interval_ms, "look for new streams in --wal-dir this often")
+      ->transform(duration_value("ms"))
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{60'000}))
       ->capture_default_str();
   app.add_flag("--once", o.once, "ship every record that is durable now to every sink, then exit (0 when all arrived)");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, critical, off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->transform(one_of({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   app.add_option("--log-file", o.log_file, "log file (default and '-': stderr; journald adds the time)");
+  return config;
 }
 
 }  // namespace aerolog::ship

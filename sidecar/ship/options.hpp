@@ -4,16 +4,20 @@
 #include <aerolog/proto/ring.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace CLI {
 class App;
 }
+namespace aerolog::common {
+class TomlConfig;
+}
 
 namespace aerolog::ship {
 
 struct Options {
-  std::string wal_dir = "/var/lib/aerolog";         // the sidecar's WAL root
+  std::string wal_dir;                              // the sidecar's WAL root (empty: the running sidecar's)
   std::string shm_dir = proto::kDefaultShmDir;      // where the rings (and their durable HWM) are
   std::string state_dir = "/var/lib/aerolog-ship";  // <state-dir>/<sink>/<stream>.ckpt
   std::string host;                                 // names this box in the sinks (default: hostname)
@@ -44,6 +48,7 @@ struct Options {
   std::string log_file;  // empty: stderr ('-' also: stderr)
 };
 
-void add_options(CLI::App& app, Options& o);
+// Registers every option and --config; the config file's reader, for parse_cli's messages.
+std::shared_ptr<common::TomlConfig> add_options(CLI::App& app, Options& o);
 
 }  // namespace aerolog::ship

@@ -1,4 +1,4 @@
-// libFuzzer: hostile TOML config files through the sidecar's option parser (CLI11).
+// libFuzzer: hostile TOML config files through the sidecar's option parser (toml++ into CLI11).
 #include "options.hpp"
 
 #include <CLI/CLI.hpp>
@@ -20,7 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   aerolog::sidecar::Options o;
   CLI::App app;
   aerolog::sidecar::add_options(app, o);
-  app.allow_config_extras(false);
   const char* argv[] = {"aerolog-sidecar", "--config", path.c_str()};
   try {
     app.parse(3, const_cast<char**>(argv));

@@ -11,6 +11,13 @@ test -f "$work/prefix/include/aerolog/producer.hpp"
 test -f "$work/prefix/include/aerolog/proto/ring.hpp"
 test -f "$work/prefix/lib/cmake/aerolog/aerologConfig.cmake"
 test -f "$work/prefix/lib/pkgconfig/aerolog.pc"
+# The runtime component too: everything under the prefix, the example config in <prefix>/etc.
+cmake --install "$build" --prefix "$work/prefix" --component runtime > "$work/install-runtime.log"
+test -f "$work/prefix/etc/aerolog/sidecar.toml"
+test -f "$work/prefix/bin/aerolog-sidecar"
+outside=$(sed -n 's/^-- \(Installing\|Up-to-date\): //p' "$work/install-runtime.log" | grep -v "^$work/prefix/" || true)
+[ -z "$outside" ] || { echo "install: written outside the prefix: $outside"; exit 1; }
+"$work/prefix/bin/aerolog-sidecar" --config "$work/prefix/etc/aerolog/sidecar.toml" --check-config
 cmake -S "$src/consumer" -B "$work/cm" -DCMAKE_PREFIX_PATH="$work/prefix" \
   -DCMAKE_CXX_FLAGS="$extra" -DCMAKE_EXE_LINKER_FLAGS="$extra" > "$work/cm.log"
 cmake --build "$work/cm" > "$work/cm-build.log"

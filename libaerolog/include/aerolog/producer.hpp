@@ -31,8 +31,12 @@ enum class FullPolicy : std::uint8_t {
   spin,  // spin until the sidecar frees space (blocks forever if no sidecar runs)
 };
 
+// AEROLOG_SHM_DIR if it is set and not empty, else proto::kDefaultShmDir (/dev/shm/aerolog): the
+// shm directory every AeroLog program uses unless told another.
+std::string default_shm_dir();
+
 struct ProducerOptions {
-  std::string shm_dir = proto::kDefaultShmDir;           // where rings live; the sidecar watches the same place
+  std::string shm_dir = default_shm_dir();               // where rings live; the sidecar watches the same place
   std::uint64_t capacity = proto::kRingDefaultCapacity;  // data bytes, power of two, 64 KiB..1 TiB
   FullPolicy on_full = FullPolicy::drop;
   // A new ring file's permissions. 0600 (the default): this user's alone, the sidecar (the shm

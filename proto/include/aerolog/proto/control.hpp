@@ -23,6 +23,7 @@ struct ControlBlock {
   u32a stopping;      // 1 once SIGTERM/SIGINT was received
   char sidecar_version[32];
   char wal_dir[192];
+  char ship_state_dir[120];       // its --ship-state-dir, if it fits with its NUL (else empty)
   alignas(kRegion) u64a streams;  // streams being served
   u64a streams_failed;            // quarantined, refused or in I/O error
   u64a blocks_written;
@@ -34,6 +35,7 @@ struct ControlBlock {
 };
 static_assert(offsetof(ControlBlock, heartbeat_ns) == 24 && offsetof(ControlBlock, durability) == 32);
 static_assert(offsetof(ControlBlock, sidecar_version) == 40 && offsetof(ControlBlock, wal_dir) == 72);
+static_assert(offsetof(ControlBlock, ship_state_dir) == 264);
 static_assert(offsetof(ControlBlock, streams) == 384 && offsetof(ControlBlock, loops) == 432);
 static_assert(offsetof(ControlBlock, rings_rejected) == 440);
 static_assert(sizeof(ControlBlock) <= kControlSize);

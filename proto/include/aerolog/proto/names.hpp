@@ -50,9 +50,18 @@ constexpr const char* name_of(Level l) {
   return i < 6 ? names[i] : "level?";
 }
 
+// A level by name in any case, as the tools print it (INFO, WARN) or as other loggers spell it
+// (warning, err, crit, fatal).
 constexpr std::optional<Level> level_named(std::string_view s) {
+  char low[16] = {};
+  if (s.size() >= sizeof low) return std::nullopt;
+  for (std::size_t i = 0; i < s.size(); ++i) low[i] = s[i] >= 'A' && s[i] <= 'Z' ? char(s[i] - 'A' + 'a') : s[i];
+  const std::string_view l(low, s.size());
   for (unsigned i = 0; i < 6; ++i)
-    if (s == name_of(static_cast<Level>(i))) return static_cast<Level>(i);
+    if (l == name_of(static_cast<Level>(i))) return static_cast<Level>(i);
+  if (l == "warning") return Level::warn;
+  if (l == "err") return Level::error;
+  if (l == "crit" || l == "fatal") return Level::critical;
   return std::nullopt;
 }
 
