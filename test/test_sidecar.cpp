@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -422,6 +423,45 @@ TEST_CASE("a TOML config with sizes and durations, and the directories from the 
                    log + " 2>/dev/null && break; sleep 0.05; done; kill -TERM $pid; wait $pid");
   CHECK(r.rc == 0);
   CHECK_THAT(SidecarProcess::read_file(log), Catch::Contains("shm " + d.shm.path + ", WAL " + wal + ","));
+}
+
+TEST_CASE("segments start small and double with each roll: a quiet stream costs little disk, a busy one grows",
+          "[sidecar]") {
+  Dirs d;
+  SidecarProcess sc(d.shm.path, d.wal.path, {"--segment-size", "16M", "--max-block", "64K"});
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "quiet", 1 << 20, 100)) == 0);
+  REQUIRE(wait_exit(spawn_publisher(d.shm.path, "busy", 4 << 20, 400'000)) == 0);
+  RingWatch quiet(d.ring("quiet")), busy(d.ring("busy"));
+  REQUIRE(wait_until([&] { return quiet.durable() == 100 && busy.durable() == 400'000; }));
+  auto sizes = [&](const std::string& s) {
+    std::vector<std::uint64_t> out;
+    for (const auto& f : segment_files(d.stream(s))) {
+      struct stat st;
+      REQUIRE(::stat((d.stream(s) + "/" + f).c_str(), &st) == 0);
+      out.push_back(static_cast<std::uint64_t>(st.st_size));
+    }
+    return out;
+  };
+  auto disk = [&](const std::string& s) {  // allocated bytes of every file of the stream, the spare too
+    std::uint64_t total = 0;
+    for (const auto& e : std::filesystem::directory_iterator(d.stream(s))) {
+      struct stat st;
+      if (::stat(e.path().c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    }
+    return total;
+  };
+  constexpr std::uint64_t M = 1 << 20;
+  CHECK(sizes("quiet") == std::vector<std::uint64_t>{4 * M});
+  REQUIRE(wait_until([&] { return exists(d.stream("quiet") + "/.spare.alog"); }));
+  CHECK(disk("quiet") <= 12 * M + 64 * 1024);  // its 4 MiB segment and an 8 MiB spare: not 2 x 16 MiB
+  const auto grown = sizes("busy");
+  INFO("busy: " << grown.size() << " segments");
+  REQUIRE(grown.size() >= 4);
+  CHECK(std::vector<std::uint64_t>(grown.begin(), grown.begin() + 4) ==
+        std::vector<std::uint64_t>{4 * M, 8 * M, 16 * M, 16 * M});
+  sc.signal(SIGTERM);
+  REQUIRE(sc.wait() == 0);
+  check_wal(read_wal(d.stream("busy")), 1, 400'000);
 }
 
 TEST_CASE("hostile ring contents quarantine that stream only", "[sidecar]") {

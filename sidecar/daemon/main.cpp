@@ -62,10 +62,14 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(2 * biggest_block + aerolog::proto::kSegmentHeaderSize));
     return 2;
   }
+  // Segments start small: at least two of the largest blocks (rounded up to 1 MiB), at most full size.
+  const std::uint64_t smallest =
+      (2 * biggest_block + aerolog::proto::kSegmentHeaderSize + (1u << 20) - 1) & ~std::uint64_t{(1u << 20) - 1};
+  o.min_segment_size = std::min(std::max(o.min_segment_size, smallest), o.segment_size);
   if (check_only) {
-    std::printf("aerolog-sidecar: configuration valid: shm %s, WAL %s, durability %s, segment %llu bytes\n",
+    std::printf("aerolog-sidecar: configuration valid: shm %s, WAL %s, durability %s, segments %llu to %llu bytes\n",
                 o.shm_dir.c_str(), o.wal_dir.c_str(), aerolog::proto::name_of(o.durability),
-                static_cast<unsigned long long>(o.segment_size));
+                static_cast<unsigned long long>(o.min_segment_size), static_cast<unsigned long long>(o.segment_size));
     return 0;
   }
   std::string log_file;

@@ -41,7 +41,14 @@ std::shared_ptr<common::TomlConfig> add_options(CLI::App& app, Options& o) {
                  "wait up to this long for a block to fill before writing it (0: write at once)")
       ->transform(duration_value("us"))
       ->capture_default_str();
-  app.add_option("--segment-size", o.segment_size, "bytes per segment file, preallocated")
+  app.add_option("--segment-size", o.segment_size,
+                 "bytes per segment file, preallocated, once a stream's segments grew")
+      ->transform(size_value())
+      ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--min-segment-size", o.min_segment_size,
+                 "a stream's first segment; each roll doubles the next one up to --segment-size, so a quiet "
+                 "stream costs little disk (raised to what two of the largest blocks need)")
       ->transform(size_value())
       ->check(CLI::Range(std::uint64_t{1} << 20, std::uint64_t{1} << 40))
       ->capture_default_str();

@@ -27,7 +27,8 @@ struct Options {
   std::uint32_t depth = 4;                               // blocks in flight per stream
   std::uint64_t max_block = 1u << 20;                    // bytes of frames per block (a bigger frame gets its own)
   std::uint64_t batch_delay_us = 0;                      // wait up to this long to fill a block (0: never wait)
-  std::uint64_t segment_size = 64ull << 20;              // preallocated size of a segment file
+  std::uint64_t segment_size = 64ull << 20;              // preallocated size of a full-grown segment file
+  std::uint64_t min_segment_size = 4ull << 20;           // a stream's first segment; each roll doubles it
   Zeroing zero_spares = Zeroing::idle;                   // zero a spare before use unless a stream waits on the disk
   std::uint64_t retention_bytes = 0;                     // delete oldest sealed segments above this total (0: keep)
   std::uint64_t retention_age_s = 0;                     // delete sealed segments older than this (0: keep)

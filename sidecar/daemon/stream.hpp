@@ -98,6 +98,7 @@ class Stream {
   void retire_if_idle(std::uint64_t now_ns);
   bool apply_retention();  // true: it recycled a segment as the next spare
   void next_spare();       // recycled by retention, else made by the preparer
+  std::uint64_t next_segment_size() const;
   void detach();
   void check_replaced();
   void continue_after_reboot(const std::string& ring);

@@ -70,8 +70,8 @@ bool Stream::apply_retention() {
     // to the preparer thread, which renames it moments later.
     const std::string index = dir_ + "/" + detail::index_file_name(f.base);
     const char* done = "removed";
-    if (recycle && static_cast<std::uint64_t>(f.st.st_size) == opt_.segment_size) {
-      preparer_.recycle(spare_, dir_ + "/" + name, index, spare_path_, opt_.segment_size);  // the same order there
+    if (recycle && static_cast<std::uint64_t>(f.st.st_size) == next_segment_size()) {
+      preparer_.recycle(spare_, dir_ + "/" + name, index, spare_path_, next_segment_size());  // the same order there
       recycle = false;
       recycled = true;
       done = "recycles (as the next spare)";

@@ -77,11 +77,19 @@ void Stream::read_owner() {
                kStreamOwnerName);
 }
 
+// Segments start at --min-segment-size and each is twice the one before, up to --segment-size:
+// a stream that logs a few lines costs a few MiB (its segment and its spare), a busy one has
+// full preallocated segments after a few rolls (4, 8, 16, 32, then 64 MiB by default).
+std::uint64_t Stream::next_segment_size() const {
+  if (seg_.size == 0) return opt_.min_segment_size;
+  return std::min(opt_.segment_size, std::max(opt_.min_segment_size, 2 * seg_.size));
+}
+
 void Stream::next_spare() {
   if (apply_retention()) return;
   // A stream's first segment is zeroed before it is used even on a busy disk (a light stream
   // would otherwise commit metadata with every write to it); later ones as --zero-spares says.
-  preparer_.request(spare_, spare_path_, opt_.segment_size, seg_.fd < 0 && opt_.zero_spares != Zeroing::never);
+  preparer_.request(spare_, spare_path_, next_segment_size(), seg_.fd < 0 && opt_.zero_spares != Zeroing::never);
 }
 
 namespace {
