@@ -8,6 +8,8 @@
 #include <aerolog/reader.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "log_corpus.hpp"
@@ -69,9 +71,12 @@ struct NatsContents {
   std::uint64_t records = 0, messages = 0;
   bool well_formed = true;
 };
-NatsContents nats_contents(const std::string& url, const std::string& subject) {
+// Of a stream of host box1: its subject is aerolog.box1.<stream with '.' as '~'> (FORMAT.md 10.3).
+NatsContents nats_contents(const std::string& url, const std::string& stream) {
   NatsContents out;
-  const std::string id_prefix = "box1/" + subject.substr(subject.rfind('.') + 1) + "/";
+  std::string token = stream;
+  std::replace(token.begin(), token.end(), '.', '~');
+  const std::string subject = "aerolog.box1." + token, id_prefix = "box1/" + stream + "/";
   for (const auto& m : aerolog::test::nats_read_stream(url, "AEROLOG")) {
     if (m.subject != subject) continue;
     ++out.messages;
@@ -241,7 +246,7 @@ TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decod
   REQUIRE(sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + s.shm.path + " flush").rc == 0);
 
   // What the WAL holds: the reference for every check below.
-  std::uint64_t n = 0, seq_sum = 0, trades = 0, trade_qty = 0, orders = 0;
+  std::uint64_t n = 0, seq_sum = 0, trades = 0, trade_qty = 0, orders = 0, buys = 0, first_ts = 0;
   std::int64_t order_px_sum = 0;
   std::map<std::uint64_t, std::string> wal;
   auto r = aerolog::Reader::open(s.wal.path + "/md");
@@ -257,7 +262,8 @@ TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decod
     } else if (rec->type == p::kTypeOrder) {
       p::Order o;
       std::memcpy(&o, rec->payload.data(), sizeof o);
-      ++orders;
+      if (!orders++) first_ts = rec->timestamp;
+      buys += o.side == p::Side::buy;
       order_px_sum += o.price / 1'000'000;  // to 1e-2, exact for this data
     }
   }
@@ -277,9 +283,17 @@ TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decod
   CHECK(ch_number(s.ch, "SELECT toInt64(round(sum(price) * 100)) FROM aerolog_records_orders") ==
         static_cast<std::uint64_t>(order_px_sum));
   CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records WHERE payload != ''") == n);
+  // Enumerations by name, the time as a DateTime for ClickHouse's date functions.
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_orders WHERE side = 'buy'") == buys);
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_orders WHERE side NOT IN ('buy', 'sell')") == 0);
+  CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records_orders WHERE action = '?'") == 0);
+  CHECK(ch_number(s.ch, "SELECT min(toUInt64(ts)) FROM aerolog_records_orders") == first_ts / 1'000'000'000);
+  CHECK(ch_number(s.ch,
+                  "SELECT count() FROM aerolog_records_trades WHERE toStartOfMinute(ts) <= ts AND "
+                  "toUInt64(ts) = intDiv(ts_ns, 1000000000)") == trades);
 
   // NATS: one subject, every seq exactly once with the WAL's bytes, message ids as documented.
-  NatsContents nc = nats_contents(s.nats.url(), "aerolog.box1.md");
+  NatsContents nc = nats_contents(s.nats.url(), "md");
   CHECK(nc.well_formed);
   CHECK(nc.records == n);
   CHECK(nc.payload == wal);
@@ -302,7 +316,7 @@ TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decod
   // Shipping again sends nothing; status shows both sinks at the durable seq with no lag.
   REQUIRE(ship_once(s, sinks) == 0);
   CHECK(ch_number(s.ch, "SELECT count() FROM aerolog_records") == n);
-  CHECK(nats_contents(s.nats.url(), "aerolog.box1.md").messages == nc.messages);
+  CHECK(nats_contents(s.nats.url(), "md").messages == nc.messages);
   Run st =
       sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + s.shm.path + " status --json --ship-state-dir " + s.state.path);
   auto j = nlohmann::json::parse(st.out);
@@ -371,7 +385,7 @@ TEST_CASE("ship: kill -9 of the shipper, clickhouse-server and nats-server in lo
   CHECK(ch_number(s.ch, "SELECT uniqExact(seq) FROM aerolog_records FINAL") == n);
   CHECK(ch_number(s.ch, "SELECT max(seq) FROM aerolog_records FINAL") == n);
   // NATS: the server dropped every duplicate message; the records are exactly 1..n.
-  NatsContents nc = nats_contents(s.nats.url(), "aerolog.box1.md");
+  NatsContents nc = nats_contents(s.nats.url(), "md");
   CHECK(nc.well_formed);
   CHECK(nc.records == n);
   CHECK(nc.payload.size() == n);
@@ -418,7 +432,7 @@ TEST_CASE("ship: retention keeps what a sink still needs, the cap deletes it (lo
   REQUIRE(c);
   CHECK(c->seq == n);
   CHECK(c->skipped > 0);
-  NatsContents nc = nats_contents(s.nats.url(), "aerolog.box1.md");
+  NatsContents nc = nats_contents(s.nats.url(), "md");
   CHECK(nc.records == n - c->skipped);
   CHECK(nc.payload.rbegin()->first == n);
   CHECK(nc.payload.begin()->first == c->skipped + 1);
@@ -442,7 +456,7 @@ TEST_CASE(
     return b;
   };
   const std::uint64_t n = 100;
-  for (const std::string stream : {"md", "ok"}) {
+  for (const std::string stream : {"md", "ok.t1"}) {  // a dotted name, as a logger thread's
     aerolog::ProducerOptions o;
     o.shm_dir = s.shm.path;
     o.capacity = 4 << 20;
@@ -455,7 +469,7 @@ TEST_CASE(
   }
   auto check_stream = [&](const std::string& stream, std::uint64_t last) {
     INFO(stream);
-    NatsContents nc = nats_contents(s.nats.url(), "aerolog.box1." + stream);
+    NatsContents nc = nats_contents(s.nats.url(), stream);
     CHECK(nc.well_formed);
     CHECK(nc.records == last);  // each exactly once
     REQUIRE(nc.payload.size() == last);
@@ -470,7 +484,7 @@ TEST_CASE(
   const bool stuck = wait_until(
       [&] {  // status.json is rewritten every second
         st = sh(std::string(AEROLOGCTL_BIN) + " --shm-dir " + s.shm.path + " status --ship-state-dir " + s.state.path);
-        return checkpoint(s, "nats", "ok") == n && checkpoint(s, "nats", "md") == 50 &&
+        return checkpoint(s, "nats", "ok.t1") == n && checkpoint(s, "nats", "md") == 50 &&
                st.out.find("refused") != std::string::npos;
       },
       std::chrono::seconds(30));
@@ -485,8 +499,10 @@ TEST_CASE(
   CHECK_THAT(st.out, Catch::Contains("refused: record seq 51 is too big for this sink"));
   CHECK_THAT(st.out, Catch::Contains("NOT HEALTHY"));
   CHECK_THAT(prom.out, Catch::Contains("aerolog_ship_stream_refused{sink=\"nats\",stream=\"md\"} 1"));
-  CHECK_THAT(prom.out, Catch::Contains("aerolog_ship_stream_refused{sink=\"nats\",stream=\"ok\"} 0"));
-  check_stream("ok", n);
+  CHECK_THAT(prom.out, Catch::Contains("aerolog_ship_stream_refused{sink=\"nats\",stream=\"ok.t1\"} 0"));
+  check_stream("ok.t1", n);
+  for (const auto& m : aerolog::test::nats_read_stream(s.nats.url(), "AEROLOG"))  // aerolog.box1.* has them all
+    CHECK(std::count(m.subject.begin(), m.subject.end(), '.') == 2);
   check_stream("md", 50);
   // --once says so in its exit status.
   CHECK(ship_once(s, {"--nats-url", s.nats.url()}) == 1);
@@ -498,15 +514,15 @@ TEST_CASE(
   REQUIRE(ship_once(s, {"--nats-url", s.nats.url()}) == 0);
   CHECK(checkpoint(s, "nats", "md") == n);
   check_stream("md", n);
-  check_stream("ok", n);
+  check_stream("ok.t1", n);
 
   // A damaged checkpoint also stops its stream, and stays as it was for the user to look at.
-  const std::string ok_ckpt = aerolog::common::checkpoint_path(s.state.path, "nats", "ok");
+  const std::string ok_ckpt = aerolog::common::checkpoint_path(s.state.path, "nats", "ok.t1");
   std::ofstream(ok_ckpt, std::ios::trunc) << "garbage\n";
   CHECK(ship_once(s, {"--nats-url", s.nats.url()}) == 1);
   CHECK(SidecarProcess::read_file(ok_ckpt) == "garbage\n");
   CHECK_THAT(SidecarProcess::read_file(s.state.path + "/ship.log"), Catch::Contains("not an aerolog-ship checkpoint"));
-  check_stream("ok", n);
+  check_stream("ok.t1", n);
 }
 
 TEST_CASE("ship: another user's ring for a stream does not set how far it is shipped", "[ship][hostile]") {
@@ -533,7 +549,7 @@ TEST_CASE("ship: another user's ring for a stream does not set how far it is shi
   REQUIRE(::chown(ring.c_str(), 65534, ::getegid()) == 0);  // now a group member's, for a stream it does not own
   REQUIRE(ship_once(s, {"--nats-url", s.nats.url()}) == 0);
   CHECK(checkpoint(s, "nats", "md") == 100);  // not believed: the WAL as far as it goes
-  CHECK(nats_contents(s.nats.url(), "aerolog.box1.md").records == 100);
+  CHECK(nats_contents(s.nats.url(), "md").records == 100);
 }
 
 TEST_CASE("ship: bad configuration and unreachable sinks are one clear line and a distinct exit status", "[ship]") {

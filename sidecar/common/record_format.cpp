@@ -1,6 +1,7 @@
 #include "record_format.hpp"
 
 #include <aerolog/proto/log.hpp>
+#include <aerolog/proto/names.hpp>
 #include <aerolog/proto/records.hpp>
 
 #include <fmt/format.h>
@@ -22,17 +23,13 @@ struct Fields {  // one decoded record, in the CSV's columns
 };
 
 std::string fixed_str(const char* s, std::size_t n) { return std::string(s, strnlen(s, n)); }
-const char* side_name(Side s) { return s == Side::buy ? "buy" : s == Side::sell ? "sell" : ""; }
+const char* side_name(Side s) { return s == Side::buy || s == Side::sell ? kSideNames[static_cast<int>(s)] : ""; }
 // The name of an enum value from its table, or `unknown` past the end.
 template <class E, std::size_t N>
 const char* name_of(E v, const char* const (&names)[N], const char* unknown) {
   const auto i = static_cast<std::size_t>(v);
   return i < N ? names[i] : unknown;
 }
-constexpr const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical"};
-constexpr const char* kActions[] = {"", "new", "cancel", "replace", "fill", "partial_cancel"};
-constexpr const char* kEvents[] = {"", "add", "modify", "remove", "execute", "clear", "halt"};
-constexpr const char* kVerdicts[] = {"pass", "warn", "breach"};
 std::string hex(std::span<const std::byte> p) {
   static const char* d = "0123456789abcdef";
   std::string s;
@@ -73,7 +70,7 @@ Fields decode(const Record& r) {
       if ((ok = as(r, o))) {
         f = {"Order",
              fixed_str(o.symbol, sizeof o.symbol),
-             name_of(o.action, kActions, "action?"),
+             name_of(o.action, kOrderActionNames, "action?"),
              side_name(o.side),
              format_price(o.price),
              std::to_string(o.qty),
@@ -101,7 +98,7 @@ Fields decode(const Record& r) {
       if ((ok = as(r, m))) {
         f = {"MarketData",
              fixed_str(m.symbol, sizeof m.symbol),
-             name_of(m.event, kEvents, "event?"),
+             name_of(m.event, kBookEventNames, "event?"),
              side_name(m.side),
              format_price(m.price),
              std::to_string(m.qty),
@@ -115,7 +112,7 @@ Fields decode(const Record& r) {
       if ((ok = as(r, k))) {
         f = {"Risk",
              fixed_str(k.symbol, sizeof k.symbol),
-             name_of(k.verdict, kVerdicts, "verdict?"),
+             name_of(k.verdict, kRiskVerdictNames, "verdict?"),
              "",
              format_price(k.exposure),
              std::to_string(k.position),
@@ -128,7 +125,7 @@ Fields decode(const Record& r) {
       TextHeader t;
       if ((ok = as(r, t))) {
         f.type = "Text";
-        f.event = name_of(t.level, kLevels, "level?");
+        f.event = name_of(t.level, kLevelNames, "level?");
         f.text.assign(reinterpret_cast<const char*>(r.payload.data()) + sizeof t, r.payload.size() - sizeof t);
       }
       break;

@@ -2,6 +2,7 @@
 
 #include "rowbinary.hpp"
 
+#include <aerolog/proto/names.hpp>
 #include <aerolog/proto/records.hpp>
 
 #include <curl/curl.h>
@@ -39,9 +40,23 @@ std::string url_encode(const std::string& s) {
 // One typed column of a view: SQL expression over `payload` (1-based substring offsets).
 struct Col {
   const char* name;
-  const char* kind;  // i64 u64 u8 u16 u32 price text
+  const char* kind;  // i64 u64 u8 u16 u32 price text, or an enumeration: side action event verdict
   std::size_t off;
 };
+
+// A u8 enumeration as an Enum8 of the names every output uses (proto/names.hpp); a value with
+// no name reads as '?' (never an error in a query).
+template <std::size_t N>
+std::string enum8(const std::string& u8, const char* const (&names)[N]) {
+  std::string values, labels, type = "Enum8('?' = -1";
+  for (std::size_t i = 0; i < N; ++i) {
+    if (!*names[i]) continue;
+    values += (values.empty() ? "" : ", ") + std::to_string(i);
+    labels += std::string(labels.empty() ? "" : ", ") + "'" + names[i] + "'";
+    type += std::string(", '") + names[i] + "' = " + std::to_string(i);
+  }
+  return "CAST(transform(" + u8 + ", [" + values + "], [" + labels + "], '?') AS " + type + "))";
+}
 
 std::string expr(const Col& c) {
   const std::string at = "substring(payload, " + std::to_string(c.off + 1) + ", ";
@@ -52,7 +67,12 @@ std::string expr(const Col& c) {
   if (k == "u64") return "reinterpretAsUInt64(" + at + "8))";
   if (k == "u32") return "reinterpretAsUInt32(" + at + "4))";
   if (k == "u16") return "reinterpretAsUInt16(" + at + "2))";
-  return "reinterpretAsUInt8(" + at + "1))";
+  const std::string u8 = "reinterpretAsUInt8(" + at + "1))";
+  if (k == "side") return enum8(u8, kSideNames);
+  if (k == "action") return enum8(u8, kOrderActionNames);
+  if (k == "event") return enum8(u8, kBookEventNames);
+  if (k == "verdict") return enum8(u8, kRiskVerdictNames);
+  return u8;
 }
 
 struct View {
@@ -68,12 +88,12 @@ std::vector<View> views() {
       {"trades",
        kTypeTrade,
        {C(Trade, symbol, "text"), C(Trade, price, "price"), C(Trade, qty, "i64"), C(Trade, trade_id, "u64"),
-        C(Trade, order_id, "u64"), C(Trade, exch_ts, "u64"), C(Trade, aggressor, "u8")}},
+        C(Trade, order_id, "u64"), C(Trade, exch_ts, "u64"), C(Trade, aggressor, "side")}},
       {"orders",
        kTypeOrder,
        {C(Order, symbol, "text"), C(Order, order_id, "u64"), C(Order, orig_order_id, "u64"), C(Order, price, "price"),
-        C(Order, qty, "i64"), C(Order, leaves_qty, "i64"), C(Order, exch_ts, "u64"), C(Order, action, "u8"),
-        C(Order, side, "u8")}},
+        C(Order, qty, "i64"), C(Order, leaves_qty, "i64"), C(Order, exch_ts, "u64"), C(Order, action, "action"),
+        C(Order, side, "side")}},
       {"quotes",
        kTypeQuote,
        {C(Quote, symbol, "text"), C(Quote, bid_price, "price"), C(Quote, bid_qty, "i64"), C(Quote, ask_price, "price"),
@@ -81,12 +101,12 @@ std::vector<View> views() {
       {"market_data",
        kTypeMarketData,
        {C(MarketData, symbol, "text"), C(MarketData, order_id, "u64"), C(MarketData, price, "price"),
-        C(MarketData, qty, "i64"), C(MarketData, exch_ts, "u64"), C(MarketData, event, "u8"), C(MarketData, side, "u8"),
-        C(MarketData, level, "u16")}},
+        C(MarketData, qty, "i64"), C(MarketData, exch_ts, "u64"), C(MarketData, event, "event"),
+        C(MarketData, side, "side"), C(MarketData, level, "u16")}},
       {"risk",
        kTypeRisk,
        {C(Risk, account, "text"), C(Risk, symbol, "text"), C(Risk, position, "i64"), C(Risk, exposure, "price"),
-        C(Risk, limit, "price"), C(Risk, pnl, "price"), C(Risk, check_id, "u32"), C(Risk, verdict, "u8")}},
+        C(Risk, limit, "price"), C(Risk, pnl, "price"), C(Risk, check_id, "u32"), C(Risk, verdict, "verdict")}},
   };
 #undef C
 }
@@ -100,16 +120,16 @@ std::vector<std::string> clickhouse_schema(const std::string& db, const std::str
                                " ENGINE = ReplacingMergeTree()"
                                " PARTITION BY toYYYYMM(toDate(toDateTime(intDiv(ts_ns, 1000000000))))"
                                " ORDER BY (host, stream, seq)"};
+  // ts: the record's time to the second as a DateTime (for ClickHouse's date functions), ts_ns exact.
+  const std::string head = " AS SELECT toDateTime(intDiv(ts_ns, 1000000000), 'UTC') AS ts, host, stream, seq, ts_ns";
   for (const View& v : views()) {
-    std::string sql =
-        "CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table + "_" + v.suffix + "` AS SELECT host, stream, seq, ts_ns";
+    std::string sql = "CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table + "_" + v.suffix + "`" + head;
     for (const Col& c : v.cols) sql += ", " + expr(c) + " AS " + c.name;
     sql += " FROM " + t + " FINAL WHERE type = " + std::to_string(v.type);
     out.push_back(sql);
   }
-  out.push_back("CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table +
-                "_text` AS SELECT host, stream, seq, ts_ns, reinterpretAsUInt8(substring(payload, 1, 1)) AS level, "
-                "substring(payload, " +
+  out.push_back("CREATE VIEW IF NOT EXISTS `" + db + "`.`" + table + "_text`" + head + ", " +
+                enum8("reinterpretAsUInt8(substring(payload, 1, 1))", kLevelNames) + " AS level, substring(payload, " +
                 std::to_string(sizeof(TextHeader) + 1) + ") AS text FROM " + t +
                 " FINAL WHERE type = " + std::to_string(kTypeText));
   for (std::string& sql : clickhouse_log_schema(db, logs)) out.push_back(std::move(sql));

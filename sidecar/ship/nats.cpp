@@ -39,6 +39,11 @@ std::string nats_subject_token(std::string s) {
   return s;
 }
 
+std::string nats_stream_token(std::string stream) {
+  std::replace(stream.begin(), stream.end(), '.', '~');
+  return stream;
+}
+
 NatsSink::NatsSink(const Options& o) : o_(o), max_bytes_(o.nats_batch_bytes), max_message_bytes_(o.nats_batch_bytes) {}
 
 NatsSink::~NatsSink() { disconnect(); }
@@ -97,7 +102,7 @@ void NatsSink::add_stream(std::uint32_t id, const std::string& stream) {
     subjects_.resize(id + 1);
     ids_.resize(id + 1);
   }
-  subjects_[id] = o_.nats_subject + "." + nats_subject_token(o_.host) + "." + stream;
+  subjects_[id] = o_.nats_subject + "." + nats_subject_token(o_.host) + "." + nats_stream_token(stream);
   ids_[id] = o_.host + "/" + stream + "/";
 }
 

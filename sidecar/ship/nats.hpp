@@ -59,5 +59,8 @@ class NatsSink final : public Sink {
 };
 
 std::string nats_subject_token(std::string s);  // '.', '*', '>' and blanks become '_'
+// A stream name as one subject token: '.' becomes '~', which no stream name has, so every stream
+// has a subject of its own and <subject>.<host>.* matches all of a host's streams.
+std::string nats_stream_token(std::string stream);
 
 }  // namespace aerolog::ship

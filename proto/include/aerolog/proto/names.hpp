@@ -43,11 +43,18 @@ constexpr const char* name_of(RingState s) {
   return "unknown";
 }
 
+// The standard records' enumerations (FORMAT.md 7.8) as every output names them: the name of
+// value i at [i], "" where no value is defined (0 for Side, OrderAction and BookEvent).
+inline constexpr const char* kSideNames[] = {"", "buy", "sell"};
+inline constexpr const char* kOrderActionNames[] = {"", "new", "cancel", "replace", "fill", "partial_cancel"};
+inline constexpr const char* kBookEventNames[] = {"", "add", "modify", "remove", "execute", "clear", "halt"};
+inline constexpr const char* kRiskVerdictNames[] = {"pass", "warn", "breach"};
+inline constexpr const char* kLevelNames[] = {"trace", "debug", "info", "warn", "error", "critical"};
+
 // A log level as `aerologctl level` and status show and accept it.
 constexpr const char* name_of(Level l) {
-  constexpr const char* names[] = {"trace", "debug", "info", "warn", "error", "critical"};
   const auto i = static_cast<unsigned>(l);
-  return i < 6 ? names[i] : "level?";
+  return i < 6 ? kLevelNames[i] : "level?";
 }
 
 // A level by name in any case, as the tools print it (INFO, WARN) or as other loggers spell it
