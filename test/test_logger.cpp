@@ -5,6 +5,7 @@
 // from outside.
 #include "log_corpus.hpp"
 #include "proc_util.hpp"
+#include "python_cmd.hpp"
 #include "ring_consumer.hpp"
 #include "shell.hpp"
 #include "sidecar_process.hpp"
@@ -16,7 +17,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -333,6 +337,78 @@ TEST_CASE("log events stay decodable after retention deleted their LogSite recor
   aerolog::LogDecoder d;
   REQUIRE(d.load_catalog(dir));
   CHECK(d.sites() == kCorpusCalls);
+}
+
+TEST_CASE("a damaged site catalog entry costs its own sites only: verify reports it, readers and the sidecar skip it",
+          "[logger][ctl]") {
+  TempDir shm("/dev/shm"), wal(wal_base());
+  const std::string dir = wal.path + "/dmg.t1", catalog = dir + "/sites";
+  constexpr long kRounds = 50;
+  {
+    SidecarProcess sc(shm.path, wal.path);
+    REQUIRE(wait_exit(spawn_logger(shm.path, "dmg", kRounds, "exit")) == 0);
+    REQUIRE(wait_for_lines(shm.path, dir, kRounds * kCorpusCalls));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  const std::string verify = std::string(AEROLOGCTL_BIN) + " verify " + dir;
+  Run v = sh(verify);
+  CHECK(v.rc == 0);
+  aerolog::LogDecoder whole;
+  REQUIRE(whole.load_catalog(dir));
+  const std::size_t sites = whole.sites();
+  CHECK_THAT(v.out, Catch::Contains("sites: " + std::to_string(sites) + " sites"));
+
+  // One bit flipped in the second entry's frame.
+  const std::string original = SidecarProcess::read_file(catalog);
+  std::uint32_t len0 = 0;
+  std::memcpy(&len0, original.data(), 4);
+  const std::size_t second = 8 + aerolog::proto::frame_stride(len0);
+  std::string bad = original;
+  bad[second + 8 + 30] ^= 0x10;
+  std::ofstream(catalog, std::ios::binary | std::ios::trunc) << bad;
+  v = sh(verify);
+  CHECK(v.rc == 1);
+  CHECK_THAT(v.out, Catch::Contains("CORRUPT: 1 damaged entry, the first at offset " + std::to_string(second)));
+  aerolog::LogDecoder skipped;
+  REQUIRE(skipped.load_catalog(dir));
+  CHECK(skipped.sites() == sites - 1);  // that entry's site only
+  CHECK_FALSE(skipped.catalog_damage().empty());
+  // Past the LogSite records, the events of that one site do not decode; every other one does.
+  const auto got = messages(dir, "--from-seq " + std::to_string(2 * kCorpusCalls + 10));
+  const auto undecodable = std::count_if(got.begin(), got.end(), [](const std::string& m) {
+    return m.find("undecodable") != std::string::npos || m.rfind("not a log event", 0) == 0;
+  });
+  CHECK(undecodable > 0);
+  CHECK(undecodable <= kRounds);
+  CHECK(got.back() == fmt::format("round {} of {} done", kRounds - 1, kRounds));
+  // The Python reader skips it the same way.
+  const Run py = sh(python() +
+                    "-c \"import aerolog.logfmt as l, aerolog.wal as w; d = l.LogDecoder(); "
+                    "d.load_catalog('" +
+                    dir + "', w.crc32c); print(len(d.sites), bool(d.catalog_damage))\"");
+  CHECK(py.out == std::to_string(sites - 1) + " True\n");
+  {  // The sidecar keeps the file as it is (readers skip the entry) and says so.
+    SidecarProcess sc(shm.path, wal.path);
+    REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+    CHECK_THAT(sc.log(), Catch::Contains("1 damaged entry skipped"));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  CHECK(SidecarProcess::read_file(catalog) == bad);
+
+  // A torn append at the end only: exit 3, and the sidecar cuts it off.
+  std::ofstream(catalog, std::ios::binary | std::ios::trunc) << original << std::string("\x30\0\0\0\x01\x02", 6);
+  v = sh(verify);
+  CHECK(v.rc == 3);
+  CHECK_THAT(v.out, Catch::Contains("torn tail at offset " + std::to_string(original.size())));
+  {
+    SidecarProcess sc(shm.path, wal.path);
+    REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+    sc.signal(SIGTERM);
+    REQUIRE(sc.wait() == 0);
+  }
+  CHECK(SidecarProcess::read_file(catalog) == original);
 }
 
 TEST_CASE("after fork the child logs into rings of its own and the parent's stay whole", "[logger][process]") {

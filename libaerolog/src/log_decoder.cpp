@@ -1,5 +1,7 @@
 // Decoding and rendering log records (FORMAT.md 11).
 #include <aerolog/log_decoder.hpp>
+
+#include "catalog_scan.hpp"
 #include <aerolog/logger.hpp>
 #include <aerolog/proto/crc32c.hpp>
 #include <aerolog/proto/frame.hpp>
@@ -297,17 +299,10 @@ bool LogDecoder::load_catalog(const std::string& stream_dir) {
   std::ifstream f(stream_dir + "/" + kSiteCatalogName, std::ios::binary);
   if (!f) return false;
   const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const auto* b = reinterpret_cast<const std::byte*>(bytes.data());
-  for (std::size_t at = 0; at + sizeof(SiteCatalogEntry) + kFrameHeaderSize <= bytes.size();) {
-    const auto e = load<SiteCatalogEntry>(b + at);
-    const std::size_t frame = at + sizeof e;
-    if (e.length < kFrameHeaderSize || e.length > bytes.size() - frame ||
-        crc32c(b + frame, e.length) != e.crc)  // the torn end of an append: the catalog ends here
-      break;
-    const auto h = load<FrameHeader>(b + frame);
-    if (h.type == kTypeLogSite) add_site(h.seq, {b + frame + kFrameHeaderSize, e.length - kFrameHeaderSize});
-    at = frame + frame_stride(e.length);
-  }
+  const detail::CatalogScan scan = detail::scan_catalog(
+      {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()},
+      [&](std::size_t, const FrameHeader& h, std::span<const std::byte> payload) { return add_site(h.seq, payload); });
+  catalog_damage_ = scan.damage;
   return true;
 }
 

@@ -171,6 +171,7 @@ class LogDecoder:
     def __init__(self):
         self.sites = {}  # id -> [(seq, Site)] in seq order
         self.error = ""
+        self.catalog_damage = ""  # what load_catalog found damaged ("" if nothing)
 
     def add_site(self, seq, payload):
         try:
@@ -184,21 +185,41 @@ class LogDecoder:
         return True
 
     def load_catalog(self, stream_dir, crc32c):
-        """The sites the sidecar kept (FORMAT.md 11.4); entries up to the first bad one."""
+        """The sites the sidecar kept (FORMAT.md 11.4). A bad entry is skipped by looking for the
+        next valid one at the following 8-byte-aligned offsets; self.catalog_damage says what the
+        first one was ("" if none)."""
+        self.catalog_damage = ""
         try:
             with open(os.path.join(stream_dir, "sites"), "rb") as f:
                 data = f.read()
         except OSError:
             return False
-        at = 0
-        while at + ENTRY.size + FRAME.size <= len(data):
+
+        def entry_at(at):  # the frame's length if a valid entry starts at `at`, else 0
+            if at + ENTRY.size + FRAME.size > len(data):
+                return 0
             length, crc = ENTRY.unpack_from(data, at)
             frame = at + ENTRY.size
             if length < FRAME.size or length > len(data) - frame or crc32c(data[frame:frame + length]) != crc:
-                break
+                return 0
+            return length
+
+        at = 0
+        while at < len(data):
+            length = entry_at(at)
+            if not length:
+                nxt = at + 8
+                while nxt < len(data) and not entry_at(nxt):
+                    nxt += 8
+                if nxt >= len(data):
+                    break  # a torn end: the sidecar cuts it off at its next start
+                self.catalog_damage = self.catalog_damage or "bytes %d..%d are no valid entry" % (at, nxt)
+                at = nxt
+                continue
+            frame = at + ENTRY.size
             _l, ftype, _flags, seq, _ts = FRAME.unpack_from(data, frame)
-            if ftype == 7:
-                self.add_site(seq, data[frame + FRAME.size:frame + length])
+            if ftype != 7 or not self.add_site(seq, data[frame + FRAME.size:frame + length]):
+                self.catalog_damage = self.catalog_damage or "the entry at offset %d is not a valid LogSite" % at
             at = frame + ((length + 7) & ~7)
         return True
 

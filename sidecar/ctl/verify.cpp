@@ -4,16 +4,21 @@
 #include "shm_view.hpp"
 
 #include "block_check.hpp"
+#include "catalog_scan.hpp"
 #include "segment_check.hpp"
 #include "wal_files.hpp"
 
+#include <aerolog/log_decoder.hpp>
 #include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/log.hpp>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -137,9 +142,33 @@ SegmentResult check_segment(const std::string& path, std::uint64_t expect, bool 
   return res;
 }
 
+// The stream's site catalog (FORMAT.md 11.4), read as every reader reads it: a damaged entry
+// leaves its log events undecodable, so it is corruption; a torn end is the sidecar's to cut.
+Verdict check_catalog(const std::string& dir, bool quiet) {
+  const std::string path = dir + "/" + kSiteCatalogName;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return kOk;  // no logger wrote to this stream
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const detail::CatalogScan scan =
+      detail::scan_catalog({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()},
+                           [&](std::size_t, const FrameHeader& h, std::span<const std::byte> payload) {
+                             return LogDecoder().add_site(h.seq, payload);
+                           });
+  if (!quiet || scan.damaged || scan.torn) std::printf("%s: %zu sites\n", path.c_str(), scan.sites);
+  if (scan.damaged)
+    std::printf(
+        "%s: CORRUPT: %zu damaged entr%s, the first at offset %zu (%s): the log events of the sites they held "
+        "cannot be decoded\n",
+        path.c_str(), scan.damaged, scan.damaged > 1 ? "ies" : "y", scan.first_damage, scan.damage.c_str());
+  if (scan.torn)
+    std::printf("%s: torn tail at offset %zu (%zu bytes): the sidecar cuts it off at its next start\n", path.c_str(),
+                scan.end, bytes.size() - scan.end);
+  return scan.damaged ? kCorrupt : scan.torn ? kTorn : kOk;
+}
+
 Verdict check_stream_dir(const std::string& dir, bool quiet) {
   const auto bases = detail::list_segment_bases(dir);
-  Verdict v = kOk;
+  Verdict v = check_catalog(dir, quiet);
   std::uint64_t expect = 0, records = 0, lo = 0, hi = 0;
   for (std::size_t i = 0; i < bases.size(); ++i) {
     const std::string seg = dir + "/" + detail::segment_file_name(bases[i]);

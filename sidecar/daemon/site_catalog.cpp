@@ -1,10 +1,12 @@
 #include "site_catalog.hpp"
 
+#include "catalog_scan.hpp"
 #include "sys_error.hpp"
 
 #include <aerolog/proto/crc32c.hpp>
 #include <aerolog/proto/log.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -18,7 +20,7 @@ namespace aerolog::sidecar {
 using namespace proto;
 using common::throw_errno;
 
-void SiteCatalog::open(const std::string& dir, std::uint64_t wal_last_seq) {
+std::string SiteCatalog::open(const std::string& dir, std::uint64_t wal_last_seq) {
   path_ = dir + "/" + kSiteCatalogName;
   pending_.clear();
   const bool existed = ::access(path_.c_str(), F_OK) == 0;
@@ -27,29 +29,29 @@ void SiteCatalog::open(const std::string& dir, std::uint64_t wal_last_seq) {
   if (!existed) {
     if (::fsync(fd_.get()) != 0) throw_errno("fsync " + path_);
     common::fsync_dir(dir);
-    return;
+    return {};
   }
   struct stat st;
   if (::fstat(fd_.get(), &st) != 0) throw_errno("stat " + path_);
   std::vector<std::byte> b(static_cast<std::size_t>(st.st_size));
   if (!b.empty() && ::pread(fd_.get(), b.data(), b.size(), 0) != static_cast<ssize_t>(b.size()))
     throw_errno("read " + path_);
-  std::size_t keep = 0;
-  for (std::size_t at = 0; at + sizeof(SiteCatalogEntry) + kFrameHeaderSize <= b.size();) {
-    SiteCatalogEntry e;
-    std::memcpy(&e, b.data() + at, sizeof e);
-    const std::size_t frame = at + sizeof e;
-    if (e.length < kFrameHeaderSize || e.length > b.size() - frame || crc32c(b.data() + frame, e.length) != e.crc)
-      break;
-    FrameHeader h;
-    std::memcpy(&h, b.data() + frame, sizeof h);
-    if (h.seq > wal_last_seq) break;  // appended in seq order: the rest is later still
-    at = frame + frame_stride(e.length);
-    keep = std::min(at, b.size());
-  }
-  if (keep == b.size()) return;
+  std::size_t keep = b.size();
+  const detail::CatalogScan scan =
+      detail::scan_catalog(b, [&](std::size_t at, const FrameHeader& h, std::span<const std::byte>) {
+        if (h.seq > wal_last_seq) keep = std::min(keep, at);  // appended in seq order: the rest is later still
+        return true;
+      });
+  if (scan.torn) keep = std::min(keep, scan.end);
+  std::string damage;
+  if (scan.damaged)  // kept as it is: readers skip it, and the operator may want to look at it
+    damage = path_ + ": " + std::to_string(scan.damaged) + " damaged entr" + (scan.damaged > 1 ? "ies" : "y") +
+             " skipped, the first at offset " + std::to_string(scan.first_damage) + " (" + scan.damage +
+             "): events of the sites it held do not decode";
+  if (keep == b.size()) return damage;
   if (::ftruncate(fd_.get(), static_cast<off_t>(keep)) != 0 || ::fsync(fd_.get()) != 0)
     throw_errno("truncate " + path_);
+  return damage;
 }
 
 void SiteCatalog::add(const FrameHeader& h, const std::byte* payload) {

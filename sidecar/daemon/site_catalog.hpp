@@ -14,11 +14,12 @@ namespace aerolog::sidecar {
 
 class SiteCatalog {
  public:
-  // Opens (creating it durably) the catalog of `dir` and keeps only its whole entries with seq
+  // Opens (creating it durably) the catalog of `dir` and keeps only its entries with seq
   // <= `wal_last_seq`: a torn append, or a site whose record recovery did not find in the WAL
-  // (it was never acknowledged, and the seq may be given to another record), is cut off.
-  // Throws std::system_error.
-  void open(const std::string& dir, std::uint64_t wal_last_seq);
+  // (it was never acknowledged, and the seq may be given to another record), is cut off. A
+  // damaged entry before them is left as it is (readers skip it): returns what it was, for the
+  // log ("" if none). Throws std::system_error.
+  std::string open(const std::string& dir, std::uint64_t wal_last_seq);
   // Queues a LogSite frame (header + payload) for the next write().
   void add(const proto::FrameHeader& h, const std::byte* payload);
   bool pending() const { return !pending_.empty(); }

@@ -52,7 +52,8 @@ void Stream::recover_wal() {
   }
   if (!r.note.empty()) log_->warn("stream {}: {}", name_, r.note);
   try {
-    catalog_.open(dir_, r.empty ? 0 : r.last.last_seq);
+    if (const std::string damage = catalog_.open(dir_, r.empty ? 0 : r.last.last_seq); !damage.empty())
+      log_->error("stream {}: {}", name_, damage);
   } catch (const std::exception& e) {
     fail(RingState::refused, errno_of(e), std::string("site catalog: ") + e.what());
     return;

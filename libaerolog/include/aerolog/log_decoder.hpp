@@ -59,8 +59,10 @@ class LogDecoder {
   void render_to(std::string& out, const LogEvent& e) const;  // appends the message
   // The sites the sidecar kept for a stream directory (FORMAT.md 11.4), so that events whose
   // LogSite was in a segment retention has deleted, or before a seek, still decode. False if
-  // there is no catalog; throws Error if it is damaged before its end.
+  // there is no catalog. A damaged entry is skipped (its sites are missing, no other);
+  // catalog_damage() then says what the first one was ("" if none).
   bool load_catalog(const std::string& stream_dir);
+  const std::string& catalog_damage() const { return catalog_damage_; }
   // Remembers a LogSite record (what decode() does with one); false if it is malformed.
   bool add_site(std::uint64_t seq, std::span<const std::byte> payload);
   std::size_t sites() const { return by_id_.size(); }
@@ -74,7 +76,7 @@ class LogDecoder {
   };
   std::vector<Hit> hits_;  // a cache in front of by_id_, cleared when a site is added
   LogEvent event_;
-  std::string error_;
+  std::string error_, catalog_damage_;
   mutable fmt::dynamic_format_arg_store<fmt::format_context> store_;  // render()'s, reused
   mutable fmt::memory_buffer text_;
 };
