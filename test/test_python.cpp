@@ -5,6 +5,7 @@
 // runs. The checks themselves are test/python/check_frames.py (Debian's python3: numpy, pandas);
 // those that compare data run twice, the frames found by libaerolog_frames.so and by numpy.
 #include "log_corpus.hpp"
+#include <aerolog/producer.hpp>
 #include "proc_util.hpp"
 #include "python_cmd.hpp"
 #include "shell.hpp"
@@ -13,6 +14,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -64,6 +66,37 @@ TEST_CASE("python: the AAPL sample's DataFrames equal aerologctl cat's CSV row f
   Run bad = sh(check() + "csv " + w.stream("aapl") + " " + csv);
   CHECK(bad.rc == 1);
   CHECK_THAT(bad.out, Catch::Contains("seq 4999:"));
+}
+
+TEST_CASE("python: DataFrames as pandas users expect them: UTC times, NaT, no empty category, every kind, any time",
+          "[python][process]") {
+  Wal w;
+  SidecarProcess sc(w.shm.path, w.wal.path);
+  REQUIRE(wait_until([&] { return sc.log().find("ready") != std::string::npos; }));
+  aerolog::ProducerOptions o;
+  o.shm_dir = w.shm.path;
+  o.capacity = 1 << 20;
+  auto prod = aerolog::Producer::open("mix", o);
+  aerolog::proto::Trade t{};
+  std::memcpy(t.symbol, "AAPL", 4);
+  REQUIRE(prod.publish(t));               // exch_ts 0: not known
+  t.exch_ts = 1'340'285'400'000'000'000;  // 2012-06-21T13:30:00Z
+  REQUIRE(prod.publish(t));
+  aerolog::proto::Order ord{};
+  REQUIRE(prod.publish(ord));  // side 0: no name
+  ord.side = aerolog::proto::Side::buy;
+  REQUIRE(prod.publish(ord));
+  REQUIRE(prod.publish_text(aerolog::proto::Level::warn, "wide spread"));
+  REQUIRE(prod.publish(4242, "\x01\x02\x03\x04", 4));
+  REQUIRE(prod.wait_durable(prod.last_seq(), std::chrono::seconds(30)));
+  REQUIRE(wait_exit(spawn_exec({AEROLOG_TEST_LOGGER, w.shm.path, "pl", "2", "exit"})) == 0);
+  REQUIRE(sh(w.ctl() + "flush").rc == 0);
+  for (const std::string& engine : frame_engines()) {
+    const Run r = sh(check(engine) + "pandas " + w.stream("mix") + " " + w.stream("pl.t1"));
+    INFO(r.out);
+    CHECK(r.rc == 0);
+    CHECK_THAT(r.out, Catch::Contains("pandas: ok, frames by " + engine));
+  }
 }
 
 TEST_CASE("python: log events render as aerologctl renders them, and a follow stops at the durable seq",

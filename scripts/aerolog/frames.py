@@ -362,9 +362,10 @@ class Records:
         return {wal.TYPE_NAMES.get(int(t), int(t)): int(c) for t, c in zip(types, counts)}
 
     def _of(self, kind):
-        t = TYPE_OF[kind] if isinstance(kind, str) else int(kind)
+        t = wal.kind_type(kind)
         if t not in RECORDS:
-            raise ValueError(f"{kind}: not a fixed-size standard record (one of {', '.join(TYPE_OF)})")
+            raise ValueError(f"{kind}: not a fixed-size standard record (one of {', '.join(TYPE_OF)}); "
+                             "Stream.dataframe() reads every kind")
         _name, dtype, size = RECORDS[t]
         # A frame shorter than its type's payload is malformed (FORMAT.md 7): left out here.
         return np.flatnonzero((self.type == t) & (self.length >= wal.FRAME_HEADER.size + size)), dtype

@@ -3,6 +3,7 @@ with seeks by seq and time and a follow of a live WAL up to the durable seq its 
 import os
 import struct
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from . import frames, wal
@@ -30,7 +31,8 @@ class _Cursor(wal.Tail):
 
     def __init__(self, stream):
         super().__init__(stream.dir, stream.check_crc)
-        self.stream, self.seg = stream, None
+        # A proxy: no cycle, so a Stream let go of closes its file at once (its __del__).
+        self.stream, self.seg = weakref.proxy(stream), None
         self._start = None  # (segment path, offset, first seq) of the block a seek starts at
 
     def _open(self, path):
@@ -180,12 +182,14 @@ class Stream:
                 self.segments[i] = None
 
     def read(self, from_seq=0, to_seq=None, from_time=0, to_time=None):
-        """The records with from_seq <= seq <= to_seq and from_time <= timestamp <= to_time (ns
-        since the epoch), in seq order. A seq seek starts at the segment that holds it (by the
+        """The records with from_seq <= seq <= to_seq and from_time <= timestamp <= to_time, in seq
+        order. A time is ns since the epoch, an ISO 8601 str ("2012-06-21T13:30:00Z"), a datetime,
+        a pandas Timestamp or a numpy datetime64 (wal.to_ns). A seq seek starts at the segment that holds it (by the
         segment names), a time seek at the last segment that starts before it (a binary search on
         the segments' first block headers: records of one time may span two blocks); there both
         start at the segment's sparse index (<base_seq>.idx, when it passes its checks) and pass
         the blocks before the seq or time on their 64-byte headers, their frames not read."""
+        from_time, to_time = wal.to_ns(from_time) or 0, wal.to_ns(to_time)
         cur = _Cursor(self)
         if from_seq:
             cur.seek_seq(from_seq)
@@ -194,12 +198,19 @@ class Stream:
         stop_seq = (1 << 64) - 1 if to_seq is None else to_seq
         stop_ts = (1 << 64) - 1 if to_time is None else to_time
         parts = cur.blocks(None, from_seq, from_time, stop_seq, stop_ts)
-        self._last = cur
+        self._keep_last(cur)
         r = frames.concat(parts, self.segments, self._submit)
         if not from_seq and not from_time and to_seq is None and to_time is None:
             return r  # no bounds: every record read is kept
         keep = (r.seq >= from_seq) & (r.seq <= stop_seq) & (r.timestamp >= from_time) & (r.timestamp <= stop_ts)
         return r if keep.all() else r.select(keep)
+
+    def _keep_last(self, cur):
+        """cur becomes the cursor damage() reports on; the one before lets go of its file."""
+        if self._last is not cur and self._last.f:
+            self._last.f.close()
+            self._last.f = None
+        self._last = cur
 
     def damage(self):
         """Why the last read() or follow() stopped short of the end of the log, None if it did not
@@ -222,7 +233,7 @@ class Stream:
         cur = _Cursor(self)
         if from_seq:
             cur.seek_seq(from_seq)
-        self._last = cur
+        self._keep_last(cur)
         top = (1 << 64) - 1
         while True:
             self._release(keep=cur.seg)
@@ -235,20 +246,23 @@ class Stream:
         """read(**seek).array(kind): one standard record type as a numpy structured array."""
         return self.read(**seek).array(kind)
 
-    def dataframe(self, kind, raw_prices=False, **seek):
-        """One standard record type as a typed pandas DataFrame (aerolog.tables.dataframe)."""
+    def dataframe(self, kind, raw_prices=False, index=False, **seek):
+        """Any record kind (a name kinds() prints, or a type number) as a typed pandas DataFrame,
+        indexed by timestamp with index=True (aerolog.tables.dataframe)."""
         from . import tables  # pandas: imported when asked for
-        return tables.dataframe(self.read(**seek), kind, raw_prices)
+        return tables.dataframe(self.read(**seek), kind, raw_prices, index, self.dir, self.name)
 
-    def logs(self, **seek):
+    def logs(self, index=False, **seek):
         """The log events (and Text records) as a DataFrame (aerolog.tables.logs)."""
         from . import tables
-        return tables.logs(self.read(**seek), self.dir, self.name)
+        df = tables.logs(self.read(**seek), self.dir, self.name)
+        return df.set_index("timestamp", drop=False).rename_axis(None) if index else df
 
-    def log_args(self, fmt, **seek):
-        """The log events of format string `fmt`, each argument a column (aerolog.tables.log_args)."""
+    def log_args(self, fmt, names=None, index=False, **seek):
+        """The log events of format string `fmt`, each argument a column, named arg0.. or by
+        `names` (aerolog.tables.log_args)."""
         from . import tables
-        return tables.log_args(self.read(**seek), self.dir, fmt)
+        return tables.log_args(self.read(**seek), self.dir, fmt, names, index)
 
     def close(self):
         """Stops the threads, closes the files and unmaps the segments: Records read from this
@@ -261,6 +275,17 @@ class Stream:
             self._last.f.close()
             self._last.f = None
         self._release()
+
+    def __del__(self):
+        """A Stream never closed closes its open file (no ResourceWarning) and stops its threads;
+        its segments stay mapped for the Records read from it (each unmapped when they go)."""
+        try:
+            if self._pool:
+                self._pool.shutdown(wait=False)
+            if self._last.f:
+                self._last.f.close()
+        except Exception:  # at interpreter exit, modules may be gone already
+            pass
 
     def __enter__(self):
         return self

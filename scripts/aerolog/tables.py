@@ -1,23 +1,27 @@
-"""Records as typed pandas DataFrames: timestamps as datetime64[ns] (UTC), prices as floats
-(value / 1e8; raw_prices=True keeps the int64 fixed point), symbols and enums as categoricals,
-and log events rendered as {fmt} renders them (aerolog.logfmt)."""
+"""Records as typed pandas DataFrames: timestamps timezone-aware UTC (datetime64[ns, UTC]; an
+exchange timestamp of 0 is NaT), prices as floats (value / 1e8; raw_prices=True keeps the int64
+fixed point), symbols and enums as categoricals (a value with no name is NaN), and log events
+rendered as {fmt} renders them (aerolog.logfmt). Every kind Records.kinds() names has a
+dataframe()."""
+import struct
+
 import numpy as np
 import pandas as pd
 
-from . import logfmt, wal
+from . import frames, logfmt, wal
 
 PRICE_FIELDS = {"price", "bid_price", "ask_price", "exposure", "limit", "pnl"}  # FORMAT.md 7: 1e-8 fixed point
 TIME_FIELDS = {"timestamp", "exch_ts", "first_ns"}
 
-def _names(by_value):
-    """wal's {value: name} as a list by value ("" for a value without a name)."""
-    return [by_value.get(v, "") for v in range(max(by_value) + 1)]
-
-
-ENUMS = {  # field -> names by value (FORMAT.md 7); other values become NaN
-    "side": _names(wal.SIDES), "aggressor": _names(wal.SIDES), "action": _names(wal.ACTIONS),
-    "event": _names(wal.EVENTS), "verdict": _names(wal.VERDICTS),
+ENUMS = {  # field -> {value: name} (FORMAT.md 7.8); other values become NaN
+    "side": wal.SIDES, "aggressor": wal.SIDES, "action": wal.ACTIONS, "event": wal.EVENTS, "verdict": wal.VERDICTS,
 }
+def utc(ns, zero_is_nat=False):
+    """ns since the epoch (uint64 or int64 array) as datetime64[ns, UTC]."""
+    v = np.array(ns, dtype=np.int64)
+    if zero_is_nat:
+        v[v == 0] = np.iinfo(np.int64).min  # NaT
+    return pd.DatetimeIndex(v.view("datetime64[ns]")).tz_localize("UTC")
 
 
 def _text(col):
@@ -37,22 +41,39 @@ def _text(col):
     return pd.Categorical.from_codes(remap[codes], categories=cats)
 
 
-def _enum(col, names):
-    codes = col.astype(np.int64)
-    codes[(codes < 0) | (codes >= len(names))] = -1
-    return pd.Categorical.from_codes(codes, categories=names)
+def _enum(col, by_value):
+    values = sorted(by_value)
+    lookup = np.full(256, -1, dtype=np.int64)
+    lookup[values] = np.arange(len(values))
+    return pd.Categorical.from_codes(lookup[np.asarray(col, dtype=np.uint8)], categories=[by_value[v] for v in values])
 
 
-def dataframe(records, kind, raw_prices=False):
-    """One standard record type ("Trade", "Order", "Quote", "MarketData", "Risk", "Dropped") of
-    aerolog.frames.Records as a DataFrame: a column per field, in FORMAT.md 7's order after seq
-    and timestamp (the producer's publish time); reserved bytes left out."""
-    a = records.array(kind)
+def _indexed(df, index):
+    return df.set_index("timestamp", drop=False).rename_axis(None) if index else df
+
+
+def dataframe(records, kind, raw_prices=False, index=False, stream_dir=None, stream=""):
+    """One record kind of aerolog.frames.Records as a DataFrame (index=True: indexed by timestamp
+    too). The standard fixed-size ones ("Trade", "Order", "Quote", "MarketData", "Risk",
+    "Dropped"): a column per field, in FORMAT.md 7's order after seq and timestamp (the
+    producer's publish time); reserved bytes left out. "Log" (or "LogEvent") and "Text": logs()
+    of those records. "LogSite": one row per site definition. Any other type (a number): seq,
+    timestamp, payload (bytes)."""
+    t = wal.kind_type(kind)
+    if t in (1, 8):
+        return _indexed(logs(records.select(records.type == t), stream_dir, stream), index)
+    if t == 7:
+        return _indexed(_sites(records), index)
+    if t not in frames.RECORDS:
+        r = records.select(records.type == t)
+        return _indexed(pd.DataFrame({"seq": r.seq, "timestamp": utc(r.timestamp),
+                                      "payload": [r.payload(i) for i in range(len(r))]}), index)
+    a = records.array(t)
     cols = {}
     for name in a.dtype.names:
         col = a[name]
         if name in TIME_FIELDS:
-            cols[name] = np.ascontiguousarray(col).view("datetime64[ns]")
+            cols[name] = utc(col, zero_is_nat=name != "timestamp")
         elif name in ENUMS:
             cols[name] = _enum(col, ENUMS[name])
         elif col.dtype.kind == "S":
@@ -61,7 +82,27 @@ def dataframe(records, kind, raw_prices=False):
             cols[name] = col / wal.PRICE_SCALE
         else:
             cols[name] = np.ascontiguousarray(col)
-    return pd.DataFrame(cols)
+    return _indexed(pd.DataFrame(cols), index)
+
+
+def _sites(records):
+    """The LogSite records: seq, timestamp, site, level, file, line, function, format, types."""
+    rows = []
+    for i in np.flatnonzero(records.type == 7):
+        try:
+            site = logfmt.Site(int(records.seq[i]), records.payload(i))
+        except (ValueError, IndexError, struct.error):
+            continue  # malformed: as cat, nothing to show
+        rows.append((site.seq, int(records.timestamp[i]), site.id, site.level, site.file, site.line, site.function,
+                     site.format, tuple(site.types)))
+    cols = list(zip(*rows)) or [()] * 9
+    return pd.DataFrame({
+        "seq": np.array(cols[0], dtype=np.uint64), "timestamp": utc(np.array(cols[1], dtype=np.uint64)),
+        "site": np.array(cols[2], dtype=np.uint32),
+        "level": pd.Categorical.from_codes(np.array(cols[3], dtype=np.int64), categories=wal.LEVELS, ordered=True),
+        "file": list(cols[4]), "line": np.array(cols[5], dtype=np.uint32), "function": list(cols[6]),
+        "format": list(cols[7]), "types": list(cols[8]),
+    })
 
 
 def logs(records, stream_dir, stream):
@@ -73,7 +114,8 @@ def logs(records, stream_dir, stream):
     row with no level (NaN), empty args and the text `aerologctl cat` shows for it:
     "undecodable (why): <hex>" or "malformed: N bytes: <hex>"."""
     dec = logfmt.LogDecoder()
-    dec.load_catalog(stream_dir, wal.crc32c)
+    if stream_dir:
+        dec.load_catalog(stream_dir, wal.crc32c)
     rows = {k: [] for k in ("seq", "timestamp", "level", "file", "line", "function", "format", "message", "args")}
 
     def add(seq, ts, level, file, line, function, fmt, message, args):
@@ -102,7 +144,7 @@ def logs(records, stream_dir, stream):
             add(seq, ts, -1, "", 0, "", "", f"malformed: {len(payload)} bytes: {payload.hex()}", ())
     df = pd.DataFrame({
         "seq": np.array(rows["seq"], dtype=np.uint64),
-        "timestamp": np.array(rows["timestamp"], dtype=np.uint64).view("datetime64[ns]"),
+        "timestamp": utc(np.array(rows["timestamp"], dtype=np.uint64)),
         "stream": pd.Categorical([stream] * len(rows["seq"])),
         "level": pd.Categorical.from_codes(np.array(rows["level"], dtype=np.int64), categories=wal.LEVELS, ordered=True),
         "file": rows["file"], "line": np.array(rows["line"], dtype=np.uint32), "function": rows["function"],
@@ -111,15 +153,19 @@ def logs(records, stream_dir, stream):
     return df
 
 
-def log_args(records, stream_dir, fmt):
+def log_args(records, stream_dir, fmt, names=None, index=False):
     """The log events whose format string is `fmt` with their arguments as columns: seq,
-    timestamp, then arg0, arg1, ... (dtypes as pandas infers them from the values: int64 for
-    integers, float64 for floats and prices, object for strings)."""
+    timestamp, then arg0, arg1, ... or the given `names` (dtypes as pandas infers them from the
+    values: int64 for integers, float64 for floats and prices, object for strings)."""
     df = logs(records, stream_dir, "")
     rows = df[df.format == fmt]
-    width = max((len(a) for a in rows.args), default=0)
-    args = pd.DataFrame(list(rows.args), columns=[f"arg{k}" for k in range(width)], index=rows.index)
-    return pd.concat([rows[["seq", "timestamp"]], args], axis=1).reset_index(drop=True)
+    width = max((len(a) for a in rows.args), default=fmt.count("{") - 2 * fmt.count("{{"))
+    if names is None:
+        names = [f"arg{k}" for k in range(width)]
+    elif len(names) != width:
+        raise ValueError(f"{len(names)} names for the {width} arguments of {fmt!r}")
+    args = pd.DataFrame(list(rows.args), columns=list(names), index=rows.index)
+    return _indexed(pd.concat([rows[["seq", "timestamp"]], args], axis=1).reset_index(drop=True), index)
 
 
-__all__ = ["dataframe", "logs", "log_args"]
+__all__ = ["dataframe", "logs", "log_args", "utc"]

@@ -3,6 +3,7 @@ checks, CRC32C, and Tail, which reads a stream directory record by record as aer
 does. alog.py is built on it; aerolog.frames reads the same blocks into numpy arrays.
 """
 import ctypes
+import difflib
 import os
 import re
 import stat
@@ -16,6 +17,53 @@ PAGE = 4096
 PRICE_SCALE = 100_000_000
 TYPE_NAMES = {1: "Text", 2: "Trade", 3: "Order", 4: "Quote", 5: "MarketData", 6: "Risk", 7: "LogSite", 8: "Log",
               9: "Dropped"}
+TYPE_BY_NAME = dict({name: t for t, name in TYPE_NAMES.items()}, LogEvent=8)  # proto/log.hpp's name too
+
+
+def to_ns(t):
+    """A time as ns since the epoch: an int (ns), an ISO 8601 str ("2012-06-21T09:30:00.5Z"; no
+    zone means UTC, an offset like +02:00 is applied), a datetime (naive: UTC), a pandas
+    Timestamp or a numpy datetime64. None stays None."""
+    import datetime
+    import numpy as np
+    if t is None:
+        return None
+    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        return int(t)
+    if isinstance(t, np.datetime64):
+        return int(t.astype("datetime64[ns]").astype(np.int64))
+    if hasattr(t, "value") and hasattr(t, "tz_localize"):  # a pandas Timestamp: .value is UTC ns
+        return int(t.value)
+    if isinstance(t, datetime.datetime):
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=datetime.timezone.utc)
+        d = t - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return (d.days * 86400 + d.seconds) * 1_000_000_000 + d.microseconds * 1000
+    if isinstance(t, str):
+        m = re.fullmatch(r"\s*(.*?)\s*(Z|[+-]\d\d:?\d\d)?\s*", t)
+        try:
+            ns = int(np.datetime64(m.group(1), "ns").astype(np.int64))
+        except ValueError:
+            raise ValueError(f"{t!r} is not an ISO 8601 time (e.g. 2012-06-21T09:30:00.123456789Z)") from None
+        zone = m.group(2)
+        if zone and zone != "Z":
+            hh, mm = int(zone[1:3]), int(zone[-2:])
+            ns -= (1 if zone[0] == "+" else -1) * (hh * 3600 + mm * 60) * 1_000_000_000
+        return ns
+    raise TypeError(f"{t!r}: a time is ns since the epoch (int), an ISO 8601 str, a datetime, a pandas Timestamp "
+                    "or a numpy datetime64")
+
+
+def kind_type(kind):
+    """A record kind (a name Records.kinds() prints, or a type number) as its type number; a
+    misspelt name is a ValueError that lists the valid ones."""
+    if isinstance(kind, int) or hasattr(kind, "__index__"):
+        return int(kind)
+    if kind in TYPE_BY_NAME:
+        return TYPE_BY_NAME[kind]
+    guess = difflib.get_close_matches(str(kind), list(TYPE_BY_NAME), n=1)
+    raise ValueError(f"{kind!r} is not a record kind" + (f" (did you mean {guess[0]!r}?)" if guess else "") +
+                     f"; the kinds are {', '.join(TYPE_NAMES.values())} or a type number")
 
 
 def read_shared(path, n):

@@ -16,6 +16,11 @@ with PYTHONPATH=scripts):
                                              for comparison with aerolog::Reader on damaged WALs
   check_frames.py follow STREAM_DIR SHM N    follows until N records arrived (60 s at most): each
                                              batch continues the last, never past the ring's durable seq
+  check_frames.py pandas MIX_DIR LOG_DIR     what a pandas user expects of the stream test_python's
+                                             "pandas" case writes: UTC timestamps (NaT for a zero
+                                             exchange time), no empty category, a dataframe() for
+                                             every kind, times in any form, named log_args, no
+                                             ResourceWarning
 
 Prints what it compared; exit 1 with the first difference.
 """
@@ -256,6 +261,76 @@ def follow(stream_dir, shm_dir, n):
         sys.exit(1)
 
 
+def check_pandas(mix_dir, log_dir):
+    import datetime
+    import gc
+    import warnings
+
+    import pandas as pd
+    warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        s = aerolog.open(mix_dir)  # never closed: its files close when it goes
+        trades = s.dataframe("Trade")
+        if str(trades.timestamp.dtype) != "datetime64[ns, UTC]" or str(trades.exch_ts.dtype) != "datetime64[ns, UTC]":
+            fail(f"timestamps are {trades.timestamp.dtype} and {trades.exch_ts.dtype}, not datetime64[ns, UTC]")
+        if not (pd.isna(trades.exch_ts.iloc[0]) and trades.exch_ts.iloc[1] == pd.Timestamp(1_340_285_400_000_000_000,
+                                                                                          tz="UTC")):
+            fail(f"exch_ts: {list(trades.exch_ts)} (want NaT for 0, then 2012-06-21 13:30 UTC)")
+        orders = s.dataframe("Order", index=True)
+        if "" in list(orders.side.cat.categories) or not pd.isna(orders.side.iloc[0]) or orders.side.iloc[1] != "buy":
+            fail(f"side: categories {list(orders.side.cat.categories)}, values {list(orders.side)}")
+        if str(orders.index.dtype) != "datetime64[ns, UTC]" or not (orders.index == orders.timestamp).all():
+            fail(f"index=True: the index is {orders.index.dtype}")
+        kinds = s.read().kinds()
+        for kind, n in kinds.items():
+            if len(s.dataframe(kind)) != n:
+                fail(f"dataframe({kind!r}) has {len(s.dataframe(kind))} rows, kinds() says {n}")
+        if set(kinds) != {"Trade", "Order", "Text", 4242}:
+            fail(f"kinds: {kinds}")
+        if s.dataframe(4242).payload.iloc[0] != b"\x01\x02\x03\x04":
+            fail(f"a user type's payload: {s.dataframe(4242).payload.iloc[0]!r}")
+        if list(s.dataframe("Text").message) != ["wide spread"]:
+            fail(f"Text: {list(s.dataframe('Text').message)}")
+        try:
+            s.dataframe("Trades")
+            fail("a misspelt kind was accepted")
+        except ValueError as e:
+            if "did you mean 'Trade'" not in str(e) or "Order" not in str(e):
+                fail(f"a misspelt kind says: {e}")
+        t = int(s.read().timestamp[2])
+        want = len(s.read(from_time=t))
+        for form in (pd.Timestamp(t, tz="UTC"), np.datetime64(t, "ns"), str(np.datetime64(t, "ns")) + "Z",
+                     str(np.datetime64(t, "ns") + np.timedelta64(2, "h")) + "+02:00"):
+            if len(s.read(from_time=form)) != want:
+                fail(f"from_time={form!r}: {len(s.read(from_time=form))} records, not {want}")
+        us = t // 1000 * 1000  # a datetime holds microseconds
+        when = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=us // 1000)
+        if len(s.read(from_time=when)) != len(s.read(from_time=us)) or len(
+                s.read(from_time=when.replace(tzinfo=None))) != len(s.read(from_time=us)):
+            fail(f"from_time={when!r} differs from {us} ns")
+        try:
+            s.read(from_time="yesterday-ish")
+            fail("a bad time string was accepted")
+        except ValueError as e:
+            if "ISO 8601" not in str(e):
+                fail(f"a bad time says: {e}")
+        lg = aerolog.open(log_dir)
+        named = lg.log_args("round {} of {} done", names=["i", "n"])
+        if list(named.columns) != ["seq", "timestamp", "i", "n"] or list(named.i) != [0, 1]:
+            fail(f"log_args with names: {list(named.columns)} {list(named.i)}")
+        if str(lg.logs().timestamp.dtype) != "datetime64[ns, UTC]":
+            fail("logs(): timestamps not UTC")
+        del s, lg, trades, orders, named
+        gc.collect()
+    import tracemalloc
+    resource = [str(w.message) + "".join(tracemalloc.get_object_traceback(w.source).format()
+                                         if w.source is not None and tracemalloc.is_tracing() else "")
+                for w in caught if issubclass(w.category, ResourceWarning)]
+    if resource:
+        fail(f"ResourceWarning: {resource[0]}")
+    print("pandas: ok, frames by " + engine())
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "csv" and len(sys.argv) == 4:
@@ -269,6 +344,8 @@ if __name__ == "__main__":
         check_index_seek(sys.argv[2])
     elif cmd == "summary" and len(sys.argv) == 3:
         summary(sys.argv[2])
+    elif cmd == "pandas" and len(sys.argv) == 4:
+        check_pandas(sys.argv[2], sys.argv[3])
     elif cmd == "follow" and len(sys.argv) == 5:
         follow(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
