@@ -44,7 +44,7 @@ LAYOUT = {
     "trade.size": 64, "order.size": 72, "quote.size": 64, "marketdata.size": 64, "risk.size": 72, "text.size": 8,
 }
 
-CSV_HEADER = "seq,timestamp_ns,type,symbol,event,side,price,qty,id,text"
+CSV_HEADER = "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id"  # FORMAT.md 7.9
 
 
 def price(v):
@@ -59,39 +59,50 @@ def format_time(ns):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{frac:09d}Z"
 
 
+def _known(v):
+    """A value that is 0 when not known (or none), as aerologctl prints it: empty then."""
+    return str(v) if v else ""
+
+
 def _sym(b):
     return b.split(b"\0")[0].decode("ascii", errors="surrogateescape")
 
 
 def decode(ftype, payload):
-    """The record's CSV columns after seq and timestamp: type, symbol, event, side, price, qty, id, text."""
+    """The record's CSV columns after seq and ts: type, symbol, event, side, price, qty, id, text,
+    exch_ts, leaves_qty, ref_id (FORMAT.md 7.9)."""
     def need(n):
         return len(payload) >= n
     if ftype == 2 and need(64):
-        sym, px, qty, tid, _oid, _ts, side = struct.unpack_from("<16sqqQQQB", payload)
-        return ["Trade", _sym(sym), "trade", SIDES.get(side, ""), price(px), str(qty), str(tid), ""]
+        sym, px, qty, tid, oid, ts, side = struct.unpack_from("<16sqqQQQB", payload)
+        return ["Trade", _sym(sym), "trade", SIDES.get(side, ""), price(px), str(qty), str(tid), "", _known(ts), "",
+                _known(oid)]
     if ftype == 3 and need(72):
-        sym, oid, _orig, px, qty, _leaves, _ts, action, side = struct.unpack_from("<16sQQqqqQBB", payload)
-        return ["Order", _sym(sym), ACTIONS.get(action, "action?"), SIDES.get(side, ""), price(px), str(qty), str(oid), ""]
+        sym, oid, orig, px, qty, leaves, ts, action, side = struct.unpack_from("<16sQQqqqQBB", payload)
+        return ["Order", _sym(sym), ACTIONS.get(action, "action?"), SIDES.get(side, ""), price(px), str(qty), str(oid), "",
+                _known(ts), str(leaves), _known(orig)]
     if ftype == 4 and need(64):
-        sym, bp, bq, ap, aq = struct.unpack_from("<16sqqqq", payload)
-        return ["Quote", _sym(sym), "quote", "", price(bp), str(bq), "", f"ask {price(ap)} x {aq}"]
+        sym, bp, bq, ap, aq, ts = struct.unpack_from("<16sqqqqQ", payload)
+        return ["Quote", _sym(sym), "quote", "", price(bp), str(bq), "", f"ask {price(ap)} x {aq}", _known(ts), "", ""]
     if ftype == 5 and need(64):
-        sym, oid, px, qty, _ts, event, side = struct.unpack_from("<16sQqqQBB", payload)
-        return ["MarketData", _sym(sym), EVENTS.get(event, "event?"), SIDES.get(side, ""), price(px), str(qty), str(oid), ""]
+        sym, oid, px, qty, ts, event, side = struct.unpack_from("<16sQqqQBB", payload)
+        return ["MarketData", _sym(sym), EVENTS.get(event, "event?"), SIDES.get(side, ""), price(px), str(qty), str(oid),
+                "", _known(ts), "", ""]
     if ftype == 6 and need(72):
         acct, sym, pos, expo, _lim, _pnl, check, verdict = struct.unpack_from("<16s16sqqqqIB", payload)
-        return ["Risk", _sym(sym), VERDICTS.get(verdict, "verdict?"), "", price(expo), str(pos), str(check), _sym(acct)]
+        return ["Risk", _sym(sym), VERDICTS.get(verdict, "verdict?"), "", price(expo), str(pos), str(check), _sym(acct),
+                "", "", ""]
     if ftype == 1 and need(8):
         level = payload[0]
         return ["Text", "", LEVELS[level] if level < 6 else "level?", "", "", "", "",
-                payload[8:].decode("utf-8", errors="surrogateescape")]
+                payload[8:].decode("utf-8", errors="surrogateescape"), "", "", ""]
     if ftype == 9 and need(16):
         count, first_ns = struct.unpack_from("<QQ", payload)
-        return ["Dropped", "", "", "", "", str(count), "", "records dropped (ring full) since " + format_time(first_ns)]
+        return ["Dropped", "", "", "", "", str(count), "", "records dropped (ring full) since " + format_time(first_ns),
+                "", "", ""]
     if ftype in (1, 2, 3, 4, 5, 6, 9):
-        return [str(ftype), "", "", "", "", "", "", f"malformed: {len(payload)} bytes: {payload.hex()}"]
-    return [str(ftype), "", "", "", "", "", "", payload.hex()]
+        return [str(ftype), "", "", "", "", "", "", f"malformed: {len(payload)} bytes: {payload.hex()}", "", "", ""]
+    return [str(ftype), "", "", "", "", "", "", payload.hex(), "", "", ""]
 
 
 def csv_field(s):
@@ -101,8 +112,8 @@ def csv_field(s):
 
 
 def csv_line(seq, ts, ftype, payload):
-    t, sym, event, side, px, qty, rid, text = decode(ftype, payload)
-    return ",".join([str(seq), str(ts), t, csv_field(sym), event, side, px, qty, rid, csv_field(text)])
+    t, sym, event, side, px, qty, rid, text, exch, leaves, ref = decode(ftype, payload)
+    return ",".join([str(seq), str(ts), t, csv_field(sym), event, side, px, qty, rid, csv_field(text), exch, leaves, ref])
 
 
 class CsvFormatter:
@@ -125,12 +136,12 @@ class CsvFormatter:
                 site, values = event
                 return ",".join([str(seq), str(ts), "Log", csv_field(f"{site.base}:{site.line}"),
                                  logfmt.LEVEL_NAMES[site.level], "", "", "", str(site.id),
-                                 csv_field(self.log.render(site, values))])
+                                 csv_field(self.log.render(site, values)), "", "", ""])
             why = self.log.error
         else:
             return csv_line(seq, ts, ftype, payload)
         return ",".join([str(seq), str(ts), "LogSite" if ftype == 7 else "Log", "", "", "", "", "", "",
-                         csv_field(f"undecodable ({why}): {payload.hex()}")])
+                         csv_field(f"undecodable ({why}): {payload.hex()}"), "", "", ""])
 
 
 BATCH_MAGIC = 0x424E4C41  # "ALNB"

@@ -25,7 +25,7 @@ enum Color { red = 1, green = 2 };  // unscoped: fmt::format takes it as an int 
   X("{} {} {} {}", std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::infinity(), -0.0, 1e300) \
   X("{} {} {} {}", std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::uint64_t>::max(), \
     static_cast<std::int8_t>(-128), static_cast<std::uint8_t>(255))                               \
-  X("{} {} {}", static_cast<std::int16_t>(-(i)), static_cast<std::uint16_t>(65535), 2.5f)        \
+  X("{} {} {}", static_cast<std::int16_t>(-(i)), static_cast<std::uint16_t>(65535), 0.1f)        \
   X("{:c}{:c} {} {:d}", 'o', 'k', 'x', 'A')                                                       \
   X("{} {:s} {:d}", false, true, true)                                                            \
   X("[{}] [{:10.3s}] [{:*^20}]", "", "truncated", "centred")                                       \

@@ -17,6 +17,7 @@
 #include "wal_reader.hpp"
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 using namespace testutil;
@@ -133,12 +134,23 @@ TEST_CASE("status, flush, cat and verify round-trip through a live sidecar", "[c
   CHECK_THAT(csv.out, Catch::Contains(",Quote,SPY,quote,,0.00000001,3,,ask 0.00000002 x 4"));
   CHECK_THAT(csv.out, Catch::Contains(",Risk,,breach,,0.00000000,0,0,\"acct,1\""));
   CHECK_THAT(csv.out, Catch::Contains(",Text,,warn,,,,,\"spread \"\"wide\"\", seq 5\""));
-  CHECK_THAT(csv.out, Catch::Contains(",4242,,,,,,,01022cff\n"));
+  CHECK_THAT(csv.out, Catch::Contains(",4242,,,,,,,01022cff,,,\n"));
+  CHECK_THAT(csv.out, Catch::Contains(",Order,MSFT,replace,sell,-5.00000001,10,1,,,0,\n"));  // leaves_qty 0
   Run by_name = sh(w.ctl() + "cat mix --format json --from-seq 100 --to-seq 109 --wal-dir " + w.wal.path);
   REQUIRE(by_name.rc == 0);
   REQUIRE(lines(by_name.out) == 10);
   auto first = nlohmann::json::parse(by_name.out.substr(0, by_name.out.find('\n')));
   CHECK(first["seq"] == 100);
+  // One schema: every key of a JSON line is a CSV column of the same name.
+  const std::string header = csv.out.substr(0, csv.out.find('\n'));
+  std::istringstream json_lines(by_name.out);
+  for (std::string line; std::getline(json_lines, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      CAPTURE(line);
+      CHECK(("," + header + ",").find("," + it.key() + ",") != std::string::npos);
+    }
+  }
   Run txt = sh(w.ctl() + "dump " + w.stream("mix") + " --from-seq 6998");
   CHECK(lines(txt.out) == 3);
   CHECK_THAT(txt.out, Catch::Contains("#7000"));

@@ -84,13 +84,26 @@ TEST_CASE("log events render from the WAL exactly as fmt::format renders the sam
     at = text.out.find(m, at);
     REQUIRE(at != std::string::npos);
   }
-  CHECK(text.out.find(" INFO lg.t1 logger_child.cpp:") != std::string::npos);
+  CHECK(text.out.find(" info lg.t1 logger_child.cpp:") != std::string::npos);
   // alog.py renders every spec of the corpus byte for byte as aerologctl does.
   const Run py = sh("python3 " AEROLOG_SCRIPTS "/alog.py cat " + dir);
   const Run cpp = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir + " --format csv");
   REQUIRE(py.rc == 0);
   CHECK(py.out == cpp.out);
-  CHECK(text.out.find(" WARN lg.t1 logger_child.cpp:") != std::string::npos);
+  CHECK(text.out.find(" warn lg.t1 logger_child.cpp:") != std::string::npos);
+  // JSON args: a float as the float's shortest decimal (0.1f is 0.1, as the message has it).
+  const Run json = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir + " --format json");
+  bool seen_float = false;
+  std::istringstream json_lines(json.out);
+  for (std::string line; std::getline(json_lines, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || j.value("format", "") != "{} {} {}") continue;
+    CHECK(j["args"][2].get<double>() == 0.1);
+    CHECK(line.find("65535,0.1]") != std::string::npos);
+    CHECK(j["level"] == "info");
+    seen_float = true;
+  }
+  CHECK(seen_float);
   // CSV quotes what needs it.
   const Run csv = sh(std::string(AEROLOGCTL_BIN) + " cat " + dir + " --format csv");
   CHECK(csv.out.find(",Log,logger_child.cpp:") != std::string::npos);

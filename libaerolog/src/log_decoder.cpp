@@ -5,6 +5,7 @@
 #include <aerolog/logger.hpp>
 #include <aerolog/proto/crc32c.hpp>
 #include <aerolog/proto/frame.hpp>
+#include <aerolog/proto/names.hpp>
 
 #include <fmt/args.h>
 #include <fmt/format.h>
@@ -140,11 +141,7 @@ std::string unbounded_spec(std::string_view f, const std::vector<LogArg>& args) 
 
 }  // namespace
 
-const char* level_name(Level l) {
-  static const char* const names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"};
-  const auto i = static_cast<unsigned>(l);
-  return i < 6 ? names[i] : "LEVEL?";
-}
+const char* level_name(Level l) { return proto::name_of(l); }
 
 bool LogDecoder::add_site(std::uint64_t seq, std::span<const std::byte> p) {
   if (p.size() < sizeof(LogSiteHeader)) return false;

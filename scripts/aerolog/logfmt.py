@@ -15,7 +15,7 @@ import struct
 
 from .wal import FRAME_HEADER as FRAME, PRICE_SCALE
 
-LEVEL_NAMES = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL"]
+LEVEL_NAMES = ["trace", "debug", "info", "warn", "error", "critical"]  # every output's one spelling
 SITE = struct.Struct("<IIBBHHH")  # site, line, level, arg_count, format_len, file_len, function_len
 ENTRY = struct.Struct("<II")      # site catalog entry: frame length, CRC32C
 # ArgType -> struct code of a fixed-size argument (13, a string, is u32 length + bytes)

@@ -18,9 +18,10 @@ using namespace proto;
 
 namespace {
 
-struct Fields {  // one decoded record, in the CSV's columns
-  std::string type, symbol, event, side, price, qty, id, text;
+struct Fields {  // one decoded record, in the CSV's columns (after seq and ts)
+  std::string type, symbol, event, side, price, qty, id, text, exch_ts, leaves_qty, ref_id;
 };
+std::string known(std::uint64_t v) { return v ? std::to_string(v) : ""; }  // 0: not known, or none
 
 std::string fixed_str(const char* s, std::size_t n) { return std::string(s, strnlen(s, n)); }
 const char* side_name(Side s) { return s == Side::buy || s == Side::sell ? kSideNames[static_cast<int>(s)] : ""; }
@@ -61,7 +62,10 @@ Fields decode(const Record& r) {
              format_price(t.price),
              std::to_string(t.qty),
              std::to_string(t.trade_id),
-             ""};
+             "",
+             known(t.exch_ts),
+             "",
+             known(t.order_id)};
       }
       break;
     }
@@ -75,7 +79,10 @@ Fields decode(const Record& r) {
              format_price(o.price),
              std::to_string(o.qty),
              std::to_string(o.order_id),
-             ""};
+             "",
+             known(o.exch_ts),
+             std::to_string(o.leaves_qty),
+             known(o.orig_order_id)};
       }
       break;
     }
@@ -89,7 +96,10 @@ Fields decode(const Record& r) {
              format_price(q.bid_price),
              std::to_string(q.bid_qty),
              "",
-             "ask " + format_price(q.ask_price) + " x " + std::to_string(q.ask_qty)};
+             "ask " + format_price(q.ask_price) + " x " + std::to_string(q.ask_qty),
+             known(q.exch_ts),
+             "",
+             ""};
       }
       break;
     }
@@ -103,6 +113,9 @@ Fields decode(const Record& r) {
              format_price(m.price),
              std::to_string(m.qty),
              std::to_string(m.order_id),
+             "",
+             known(m.exch_ts),
+             "",
              ""};
       }
       break;
@@ -117,7 +130,10 @@ Fields decode(const Record& r) {
              format_price(k.exposure),
              std::to_string(k.position),
              std::to_string(k.check_id),
-             fixed_str(k.account, sizeof k.account)};
+             fixed_str(k.account, sizeof k.account),
+             "",
+             "",
+             ""};
       }
       break;
     }
@@ -266,7 +282,7 @@ void RecordFormatter::log_event(const Record& r, const LogEvent& e) {
     case Format::csv:
       line_ = std::to_string(r.seq) + "," + std::to_string(r.timestamp) + ",Log," +
               csv_field(std::string(file) + ":" + std::to_string(s.line)) + "," + std::string(level) + ",,,," +
-              std::to_string(s.id) + "," + csv_field(message);
+              std::to_string(s.id) + "," + csv_field(message) + ",,,";
       return;
     case Format::json: {
       std::string args;
@@ -307,7 +323,8 @@ std::string arg_text(const LogArg& a) {
       return std::string(1, static_cast<char>(a.u));
     case ArgType::boolean:
       return a.u ? "true" : "false";
-    case ArgType::f32:
+    case ArgType::f32:  // shortest round-trip of the float itself: 0.1f is "0.1", as the message shows it
+      return fmt::format("{}", static_cast<float>(a.f));
     case ArgType::f64:
       return fmt::format("{}", a.f);
     case ArgType::price:
@@ -379,7 +396,8 @@ std::string line_of(const Record& r, const Fields& f, Format fmt) {
   switch (fmt) {
     case Format::csv:
       return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + "," + f.type + "," + csv_field(f.symbol) +
-             "," + f.event + "," + f.side + "," + f.price + "," + f.qty + "," + f.id + "," + csv_field(f.text);
+             "," + f.event + "," + f.side + "," + f.price + "," + f.qty + "," + f.id + "," + csv_field(f.text) + "," +
+             f.exch_ts + "," + f.leaves_qty + "," + f.ref_id;
     case Format::json: {
       std::string j = "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
                       ",\"type\":" + json_string(f.type);
@@ -393,6 +411,9 @@ std::string line_of(const Record& r, const Fields& f, Format fmt) {
       add("qty", f.qty, true);
       add("id", f.id, true);
       add("text", f.text);
+      add("exch_ts", f.exch_ts, true);
+      add("leaves_qty", f.leaves_qty, true);
+      add("ref_id", f.ref_id, true);
       return j + "}";
     }
     case Format::text:

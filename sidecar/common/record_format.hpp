@@ -15,7 +15,8 @@ namespace aerolog::common {
 
 enum class Format { text, csv, json };
 
-inline constexpr char kCsvHeader[] = "seq,timestamp_ns,type,symbol,event,side,price,qty,id,text";
+// The CSV columns (FORMAT.md 7.9); JSON lines have the same keys, the empty ones left out.
+inline constexpr char kCsvHeader[] = "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id";
 
 // One stream's records in seq order (log events need the LogSite records before them, or the
 // stream's site catalog). LogSite records themselves print nothing (format() returns "").

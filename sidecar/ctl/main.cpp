@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   auto add_format = [&](CLI::App* sub, Format& f) {
     sub->add_option_function<std::string>(
            "--format", [&f, formats](const std::string& v) { f = formats.at(v); },
-           "text, csv (same columns as scripts/alog.py cat) or json (lines)")
+           "text, csv (the columns of FORMAT.md 7.9, as scripts/alog.py cat prints them) or json (lines, the same "
+           "keys)")
         ->transform(aerolog::common::one_of({"text", "csv", "json"}))
         ->default_str("text");
   };

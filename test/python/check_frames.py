@@ -28,6 +28,7 @@ import json
 import sys
 
 import numpy as np
+import pandas as pd
 
 import aerolog
 
@@ -50,23 +51,29 @@ def rows_from_frames(s):
         df = s.dataframe(kind)
         ts = df["timestamp"].values.view("u8")
         side = df["aggressor" if kind == "Trade" else "side"].astype(str).replace("nan", "")
+        exch = ["" if pd.isna(x) else str(x.value) for x in df["exch_ts"]]  # NaT: 0, not known
+        none = [""] * len(df)
         if kind == "Order":
             event, px, qty, rid = df["action"].astype(str), df["price"], df["qty"], df["order_id"]
+            leaves, ref = df["leaves_qty"].astype(str), [str(v) if v else "" for v in df["orig_order_id"]]
         elif kind == "Trade":
             event, px, qty, rid = ["trade"] * len(df), df["price"], df["qty"], df["trade_id"]
+            leaves, ref = none, [str(v) if v else "" for v in df["order_id"]]
         elif kind == "MarketData":
             event, px, qty, rid = df["event"].astype(str), df["price"], df["qty"], df["order_id"]
+            leaves, ref = none, none
         else:
             fail(f"no CSV rebuild for {kind} records")
-        for seq, t, sym, ev, sd, p, q, i in zip(df["seq"], ts, df["symbol"].astype(str), event, side, px, qty, rid):
-            out[int(seq)] = f"{seq},{t},{kind},{sym},{ev},{sd},{p:.8f},{q},{i},"
+        for seq, t, sym, ev, sd, p, q, i, x, lv, rf in zip(df["seq"], ts, df["symbol"].astype(str), event, side, px,
+                                                           qty, rid, exch, leaves, ref):
+            out[int(seq)] = f"{seq},{t},{kind},{sym},{ev},{sd},{p:.8f},{q},{i},,{x},{lv},{rf}"
     return out
 
 
 def check_csv(stream_dir, csv_path):
     with open(csv_path) as f:
         lines = f.read().splitlines()
-    if lines[0] != "seq,timestamp_ns,type,symbol,event,side,price,qty,id,text":
+    if lines[0] != "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id":
         fail(f"unexpected CSV header {lines[0]!r}")
     with aerolog.open(stream_dir) as s:
         rows = rows_from_frames(s)
@@ -89,7 +96,7 @@ def check_logs(stream_dir, jsonl_path):
     if len(df) != len(events):
         fail(f"{len(df)} log events from the package, {len(events)} from aerologctl")
     for row, e in zip(df.itertuples(), events):
-        got = (int(row.seq), row.message, str(row.level).upper(), row.line, row.format)
+        got = (int(row.seq), row.message, str(row.level), row.line, row.format)
         want = (e["seq"], e["message"], e["level"], e["line"], e["format"])
         if got != want:
             fail(f"seq {e['seq']}: package {got!r} but aerologctl {want!r}")

@@ -81,6 +81,7 @@ class LogDecoder {
   mutable fmt::memory_buffer text_;
 };
 
-const char* level_name(proto::Level l);  // "TRACE" .. "CRITICAL"
+// "trace" .. "critical": the one spelling of every output (proto/names.hpp), "level?" past them.
+const char* level_name(proto::Level l);
 
 }  // namespace aerolog
