@@ -1,28 +1,29 @@
-# Writes OUT: the ```cpp block that follows README's heading "### HEADING" (before any other
-# heading), after a #line directive so that the compiler's messages point into README.md.
-#   cmake -DREADME=README.md -DHEADING="From spdlog" -DOUT=snippet.cpp -P readme_snippet.cmake
-file(READ "${README}" text)
-string(FIND "${text}" "\n### ${HEADING}\n" at)
+# Writes OUT: the ```cpp block that follows the heading line HEADING of the Markdown file DOC
+# (before any other heading), after a #line directive so that the compiler's messages point
+# into the document.
+#   cmake -DDOC=docs/library.md "-DHEADING=## From spdlog" -DOUT=snippet.cpp -P readme_snippet.cmake
+file(READ "${DOC}" text)
+string(FIND "${text}" "\n${HEADING}\n" at)
 if(at EQUAL -1)
-  message(FATAL_ERROR "${README}: no heading '### ${HEADING}'")
+  message(FATAL_ERROR "${DOC}: no heading '${HEADING}'")
 endif()
 string(SUBSTRING "${text}" ${at} -1 rest)
 string(FIND "${rest}" "\n```cpp\n" open)
 if(open EQUAL -1)
-  message(FATAL_ERROR "${README}: no ```cpp block after '### ${HEADING}'")
+  message(FATAL_ERROR "${DOC}: no ```cpp block after '${HEADING}'")
 endif()
-string(LENGTH "\n### ${HEADING}\n" heading_len)
+string(LENGTH "\n${HEADING}\n" heading_len)
 math(EXPR prose_len "${open} - ${heading_len}")
 string(SUBSTRING "${rest}" ${heading_len} ${prose_len} prose)
 string(FIND "${prose}" "\n#" other_heading)
 if(NOT other_heading EQUAL -1)
-  message(FATAL_ERROR "${README}: the first ```cpp block after '### ${HEADING}' is in another section")
+  message(FATAL_ERROR "${DOC}: the first ```cpp block after '${HEADING}' is in another section")
 endif()
 math(EXPR code_at "${open} + 8")  # after "\n```cpp\n"
 string(SUBSTRING "${rest}" ${code_at} -1 code)
 string(FIND "${code}" "\n```\n" close)
 if(close EQUAL -1)
-  message(FATAL_ERROR "${README}: the ```cpp block after '### ${HEADING}' does not end")
+  message(FATAL_ERROR "${DOC}: the ```cpp block after '${HEADING}' does not end")
 endif()
 string(SUBSTRING "${code}" 0 ${close} code)
 # The code's first line: one more than the newlines before it.
@@ -32,4 +33,4 @@ string(LENGTH "${head}" head_len)
 string(REPLACE "\n" "" head "${head}")
 string(LENGTH "${head}" head_len_no_nl)
 math(EXPR first_line "${head_len} - ${head_len_no_nl} + 1")
-file(WRITE "${OUT}" "#line ${first_line} \"${README}\"\n${code}\n")
+file(WRITE "${OUT}" "#line ${first_line} \"${DOC}\"\n${code}\n")

@@ -1,4 +1,4 @@
-// The crash, fault and bad-input suite. Every test ends with the invariant (README, "How it is tested"):
+// The crash, fault and bad-input suite. Every test ends with the invariant (docs/testing.md):
 // each stream's WAL holds a contiguous run of seqs from 1, payloads byte-identical to what was
 // published, no duplicates, reaching every durable seq ever seen in shm, and - since the rings
 // survive - everything the producers committed.

@@ -1,4 +1,4 @@
-// The hostile neighbour: real users on one box (README, "Security model"). The fixture creates a
+// The hostile neighbour: real users on one box (docs/security.md). The fixture creates a
 // sidecar user, two strategy users in the sidecar's group and one outsider; the sidecar runs as its
 // own user with umask 0007 (looser than the unit's 0027) on a 3770 shm directory, a victim stream
 // keeps publishing as alice, and each attack is mounted from the attacker's account. An attack
@@ -505,7 +505,7 @@ TEST_CASE("hostile neighbour: aerologctl adopt, run by root, leaves no fd on the
   Box box;
   const std::string dir = box.shm.path;
   // 1000 records durable, then a reboot with alice's strategy first: her new ring (seqs 1..500)
-  // is refused, and adopt is the way out (README, "After a reboot").
+  // is refused, and adopt is the way out (docs/operating.md, "After a reboot").
   box.start_sidecar();
   REQUIRE(box.publish_as_alice(1000) == 0);
   REQUIRE(box.victim_durable_reaches(1000));

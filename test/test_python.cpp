@@ -1,7 +1,7 @@
 // The aerolog Python package (scripts/aerolog) against the C++ tools on real WALs written by the
 // real sidecar: the AAPL sample's typed DataFrames equal `aerologctl cat --format csv` row for
 // row; log events render as `aerologctl cat --format json` renders them; seeks by seq and time;
-// a follow of a live WAL never passes the ring's durable seq; and README's "From Python" snippet
+// a follow of a live WAL never passes the ring's durable seq; and docs/python.md's snippet
 // runs. The checks themselves are test/python/check_frames.py (Debian's python3: numpy, pandas);
 // those that compare data run twice, the frames found by libaerolog_frames.so and by numpy.
 #include "log_corpus.hpp"
@@ -139,12 +139,12 @@ TEST_CASE("python: log events render as aerologctl renders them, and a follow st
   CHECK_THAT(follow.out, Catch::Contains("followed 183994 records, seqs 1..183994"));
 }
 
-TEST_CASE("python: README's From Python snippet runs against a real WAL", "[python][process]") {
-  std::ifstream in(std::string(AEROLOG_SCRIPTS) + "/../README.md");
+TEST_CASE("python: the docs' From Python snippet runs against a real WAL", "[python][process]") {
+  std::ifstream in(std::string(AEROLOG_SCRIPTS) + "/../docs/python.md");
   std::stringstream readme;
   readme << in.rdbuf();
   const std::string text = readme.str();
-  const auto at = text.find("### From Python");
+  const auto at = text.find("# From Python");
   REQUIRE(at != std::string::npos);
   const auto begin = text.find("```python\n", at);
   const auto end = text.find("```\n", begin + 10);

@@ -1,6 +1,6 @@
 // Who may write a ring besides its owner. A ring is its producer's (mode 0600); the sidecar gets
 // read and write access through a POSIX ACL entry for its user, and nobody else gets any: not the
-// group, whose other members are other strategies (README, "Security model"). The ACL is read
+// group, whose other members are other strategies (docs/security.md). The ACL is read
 // and written as the kernel's extended attribute (system.posix_acl_access,
 // linux/posix_acl_xattr.h), so no library is needed.
 #pragma once

@@ -119,7 +119,7 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
                     "user is not it, or the sidecar does not know the owner yet (a WAL written before "
                     "owners were recorded): write the producer's uid to <wal_dir>/" +
                     path.substr(path.rfind('/') + 1 + sizeof kRingPrefix - 1) +
-                    "/owner, remove this ring and restart the sidecar (README, \"Security model\")");
+                    "/owner, remove this ring and restart the sidecar (docs/security.md)");
   RingFile file = open_existing(path);
   if (file.st_.st_uid != me && file.st_.st_uid != dir.st_uid)
     throw Error(Errc::insecure, path + " was created by uid " + std::to_string(file.st_.st_uid) +
@@ -127,7 +127,7 @@ RingFile RingFile::open_locked(const std::string& path, unsigned mode, const std
                                     ") nor the sidecar's (the owner of " + parent_dir(path) + ", uid " +
                                     std::to_string(dir.st_uid) +
                                     "): its maker could read or forge it, so nothing is published into it; "
-                                    "have it removed (README, \"Security model\")");
+                                    "have it removed (docs/security.md)");
   // The sidecar's ring (a continuation after a reboot) must be writable by us and it alone: a
   // durable_seq anyone else could write would be a false acknowledgement.
   if (file.st_.st_uid != me && !only_writers(file.fd(), file.st_, me))

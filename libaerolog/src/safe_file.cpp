@@ -64,7 +64,7 @@ std::string check_shm_dir(const std::string& dir, struct stat& st) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return "shm directory " + dir + ": " + std::strerror(errno) +
-           (errno == ENOENT ? " (the sidecar makes it, or its unit does: see README, \"Security model\")" : "");
+           (errno == ENOENT ? " (the sidecar makes it, or its unit does: see docs/security.md)" : "");
   const int rc = ::fstat(fd, &st);
   ::close(fd);
   if (rc != 0) return "shm directory " + dir + ": cannot stat: " + std::strerror(errno);

@@ -1,7 +1,7 @@
 // Files in the shm directory are made by other users' processes: nothing there is trusted until
 // checked. Every program opens such a file here: O_NOFOLLOW (no symlink), O_NONBLOCK (a FIFO or
-// device never blocks the open), then fstat before anything is built on it (README, "Security
-// model"; FORMAT.md 9.1 lists each file's owner and mode).
+// device never blocks the open), then fstat before anything is built on it (docs/security.md;
+// FORMAT.md 9.1 lists each file's owner and mode).
 #pragma once
 #include <string>
 

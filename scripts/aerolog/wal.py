@@ -69,7 +69,7 @@ def kind_type(kind):
 def read_shared(path, n):
     """The first n bytes of a file in the shm directory, which other users' processes make: opened
     without following a symlink or blocking on a FIFO, and only if it is a regular file with one
-    link (README, "Security model"); None otherwise."""
+    link (docs/security.md); None otherwise."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:

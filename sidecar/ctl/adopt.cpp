@@ -69,7 +69,7 @@ int cmd_adopt(const AdoptOptions& o) {
       return fail("the ring says seq " + std::to_string(durable) + " was made durable but the WAL ends at seq " +
                   std::to_string(wal_last) +
                   ": acknowledged records are missing from the WAL, which adopting "
-                  "cannot fix (README, 'Refused streams')");
+                  "cannot fix (docs/operating.md, 'Refused streams')");
     const detail::RingView view{static_cast<const std::byte*>(old.p) + kRingHeaderSize, probe.capacity,
                                 h->id.max_frame};
     const detail::RingScan scan = detail::scan_ring(view, r, w);

@@ -1,7 +1,7 @@
 // What a ring file must be before the sidecar builds anything for it (a Stream, a WAL
 // directory, a spare, a mapping): checked from one fstat of one open, so that a file another
 // user prepared can neither hang the drain loop (a FIFO), nor flood it (empty or sparse files),
-// nor be taken for a stream it is not (README, "Security model").
+// nor be taken for a stream it is not (docs/security.md).
 #pragma once
 #include "files.hpp"
 #include "options.hpp"

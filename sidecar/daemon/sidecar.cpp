@@ -61,7 +61,7 @@ void check_own_shm_dir(const std::string& dir) {
     throw std::runtime_error("shm directory " + dir + " is owned by uid " + std::to_string(st.st_uid) +
                              ", not the sidecar's user (uid " + std::to_string(::geteuid()) +
                              "): producers trust the directory's owner as the sidecar; chown it "
-                             "(README, \"Security model\")");
+                             "(docs/security.md)");
 }
 
 }  // namespace

@@ -161,7 +161,7 @@ bool Stream::attach(const std::string& ring_path, RingCandidate c) {
 // The ring does not continue the WAL: typically /dev/shm was wiped by a reboot and the producer
 // made a new ring (seqs from 1) before the sidecar recreated it. Nothing in it is acknowledged,
 // ever: it is not drained and its durable_seq is not touched. `aerologctl adopt` renumbers its
-// unacknowledged records to follow the WAL (README, "After a reboot"); the sidecar looks again
+// unacknowledged records to follow the WAL (docs/operating.md, "After a reboot"); the sidecar looks again
 // whenever the ring changes (check_replaced, recheck_ring).
 void Stream::fail_ring(std::uint64_t ring_first) {
   ring_refused_ = true;
