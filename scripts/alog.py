@@ -5,7 +5,8 @@
   alog.py follow DIR               the same, then new records as the sidecar writes them (Ctrl-C)
   alog.py summary DIR              records, seqs, types and first/last trades of a stream directory
   alog.py rings [SHM_DIR]          published / durable seqs, fill and state of every ring
-  alog.py batch FILE...            records of aerolog-ship NATS message bodies (one body per file), as CSV
+  alog.py batch [--stream S] FILE...  records of aerolog-ship NATS message bodies (one body per file), as
+                                   CSV (S in the stream column: the subject's last token, '~' as '.')
   alog.py layout                   the byte offsets this reader assumes, as JSON (checked by the tests)
 
 DIR is a stream directory (<wal_dir>/<stream>). Standard records (Trade, Order, Quote,
@@ -44,7 +45,7 @@ LAYOUT = {
     "trade.size": 64, "order.size": 72, "quote.size": 64, "marketdata.size": 64, "risk.size": 72, "text.size": 8,
 }
 
-CSV_HEADER = "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id"  # FORMAT.md 7.9
+CSV_HEADER = "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id,stream"  # FORMAT.md 7.9
 
 
 def price(v):
@@ -111,9 +112,10 @@ def csv_field(s):
     return '"' + s.replace('"', '""') + '"'
 
 
-def csv_line(seq, ts, ftype, payload):
+def csv_line(seq, ts, ftype, payload, stream=""):
     t, sym, event, side, px, qty, rid, text, exch, leaves, ref = decode(ftype, payload)
-    return ",".join([str(seq), str(ts), t, csv_field(sym), event, side, px, qty, rid, csv_field(text), exch, leaves, ref])
+    return ",".join([str(seq), str(ts), t, csv_field(sym), event, side, px, qty, rid, csv_field(text), exch, leaves, ref,
+                     csv_field(stream)])
 
 
 class CsvFormatter:
@@ -121,6 +123,7 @@ class CsvFormatter:
     records before them, or its site catalog); a LogSite record gives None."""
 
     def __init__(self, stream_dir=None):
+        self.stream = os.path.basename(os.path.normpath(stream_dir)) if stream_dir else ""
         self.log = logfmt.LogDecoder()
         if stream_dir:
             self.log.load_catalog(stream_dir, crc32c)
@@ -136,12 +139,12 @@ class CsvFormatter:
                 site, values = event
                 return ",".join([str(seq), str(ts), "Log", csv_field(f"{site.base}:{site.line}"),
                                  logfmt.LEVEL_NAMES[site.level], "", "", "", str(site.id),
-                                 csv_field(self.log.render(site, values)), "", "", ""])
+                                 csv_field(self.log.render(site, values)), "", "", "", csv_field(self.stream)])
             why = self.log.error
         else:
-            return csv_line(seq, ts, ftype, payload)
+            return csv_line(seq, ts, ftype, payload, self.stream)
         return ",".join([str(seq), str(ts), "LogSite" if ftype == 7 else "Log", "", "", "", "", "", "",
-                         csv_field(f"undecodable ({why}): {payload.hex()}"), "", "", ""])
+                         csv_field(f"undecodable ({why}): {payload.hex()}"), "", "", "", csv_field(self.stream)])
 
 
 BATCH_MAGIC = 0x424E4C41  # "ALNB"
@@ -167,14 +170,14 @@ def batch_records(body, name="message"):
         p += (flen + 7) & ~7
 
 
-def batch(files):
+def batch(files, stream=""):
     sys.stdout.reconfigure(errors="surrogateescape")
     print(CSV_HEADER)
     for name in files:
         with open(name, "rb") as f:
             body = f.read()
         for seq, ftype, _flags, ts, payload in batch_records(body, name):
-            print(wal.terminal_safe(csv_line(seq, ts, ftype, payload)))
+            print(wal.terminal_safe(csv_line(seq, ts, ftype, payload, stream)))
 
 
 def cat(stream_dir, from_seq=0, follow=False):
@@ -261,6 +264,8 @@ def main(argv):
             cat(argv[2], int(argv[4]) if len(argv) == 5 else 0)
         elif argv[1] == "follow" and len(argv) == 3:
             cat(argv[2], follow=True)
+        elif argv[1] == "batch" and len(argv) >= 5 and argv[2] == "--stream":
+            batch(argv[4:], argv[3])
         elif argv[1] == "batch" and len(argv) >= 3:
             batch(argv[2:])
         elif argv[1] == "layout" and len(argv) == 2:

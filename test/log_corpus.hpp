@@ -34,6 +34,8 @@ enum Color { red = 1, green = 2 };  // unscoped: fmt::format takes it as an int 
   X("quote \" comma , newline\nsecond line, tab\there, utf-8: \u00fcn\u00efcode \u20ac {}", "\u00e9")   \
   X("price {:.2f} {} {}", aerolog::Price{-123456789}, aerolog::Price{1}, aerolog::Price{(i) * 100000000LL}) \
   X("color {} {}", testutil::red, testutil::green)                                                \
+  X("[{:<06}] [{:06}] [{:>6}] [{:d}] [{:06.1f}]", (i), std::numeric_limits<double>::quiet_NaN(), "\u65e5\u672c", \
+    static_cast<char>(-23), -std::numeric_limits<double>::infinity())                             \
   X("{:.3}", std::string(300, 'z'))                                                               \
   X("{}|{}|{}|{}|{}|{}|{}", "abc", "abcdefgh", std::string(16, 'p').c_str(), std::string(17, 'q').c_str(), \
     std::string(31, 'r').c_str(), std::string(32, 's').c_str(), std::string(33, 't').c_str())
@@ -41,7 +43,7 @@ enum Color { red = 1, green = 2 };  // unscoped: fmt::format takes it as an int 
 
 namespace testutil {
 
-inline constexpr int kCorpusCalls = 19 + 1;  // the corpus and the round's closing line
+inline constexpr int kCorpusCalls = 20 + 1;  // the corpus and the round's closing line
 
 // What the logging child (logger_child.cpp) renders for `rounds` rounds: the corpus, then
 // "round I of N done", per round.

@@ -134,8 +134,8 @@ TEST_CASE("status, flush, cat and verify round-trip through a live sidecar", "[c
   CHECK_THAT(csv.out, Catch::Contains(",Quote,SPY,quote,,0.00000001,3,,ask 0.00000002 x 4"));
   CHECK_THAT(csv.out, Catch::Contains(",Risk,,breach,,0.00000000,0,0,\"acct,1\""));
   CHECK_THAT(csv.out, Catch::Contains(",Text,,warn,,,,,\"spread \"\"wide\"\", seq 5\""));
-  CHECK_THAT(csv.out, Catch::Contains(",4242,,,,,,,01022cff,,,\n"));
-  CHECK_THAT(csv.out, Catch::Contains(",Order,MSFT,replace,sell,-5.00000001,10,1,,,0,\n"));  // leaves_qty 0
+  CHECK_THAT(csv.out, Catch::Contains(",4242,,,,,,,01022cff,,,,mix\n"));
+  CHECK_THAT(csv.out, Catch::Contains(",Order,MSFT,replace,sell,-5.00000001,10,1,,,0,,mix\n"));  // leaves_qty 0
   Run by_name = sh(w.ctl() + "cat mix --format json --from-seq 100 --to-seq 109 --wal-dir " + w.wal.path);
   REQUIRE(by_name.rc == 0);
   REQUIRE(lines(by_name.out) == 10);

@@ -307,7 +307,7 @@ TEST_CASE("ship: the AAPL sample reaches ClickHouse and NATS exactly once, decod
     files += " " + f;
   }
   const std::string py = std::string("/usr/bin/python3 ") + AEROLOG_SCRIPTS + "/alog.py ";
-  Run from_nats = sh(py + "batch" + files);
+  Run from_nats = sh(py + "batch --stream md" + files);
   Run from_wal = sh(py + "cat " + s.wal.path + "/md");
   REQUIRE(from_nats.rc == 0);
   CHECK(lines(from_nats.out) == n + 1);

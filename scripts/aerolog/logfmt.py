@@ -9,6 +9,7 @@ corpus): '#o' (Python writes 0o17, {fmt} 017), 'a'/'A' hexfloat (Python has none
 "[format error: ...]" as aerologctl does for a format {fmt} refuses.
 """
 
+import math
 import os
 import re
 import struct
@@ -65,17 +66,30 @@ def _shortest(x, f32):
     return r[:-2] if r.endswith(".0") else r
 
 
-def _pad(s, m, default_align):
+def _display_width(s):
+    """Columns of a string as {fmt} 9 counts them for a width: 2 for an East Asian wide or
+    fullwidth character (the ranges of its compute_width), 1 for any other code point."""
+    def wide(c):
+        cp = ord(c)
+        return cp >= 0x1100 and (cp <= 0x115f or cp in (0x2329, 0x232a) or 0x2e80 <= cp <= 0xa4cf and cp != 0x303f
+                                 or 0xac00 <= cp <= 0xd7a3 or 0xf900 <= cp <= 0xfaff or 0xfe10 <= cp <= 0xfe19
+                                 or 0xfe30 <= cp <= 0xfe6f or 0xff00 <= cp <= 0xff60 or 0xffe0 <= cp <= 0xffe6
+                                 or 0x20000 <= cp <= 0x2fffd or 0x30000 <= cp <= 0x3fffd or 0x1f300 <= cp <= 0x1f64f
+                                 or 0x1f900 <= cp <= 0x1f9ff)
+    return len(s) + sum(1 for c in s if wide(c))
+
+
+def _pad(s, m, default_align, width_of=len):
     """Width, fill and alignment for an already formatted number or text."""
     width = int(m["width"] or 0)
-    if len(s) >= width:
+    if width_of(s) >= width:
         return s
-    if m["zero"] and not m["align"] and s[:1] not in ("n", "i") or m["align"] == "=":
+    if m["zero"] and not m["align"] and s.lstrip("+- ")[:1] not in ("n", "i") or m["align"] == "=":
         fill = "0" if m["zero"] and not m["align"] else (m["fill"] or " ")
         sign = s[0] if s[:1] in "+- " else ""
         return sign + fill * (width - len(s)) + s[len(sign):]
     fill, align = m["fill"] or " ", m["align"] or default_align
-    n = width - len(s)
+    n = width - width_of(s)
     if align == "<":
         return s + fill * n
     if align == "^":
@@ -97,6 +111,8 @@ class _Float:
         if not m:
             raise ValueError(f"invalid format spec '{spec}'")
         if m["type"] or m["prec"]:
+            if m["zero"] and not m["align"] and not math.isfinite(self.v):  # {fmt}: no zeros before inf or nan
+                spec = spec.replace("0", "", 1) if not m["fill"] else spec
             return format(self.v, spec if m["type"] else spec.replace("L", "") + "g")
         s = _shortest(self.v, self.f32)
         if m["sign"] in ("+", " ") and not s.startswith("-"):
@@ -127,7 +143,22 @@ class _Char:
         m = SPEC.match(spec)
         if m and m["type"] in (None, "c"):
             return format(chr(self.v), spec[:-1] if m["type"] else spec)
-        return format(self.v, spec)
+        return format(self.v - 256 if self.v >= 128 else self.v, spec)  # char is signed (x86-64): 0xE9 is -23
+
+
+class _Str:
+    """A string with a character {fmt} counts as two columns, padded as {fmt} pads it."""
+    __slots__ = ("v",)
+
+    def __init__(self, v):
+        self.v = v
+
+    def __format__(self, spec):
+        m = SPEC.match(spec)
+        if not m or m["type"] not in (None, "s") or not m["width"]:
+            return format(self.v, spec)
+        s = self.v[:int(m["prec"])] if m["prec"] else self.v
+        return _pad(s, m, "<", _display_width)
 
 
 def _value(kind, v):
@@ -139,7 +170,9 @@ def _value(kind, v):
         return _Bool(v)
     if kind == 12:
         return _Char(v)
-    return v  # integers and strings: Python's format() is {fmt}'s for them
+    if kind == 13 and v and max(v) >= "\u1100":
+        return _Str(v)  # a wide character may be in it
+    return v  # integers and other strings: Python's format() is {fmt}'s for them
 
 
 class Site:
@@ -162,7 +195,7 @@ class Site:
         self.base = os.path.basename(self.file)
         # Without strings the arguments are one struct; wrap: the arguments that need a __format__.
         self.fixed = None if 13 in self.types else struct.Struct("<" + "".join(FIXED[t] for t in self.types))
-        self.wrap = any(t in (9, 10, 11, 12, 14) for t in self.types)
+        self.wrap = any(t in (9, 10, 11, 12, 13, 14) for t in self.types)
 
 
 class LogDecoder:

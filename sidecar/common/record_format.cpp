@@ -245,21 +245,21 @@ void make_terminal_safe(std::string& line) {
   line.swap(out);
 }
 
-std::string line_of(const Record& r, const Fields& f, Format fmt);
+std::string line_of(const Record& r, const Fields& f, Format fmt, const std::string& stream);
 
 }  // namespace
 
 const std::string& RecordFormatter::format(const Record& r) {
   line_.clear();
   if (r.type != kTypeLogSite && r.type != kTypeLogEvent) {
-    line_ = format_record(r, format_);
+    line_ = format_record(r, format_, stream_);
   } else if (const LogEvent* e = decoder_.decode(r)) {
     log_event(r, *e);
   } else if (r.type != kTypeLogSite || !decoder_.error().empty()) {
     Fields f;  // undecodable: why, and the raw bytes
     f.type = r.type == kTypeLogSite ? "LogSite" : "Log";
     f.text = undecodable_text(decoder_.error(), r.payload);
-    line_ = line_of(r, f, format_);
+    line_ = line_of(r, f, format_, stream_);
   }
   if (format_ != Format::json) make_terminal_safe(line_);  // JSON escapes every control itself
   return line_;
@@ -282,7 +282,7 @@ void RecordFormatter::log_event(const Record& r, const LogEvent& e) {
     case Format::csv:
       line_ = std::to_string(r.seq) + "," + std::to_string(r.timestamp) + ",Log," +
               csv_field(std::string(file) + ":" + std::to_string(s.line)) + "," + std::string(level) + ",,,," +
-              std::to_string(s.id) + "," + csv_field(message) + ",,,";
+              std::to_string(s.id) + "," + csv_field(message) + ",,,," + csv_field(stream_);
       return;
     case Format::json: {
       std::string args;
@@ -389,15 +389,17 @@ bool parse_time(const std::string& s, std::uint64_t& ns) {
   return true;
 }
 
-std::string format_record(const Record& r, Format fmt) { return line_of(r, decode(r), fmt); }
+std::string format_record(const Record& r, Format fmt, const std::string& stream) {
+  return line_of(r, decode(r), fmt, stream);
+}
 
 namespace {
-std::string line_of(const Record& r, const Fields& f, Format fmt) {
+std::string line_of(const Record& r, const Fields& f, Format fmt, const std::string& stream) {
   switch (fmt) {
     case Format::csv:
       return std::to_string(r.seq) + "," + std::to_string(r.timestamp) + "," + f.type + "," + csv_field(f.symbol) +
              "," + f.event + "," + f.side + "," + f.price + "," + f.qty + "," + f.id + "," + csv_field(f.text) + "," +
-             f.exch_ts + "," + f.leaves_qty + "," + f.ref_id;
+             f.exch_ts + "," + f.leaves_qty + "," + f.ref_id + "," + csv_field(stream);
     case Format::json: {
       std::string j = "{\"seq\":" + std::to_string(r.seq) + ",\"ts\":" + std::to_string(r.timestamp) +
                       ",\"type\":" + json_string(f.type);
@@ -414,6 +416,7 @@ std::string line_of(const Record& r, const Fields& f, Format fmt) {
       add("exch_ts", f.exch_ts, true);
       add("leaves_qty", f.leaves_qty, true);
       add("ref_id", f.ref_id, true);
+      add("stream", stream);
       return j + "}";
     }
     case Format::text:

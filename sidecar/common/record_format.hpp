@@ -16,7 +16,7 @@ namespace aerolog::common {
 enum class Format { text, csv, json };
 
 // The CSV columns (FORMAT.md 7.9); JSON lines have the same keys, the empty ones left out.
-inline constexpr char kCsvHeader[] = "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id";
+inline constexpr char kCsvHeader[] = "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id,stream";
 
 // One stream's records in seq order (log events need the LogSite records before them, or the
 // stream's site catalog). LogSite records themselves print nothing (format() returns "").
@@ -35,7 +35,8 @@ class RecordFormatter {
   std::string line_;
 };
 
-std::string format_record(const Record& r, Format f);      // any record but a log event or site
+// Any record but a log event or site, of stream `stream` (the CSV's last column, JSON's "stream").
+std::string format_record(const Record& r, Format f, const std::string& stream);
 std::string format_time(std::uint64_t ns);                 // 2012-06-21T13:30:00.004241176Z
 void append_time(std::string& out, std::uint64_t ns);      // the same, appended
 bool parse_time(const std::string& s, std::uint64_t& ns);  // ns since the epoch, or ISO 8601 UTC

@@ -66,14 +66,14 @@ def rows_from_frames(s):
             fail(f"no CSV rebuild for {kind} records")
         for seq, t, sym, ev, sd, p, q, i, x, lv, rf in zip(df["seq"], ts, df["symbol"].astype(str), event, side, px,
                                                            qty, rid, exch, leaves, ref):
-            out[int(seq)] = f"{seq},{t},{kind},{sym},{ev},{sd},{p:.8f},{q},{i},,{x},{lv},{rf}"
+            out[int(seq)] = f"{seq},{t},{kind},{sym},{ev},{sd},{p:.8f},{q},{i},,{x},{lv},{rf},{s.name}"
     return out
 
 
 def check_csv(stream_dir, csv_path):
     with open(csv_path) as f:
         lines = f.read().splitlines()
-    if lines[0] != "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id":
+    if lines[0] != "seq,ts,type,symbol,event,side,price,qty,id,text,exch_ts,leaves_qty,ref_id,stream":
         fail(f"unexpected CSV header {lines[0]!r}")
     with aerolog.open(stream_dir) as s:
         rows = rows_from_frames(s)
