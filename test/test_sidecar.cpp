@@ -382,7 +382,7 @@ TEST_CASE("bad flags or config give one clear line and exit 2", "[sidecar]") {
   const Run example = sh(std::string(AEROLOG_SIDECAR_BIN) + " --config " + systemd + "sidecar.toml --check-config");
   CHECK(example.rc == 0);
   CHECK_THAT(example.out, Catch::Contains("configuration valid: shm /dev/shm/aerolog, WAL /var/lib/aerolog, "
-                                          "durability dsync, segment 67108864 bytes"));
+                                          "durability dsync, segments 4194304 to 67108864 bytes"));
   const Run ship = sh(std::string(AEROLOG_SHIP_BIN) + " --config " + systemd +
                       "ship.toml --nats-url nats://127.0.0.1:4222 --check-config");
   CHECK(ship.rc == 0);
@@ -402,10 +402,11 @@ TEST_CASE("a TOML config with sizes and durations, and the directories from the 
           "[sidecar]") {
   Dirs d;
   const std::string cfg = d.wal.path + "/sidecar.toml";
-  std::ofstream(cfg) << "# as an operator writes it\nsegment-size = \"4M\"\nretire-grace = \"2m\"\n"
+  std::ofstream(cfg) << "# as an operator writes it\nsegment-size = \"16M\"\nmin-segment-size = \"4M\"\n"
+                        "retire-grace = \"2m\"\n"
                         "scan-interval-ms = \"1s\"\nidle = \"Sleep\"\n";
   const std::string wal = d.wal.path + "/from-env";
-  SidecarProcess sc(d.shm.path, wal, {"--config", cfg, "--segment-size", "8M"});
+  SidecarProcess sc(d.shm.path, wal, {"--config", cfg, "--segment-size", "8M", "--min-segment-size", "8M"});
   REQUIRE(wait_exit(spawn_publisher(d.shm.path, "cfg", 1 << 20, 100)) == 0);
   RingWatch ring(d.ring("cfg"));
   REQUIRE(wait_until([&] { return ring.durable() == 100; }));
