@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -369,7 +370,33 @@ TEST_CASE("hostile neighbour: a ring, clock page or control block another user p
   CHECK(box.alice_refused("was created by uid"));
   REQUIRE(::unlink(box.victim_ring.c_str()) == 0);  // the operator removes it
 
+  // Bob makes the sidecar's lock file his own and holds a flock on it, to keep the sidecar from
+  // ever starting: the sidecar unlinks it and locks a file of its own, which bob cannot open.
+  const std::string lock = box.shm.path + "/" + aerolog::proto::kShmLockName;
+  int held[2];
+  REQUIRE(::pipe(held) == 0);
+  const pid_t squatter = spawn([&] {
+    become(u.bob);
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
+    const char ok = fd >= 0 && ::flock(fd, LOCK_EX) == 0 ? 1 : 0;
+    if (::write(held[1], &ok, 1) != 1) return 1;
+    ::pause();
+    return 0;
+  });
+  char squatted = 0;
+  REQUIRE(::read(held[0], &squatted, 1) == 1);
+  REQUIRE(squatted == 1);
+
   box.start_sidecar();
+  struct stat lock_st;
+  REQUIRE(::stat(lock.c_str(), &lock_st) == 0);
+  CHECK(lock_st.st_uid == u.sidecar.uid);
+  CHECK((lock_st.st_mode & 07777) == 0600);
+  CHECK(open_errno_as(u.bob, lock, O_RDONLY) == EACCES);
+  ::kill(squatter, SIGKILL);
+  wait_exit(squatter);
+  ::close(held[0]);
+  ::close(held[1]);
   // The sidecar replaced both names instead of using them: alice's ring is untouched (a hard link
   // to it was unlinked, not truncated), the clock page and the control block are the sidecar's.
   struct stat st;

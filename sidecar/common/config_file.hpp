@@ -25,7 +25,7 @@ class TomlConfig : public CLI::Config {
   mutable std::map<std::string, std::size_t> lines_;  // key -> line
 };
 
-// Adds --config FILE (default `default_file`, read only if it exists then) with a TomlConfig.
+// Adds --config FILE (no default: no file unless given) read by a TomlConfig, extras refused.
 std::shared_ptr<TomlConfig> use_toml_config(CLI::App& app, const std::string& help);
 
 }  // namespace aerolog::common

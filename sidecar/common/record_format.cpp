@@ -24,13 +24,13 @@ struct Fields {  // one decoded record, in the CSV's columns (after seq and ts)
 std::string known(std::uint64_t v) { return v ? std::to_string(v) : ""; }  // 0: not known, or none
 
 std::string fixed_str(const char* s, std::size_t n) { return std::string(s, strnlen(s, n)); }
-const char* side_name(Side s) { return s == Side::buy || s == Side::sell ? kSideNames[static_cast<int>(s)] : ""; }
 // The name of an enum value from its table, or `unknown` past the end.
 template <class E, std::size_t N>
 const char* name_of(E v, const char* const (&names)[N], const char* unknown) {
   const auto i = static_cast<std::size_t>(v);
   return i < N ? names[i] : unknown;
 }
+const char* side_name(Side s) { return name_of(s, kSideNames, ""); }  // unknown (0) and others: empty
 std::string hex(std::span<const std::byte> p) {
   static const char* d = "0123456789abcdef";
   std::string s;

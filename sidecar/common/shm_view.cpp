@@ -143,11 +143,14 @@ std::vector<RingInfo> read_rings(const std::string& shm_dir, bool writable, bool
 }
 
 SidecarDirs sidecar_dirs(const std::string& shm_dir) {
+  SidecarDirs d{kDefaultWalDir, kDefaultShipStateDir};
   const SidecarInfo s = read_sidecar(shm_dir);
-  if (!s.cb) return {};
+  if (!s.cb) return d;
   // Paths are whatever bytes the sidecar was given; only its own (checked) block is read.
-  return {std::string(s.cb->wal_dir, strnlen(s.cb->wal_dir, sizeof s.cb->wal_dir)),
-          std::string(s.cb->ship_state_dir, strnlen(s.cb->ship_state_dir, sizeof s.cb->ship_state_dir))};
+  if (s.cb->wal_dir[0]) d.wal_dir.assign(s.cb->wal_dir, strnlen(s.cb->wal_dir, sizeof s.cb->wal_dir));
+  if (s.cb->ship_state_dir[0])
+    d.ship_state_dir.assign(s.cb->ship_state_dir, strnlen(s.cb->ship_state_dir, sizeof s.cb->ship_state_dir));
+  return d;
 }
 
 }  // namespace aerolog::common

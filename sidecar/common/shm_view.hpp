@@ -52,8 +52,9 @@ struct SidecarInfo {
 };
 SidecarInfo read_sidecar(const std::string& shm_dir);
 
-// What the sidecar of shm_dir (running, or the last one that ran) was started with: its WAL root
-// and aerolog-ship's state directory, the tools' defaults. Empty when there is none to believe.
+// The tools' defaults: what the sidecar of shm_dir (running, or the last one that ran) was started
+// with, its WAL root and aerolog-ship's state directory; proto's defaults where there is no
+// control block to believe, or it names none.
 struct SidecarDirs {
   std::string wal_dir, ship_state_dir;
 };

@@ -15,7 +15,7 @@ using namespace common;  // aerologctl is built on sidecar/common (shm views, fo
 
 struct StatusOptions {
   std::string shm_dir = proto::kDefaultShmDir;
-  std::string wal_dir;         // default: the one the sidecar reports
+  std::string wal_dir;         // main: the flag's, else the sidecar's, else the default
   std::string ship_state_dir;  // aerolog-ship's checkpoints and status (main: the sidecar's, else the default)
   bool json = false, prometheus = false, watch = false;
 };

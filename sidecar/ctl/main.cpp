@@ -111,10 +111,8 @@ int main(int argc, char** argv) {
   st.shm_dir = fl.shm_dir = ct.shm_dir = tl.shm_dir = ad.shm_dir = lv.shm_dir = shm_dir;
   // Defaults a tool needs, from the sidecar of this shm directory (running or the last one).
   const aerolog::common::SidecarDirs sidecar = aerolog::common::sidecar_dirs(shm_dir);
-  st.wal_dir = wal_dir.empty() ? sidecar.wal_dir : wal_dir;
-  ct.wal_dir = tl.wal_dir = st.wal_dir.empty() ? "/var/lib/aerolog" : st.wal_dir;
+  st.wal_dir = ct.wal_dir = tl.wal_dir = wal_dir.empty() ? sidecar.wal_dir : wal_dir;
   if (st.ship_state_dir.empty()) st.ship_state_dir = sidecar.ship_state_dir;
-  if (st.ship_state_dir.empty()) st.ship_state_dir = "/var/lib/aerolog-ship";
   tl.follow = true;
   if (*status) {
     if (st.json && st.prometheus) {

@@ -149,10 +149,11 @@ Verdict check_catalog(const std::string& dir, bool quiet) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return kOk;  // no logger wrote to this stream
   const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  LogDecoder sites;  // its site check, as every reader's
   const detail::CatalogScan scan =
       detail::scan_catalog({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()},
                            [&](std::size_t, const FrameHeader& h, std::span<const std::byte> payload) {
-                             return LogDecoder().add_site(h.seq, payload);
+                             return sites.add_site(h.seq, payload);
                            });
   if (!quiet || scan.damaged || scan.torn) std::printf("%s: %zu sites\n", path.c_str(), scan.sites);
   if (scan.damaged)

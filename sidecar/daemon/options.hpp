@@ -21,19 +21,19 @@ enum class Idle { spin, backoff, sleep };
 enum class Zeroing { idle, always, never };  // when a spare's unwritten extents are zeroed
 
 struct Options {
-  std::string shm_dir = proto::kDefaultShmDir;           // where producers create rings (3770, its own)
-  std::string wal_dir = "/var/lib/aerolog";              // <wal_dir>/<stream>/<base_seq:020>.alog
-  Durability durability = Durability::dsync;             // dsync: RWF_DSYNC writes; fdatasync: write + linked fdatasync
-  std::uint32_t depth = 4;                               // blocks in flight per stream
-  std::uint64_t max_block = 1u << 20;                    // bytes of frames per block (a bigger frame gets its own)
-  std::uint64_t batch_delay_us = 0;                      // wait up to this long to fill a block (0: never wait)
-  std::uint64_t segment_size = 64ull << 20;              // preallocated size of a full-grown segment file
-  std::uint64_t min_segment_size = 4ull << 20;           // a stream's first segment; each roll doubles it
-  Zeroing zero_spares = Zeroing::idle;                   // zero a spare before use unless a stream waits on the disk
-  std::uint64_t retention_bytes = 0;                     // delete oldest sealed segments above this total (0: keep)
-  std::uint64_t retention_age_s = 0;                     // delete sealed segments older than this (0: keep)
-  std::string ship_state_dir = "/var/lib/aerolog-ship";  // aerolog-ship's checkpoints hold retention ("": ignore)
-  std::uint64_t retention_cap_bytes = 0;                 // delete above this even if a sink still needs it (0: no cap)
+  std::string shm_dir = proto::kDefaultShmDir;  // where producers create rings (3770, its own)
+  std::string wal_dir = proto::kDefaultWalDir;  // <wal_dir>/<stream>/<base_seq:020>.alog
+  Durability durability = Durability::dsync;    // dsync: RWF_DSYNC writes; fdatasync: write + linked fdatasync
+  std::uint32_t depth = 4;                      // blocks in flight per stream
+  std::uint64_t max_block = 1u << 20;           // bytes of frames per block (a bigger frame gets its own)
+  std::uint64_t batch_delay_us = 0;             // wait up to this long to fill a block (0: never wait)
+  std::uint64_t segment_size = 64ull << 20;     // preallocated size of a full-grown segment file
+  std::uint64_t min_segment_size = 4ull << 20;  // a stream's first segment; each roll doubles it
+  Zeroing zero_spares = Zeroing::idle;          // zero a spare before use unless a stream waits on the disk
+  std::uint64_t retention_bytes = 0;            // delete oldest sealed segments above this total (0: keep)
+  std::uint64_t retention_age_s = 0;            // delete sealed segments older than this (0: keep)
+  std::string ship_state_dir = proto::kDefaultShipStateDir;  // aerolog-ship's checkpoints hold retention ("": ignore)
+  std::uint64_t retention_cap_bytes = 0;     // delete above this even if a sink still needs it (0: no cap)
   std::uint64_t retire_grace_s = 60;         // unlink-shrink a drained ring this long after its producer left
   std::uint64_t scan_interval_ms = 1000;     // rescan shm_dir besides inotify
   Idle idle = Idle::backoff;                 // spin: busy poll; backoff: spin, then sleep longer; sleep

@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
       "an unreadable checkpoint); 2 invalid flags or config file.");
   if (auto rc = aerolog::common::parse_cli(app, argc, argv, "aerolog-ship", config.get())) return *rc;
   aerolog::common::guard::install();  // a ring truncated while mapped reads as zeros, never SIGBUS
-  if (o.wal_dir.empty()) o.wal_dir = sidecar_dirs(o.shm_dir).wal_dir;  // the running sidecar's
-  if (o.wal_dir.empty()) o.wal_dir = "/var/lib/aerolog";
+  if (o.wal_dir.empty()) o.wal_dir = sidecar_dirs(o.shm_dir).wal_dir;  // the running sidecar's, else the default
   if (o.clickhouse_url.empty() && o.nats_url.empty()) {
     std::fprintf(stderr, "aerolog-ship: no sink configured: give --clickhouse-url and/or --nats-url (try --help)\n");
     return 2;

@@ -1,7 +1,7 @@
 // Every aerolog-ship option, its default and its meaning: one struct, registered with CLI11 so
 // the same names work as --flags and as keys of the TOML file given with --config.
 #pragma once
-#include <aerolog/proto/ring.hpp>
+#include <aerolog/proto/control.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -17,10 +17,10 @@ class TomlConfig;
 namespace aerolog::ship {
 
 struct Options {
-  std::string wal_dir;                              // the sidecar's WAL root (empty: the running sidecar's)
-  std::string shm_dir = proto::kDefaultShmDir;      // where the rings (and their durable HWM) are
-  std::string state_dir = "/var/lib/aerolog-ship";  // <state-dir>/<sink>/<stream>.ckpt
-  std::string host;                                 // names this box in the sinks (default: hostname)
+  std::string wal_dir;                                  // the sidecar's WAL root (empty: the running sidecar's)
+  std::string shm_dir = proto::kDefaultShmDir;          // where the rings (and their durable HWM) are
+  std::string state_dir = proto::kDefaultShipStateDir;  // <state-dir>/<sink>/<stream>.ckpt
+  std::string host;                                     // names this box in the sinks (default: hostname)
 
   std::string clickhouse_url;  // http://127.0.0.1:8123 (empty: sink off)
   std::string clickhouse_database = "default";

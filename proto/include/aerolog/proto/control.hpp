@@ -9,6 +9,10 @@ inline constexpr std::uint64_t kControlMagic = 0x4C54434C4F524541ull;  // "AEROL
 inline constexpr std::uint32_t kControlVersion = 1;
 inline constexpr char kControlName[] = "aerolog-sidecar";
 inline constexpr char kShmLockName[] = "aerolog-sidecar.lock";  // flock held by the one sidecar of a shm dir
+// The directories every program assumes when neither a flag, the environment nor the running
+// sidecar's control block names them.
+inline constexpr char kDefaultWalDir[] = "/var/lib/aerolog";
+inline constexpr char kDefaultShipStateDir[] = "/var/lib/aerolog-ship";
 inline constexpr std::size_t kControlSize = 4096;
 
 enum class Durability : std::uint32_t { dsync = 0, fdatasync = 1, none = 2 };
